@@ -1,0 +1,1 @@
+//! Support for the workspace end-to-end tests: a mock Twitch server.

@@ -1,0 +1,1 @@
+//! The ChatPlay engine: keyword handlers, chat commands and votes.

@@ -1,0 +1,1 @@
+//! The driver: sockets, timers and tasks around the session and the ChatPlay engine.

@@ -1,0 +1,1 @@
+//! Game-input events (JSON lines) and control commands.

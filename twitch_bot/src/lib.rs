@@ -1,0 +1,9 @@
+//! Let a live Twitch chat play a game. (Docs come with issues 3 to 5.)
+
+pub mod chatplay;
+pub mod config;
+pub mod driver;
+pub mod events;
+pub mod irc;
+pub mod rate_limit;
+pub mod session;

@@ -1,0 +1,2 @@
+//! The `twitch_bot` program (CLI only; the work is in the library).
+fn main() {}

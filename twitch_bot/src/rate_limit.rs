@@ -1,0 +1,1 @@
+//! Outgoing rate limits: Twitch's PRIVMSG and JOIN buckets.

@@ -1,0 +1,1 @@
+//! A WebSocket client with the Lumberyard Websockets gem's API. (Docs come with issue 2.)

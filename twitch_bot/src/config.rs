@@ -320,7 +320,8 @@ impl Config {
     /// The configuration of `twitch_bot --demo` (the embedded `config/demo.toml`); its server is a placeholder
     /// the demo replaces with its own address.
     pub fn demo() -> Config {
-        Config::from_toml_str(DEMO_TOML, "config/demo.toml").expect("the embedded demo config is valid")
+        Config::from_toml_str(DEMO_TOML, "config/demo.toml")
+            .expect("the embedded demo config is valid")
     }
 
     /// Reads the token from the environment variable named by `connection.token_env`. `None` when it is unset
@@ -343,7 +344,10 @@ fn line_col(text: &str, at: usize) -> (usize, usize) {
     let at = at.min(text.len());
     let before = &text.as_bytes()[..at];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
     let column = text[line_start..]
         .char_indices()
         .take_while(|(i, _)| line_start + i < at)
@@ -362,7 +366,10 @@ fn table_path(text: &str, at: usize) -> String {
             break;
         }
         let trimmed = line.trim();
-        if let Some(inner) = trimmed.strip_prefix("[[").and_then(|s| s.split("]]").next()) {
+        if let Some(inner) = trimmed
+            .strip_prefix("[[")
+            .and_then(|s| s.split("]]").next())
+        {
             let name = inner.trim().to_owned();
             let n = match counts.iter_mut().find(|(k, _)| *k == name) {
                 Some((_, n)) => {
@@ -421,12 +428,23 @@ fn serde_error(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
     // Keys named in the message itself ("unknown field `x`", "missing field `x`").
     let named = ["unknown field `", "missing field `"]
         .iter()
-        .find_map(|p| message.split_once(p).and_then(|(_, rest)| rest.split('`').next()))
+        .find_map(|p| {
+            message
+                .split_once(p)
+                .and_then(|(_, rest)| rest.split('`').next())
+        })
         .map(str::to_owned);
     let table = table_path(text, at);
-    let key = named
-        .or_else(|| key_on_line(text, at))
-        .map_or_else(|| if table.is_empty() { "(root)".to_owned() } else { table.clone() }, |k| join_key(&table, &k));
+    let key = named.or_else(|| key_on_line(text, at)).map_or_else(
+        || {
+            if table.is_empty() {
+                "(root)".to_owned()
+            } else {
+                table.clone()
+            }
+        },
+        |k| join_key(&table, &k),
+    );
     ConfigError::Invalid {
         path: path.to_owned(),
         line,
@@ -453,7 +471,12 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn err(&self, span: Range<usize>, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    fn err(
+        &self,
+        span: Range<usize>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ConfigError {
         ConfigError::Invalid {
             path: self.path.to_owned(),
             line: line_col(self.text, span.start).0,
@@ -480,7 +503,11 @@ impl Validator<'_> {
             let span = v.span();
             let vote = self.vote(v.into_inner(), &key)?;
             if !vote_names.insert(vote.name.clone()) {
-                return Err(self.err(span, format!("{key}.name"), format!("duplicate vote name `{}`", vote.name)));
+                return Err(self.err(
+                    span,
+                    format!("{key}.name"),
+                    format!("duplicate vote name `{}`", vote.name),
+                ));
             }
             votes.push(vote);
         }
@@ -520,9 +547,15 @@ impl Validator<'_> {
         let server = match c.server {
             Some(s) => {
                 let url = s.get_ref().trim();
-                let rest = url.strip_prefix("wss://").or_else(|| url.strip_prefix("ws://"));
+                let rest = url
+                    .strip_prefix("wss://")
+                    .or_else(|| url.strip_prefix("ws://"));
                 match rest {
-                    Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !rest.contains(char::is_whitespace) => {
+                    Some(rest)
+                        if !rest.is_empty()
+                            && !rest.starts_with('/')
+                            && !rest.contains(char::is_whitespace) =>
+                    {
                         url.to_owned()
                     }
                     _ => {
@@ -538,7 +571,11 @@ impl Validator<'_> {
         };
         let ca_file = match c.ca_file {
             Some(f) if f.get_ref().trim().is_empty() => {
-                return Err(self.err(f.span(), "connection.ca_file", "is empty: give a PEM file path or remove the key"));
+                return Err(self.err(
+                    f.span(),
+                    "connection.ca_file",
+                    "is empty: give a PEM file path or remove the key",
+                ));
             }
             Some(f) => Some(PathBuf::from(f.into_inner())),
             None => None,
@@ -594,7 +631,11 @@ impl Validator<'_> {
                 ));
             }
             if channels.contains(&name) {
-                return Err(self.err(ch.span(), "connection.channels", format!("channel `{name}` is listed twice")));
+                return Err(self.err(
+                    ch.span(),
+                    "connection.channels",
+                    format!("channel `{name}` is listed twice"),
+                ));
             }
             channels.push(name);
         }
@@ -613,13 +654,20 @@ impl Validator<'_> {
             return Err(self.err(
                 v.name.span(),
                 format!("{key}.name"),
-                format!("`{}` is not a name (letters, digits, `_` or `-`, no spaces)", v.name.get_ref()),
+                format!(
+                    "`{}` is not a name (letters, digits, `_` or `-`, no spaces)",
+                    v.name.get_ref()
+                ),
             ));
         }
         let options_span = v.options.span();
         let raw_options = v.options.into_inner();
         if raw_options.is_empty() {
-            return Err(self.err(options_span, format!("{key}.options"), "is empty: list at least one option"));
+            return Err(self.err(
+                options_span,
+                format!("{key}.options"),
+                "is empty: list at least one option",
+            ));
         }
         let max_repeat = match v.max_repeat {
             Some(m) if !(1..=MAX_REPEAT).contains(m.get_ref()) => {
@@ -684,7 +732,10 @@ impl Validator<'_> {
             return Err(self.err(
                 c.name.span(),
                 format!("{key}.name"),
-                format!("`{}` is not a name (letters, digits, `_` or `-`, no spaces)", c.name.get_ref()),
+                format!(
+                    "`{}` is not a name (letters, digits, `_` or `-`, no spaces)",
+                    c.name.get_ref()
+                ),
             ));
         }
         let keywords = match c.keywords {
@@ -709,7 +760,11 @@ impl Validator<'_> {
                         ));
                     }
                     if out.contains(&word) {
-                        return Err(self.err(w.span(), format!("{key}.keywords"), format!("keyword `{word}` is listed twice")));
+                        return Err(self.err(
+                            w.span(),
+                            format!("{key}.keywords"),
+                            format!("keyword `{word}` is listed twice"),
+                        ));
                     }
                     out.push(word);
                 }
@@ -724,7 +779,9 @@ impl Validator<'_> {
                     return Err(self.err(
                         s.span(),
                         format!("{key}.cooldown_secs"),
-                        format!("must be a number of seconds from 0 to {MAX_COOLDOWN_SECS} (got {secs})"),
+                        format!(
+                            "must be a number of seconds from 0 to {MAX_COOLDOWN_SECS} (got {secs})"
+                        ),
                     ));
                 }
                 Duration::from_secs_f64(secs)
@@ -742,12 +799,16 @@ impl Validator<'_> {
 
 /// A Twitch login: 1 to 25 of `[a-z0-9_]`.
 fn is_login(s: &str) -> bool {
-    (1..=25).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    (1..=25).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// A vote or command name: 1 to 64 of letters, digits, `_`, `-`.
 fn is_name(s: &str) -> bool {
-    (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+    (1..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
 }
 
 /// `#SomeChannel` → `somechannel`.

@@ -241,6 +241,9 @@ mod tests {
     #[test]
     fn tally_keeps_option_order() {
         let t = Tally(vec![("up".into(), 3), ("down".into(), 1), ("a".into(), 7)]);
-        assert_eq!(serde_json::to_string(&t).unwrap(), r#"{"up":3,"down":1,"a":7}"#);
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            r#"{"up":3,"down":1,"a":7}"#
+        );
     }
 }

@@ -16,7 +16,10 @@ fn assert_names(e: &ConfigError, line: usize, key: &str, needle: &str) -> String
     let text = e.to_string();
     assert_eq!(e.line(), Some(line), "line in: {text}");
     assert_eq!(e.key(), Some(key), "key in: {text}");
-    assert!(text.starts_with(&format!("test.toml:{line}: key `{key}`: ")), "{text}");
+    assert!(
+        text.starts_with(&format!("test.toml:{line}: key `{key}`: ")),
+        "{text}"
+    );
     assert!(text.contains(needle), "`{needle}` not in: {text}");
     text
 }
@@ -68,12 +71,19 @@ fn full_config_is_read_and_normalised() {
 
 #[test]
 fn defaults_apply() {
-    let c = Config::from_toml_str("[[vote]]\nname = \"v\"\noptions = [\"x\"]\n", "test.toml").unwrap();
+    let c =
+        Config::from_toml_str("[[vote]]\nname = \"v\"\noptions = [\"x\"]\n", "test.toml").unwrap();
     assert_eq!(c.connection.server, "wss://irc-ws.chat.twitch.tv:443");
     assert!(c.connection.nick.is_none());
     let v = &c.votes[0];
-    assert_eq!((v.mode, v.start, v.tie), (VoteMode::Democracy, StartMode::Auto, TieRule::First));
-    assert_eq!((v.window, v.min_voters, v.max_repeat, v.announce), (Duration::from_secs(20), 1, 1, true));
+    assert_eq!(
+        (v.mode, v.start, v.tie),
+        (VoteMode::Democracy, StartMode::Auto, TieRule::First)
+    );
+    assert_eq!(
+        (v.window, v.min_voters, v.max_repeat, v.announce),
+        (Duration::from_secs(20), 1, 1, true)
+    );
 }
 
 #[test]
@@ -93,7 +103,9 @@ fn unknown_key_names_line_and_key() {
 
 #[test]
 fn unknown_key_in_second_vote() {
-    let e = reject("[[vote]]\nname = \"a\"\noptions = [\"x\"]\n\n[[vote]]\nname = \"b\"\noptions = [\"x\"]\nwindow = 3\n");
+    let e = reject(
+        "[[vote]]\nname = \"a\"\noptions = [\"x\"]\n\n[[vote]]\nname = \"b\"\noptions = [\"x\"]\nwindow = 3\n",
+    );
     assert_names(&e, 8, "vote[2].window", "unknown field `window`");
 }
 
@@ -135,7 +147,9 @@ fn impossible_values() {
     assert_names(&e, 4, "vote[1].options", "listed twice");
     let e = reject("[[vote]]\nname = \"a\"\noptions = [\"x\"]\nmax_repeat = 0\n");
     assert_names(&e, 4, "vote[1].max_repeat", "from 1 to 9");
-    let e = reject("[[vote]]\nname = \"a\"\noptions = [\"x\"]\n[[vote]]\nname = \"a\"\noptions = [\"y\"]\n");
+    let e = reject(
+        "[[vote]]\nname = \"a\"\noptions = [\"x\"]\n[[vote]]\nname = \"a\"\noptions = [\"y\"]\n",
+    );
     assert_names(&e, 4, "vote[2].name", "duplicate vote name");
     let e = reject("[[command]]\nname = \"j\"\ncooldown_secs = -1.0\n");
     assert_names(&e, 3, "command[1].cooldown_secs", "from 0");

@@ -455,7 +455,14 @@ fn serde_error(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
 
 /// Rewrites serde's wording where it helps the reader.
 fn explain(message: &str) -> String {
-    if message.starts_with("unknown field") {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let key = rest.split('`').next().unwrap_or_default();
+        if ["token", "oauth", "password", "pass", "oauth_token"].contains(&key) {
+            return format!(
+                "{message}. The token never goes in the config file: put it in an environment variable and name \
+                 that variable with `token_env` (default {DEFAULT_TOKEN_ENV})"
+            );
+        }
         // serde lists the allowed keys already ("expected one of ..."); keep it.
         return message.to_owned();
     }

@@ -198,3 +198,10 @@ fn token_is_masked() {
     assert_eq!(t.secret(), "s3cret");
     assert!(!format!("{t:?} {t}").contains("s3cret"));
 }
+
+#[test]
+fn a_token_key_is_rejected_with_advice_and_without_echoing_it() {
+    let e = reject("[connection]\ntoken = \"oauth:supersecret\"\n");
+    let text = assert_names(&e, 2, "connection.token", "token_env");
+    assert!(!text.contains("supersecret"), "{text}");
+}

@@ -78,6 +78,79 @@ impl DemoServer {
     }
 }
 
+/// A [`DemoServer`] running on its own thread (for programs without a tokio runtime, such as the example game).
+/// Dropping it stops the server.
+pub struct BackgroundDemo {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BackgroundDemo {
+    /// Starts the demo server on a new thread with its own small runtime.
+    ///
+    /// ```no_run
+    /// let demo = twitch_bot::demo::BackgroundDemo::start()?;
+    /// let mut config = twitch_bot::config::Config::demo();
+    /// config.connection.server = demo.url().to_owned();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn start() -> std::io::Result<BackgroundDemo> {
+        let (url_tx, url_rx) = std::sync::mpsc::channel();
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("twitch_bot-demo".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = url_tx.send(Err(e));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    match DemoServer::start().await {
+                        Ok(server) => {
+                            let _ = url_tx.send(Ok(server.url()));
+                            let _ = stop_rx.await;
+                            drop(server);
+                        }
+                        Err(e) => {
+                            let _ = url_tx.send(Err(e));
+                        }
+                    }
+                });
+            })?;
+        let url = url_rx
+            .recv()
+            .map_err(|_| std::io::Error::other("the demo server thread ended early"))??;
+        Ok(BackgroundDemo {
+            url,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The `ws://127.0.0.1:PORT` URL to connect to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for BackgroundDemo {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 impl Drop for DemoServer {
     fn drop(&mut self) {
         self.accept.abort();

@@ -13,17 +13,34 @@ fn parse(e: &Event) -> Value {
 #[test]
 fn connection_events() {
     assert_eq!(
-        parse(&Event::Connected { server: "wss://x:443".into() }),
+        parse(&Event::Connected {
+            server: "wss://x:443".into()
+        }),
         json!({"type":"connected","server":"wss://x:443"})
     );
-    assert_eq!(parse(&Event::Joined { channel: "c".into() }), json!({"type":"joined","channel":"c"}));
-    assert_eq!(parse(&Event::Parted { channel: "c".into() }), json!({"type":"parted","channel":"c"}));
     assert_eq!(
-        parse(&Event::Disconnected { reason: "closed by server (1006)".into() }),
+        parse(&Event::Joined {
+            channel: "c".into()
+        }),
+        json!({"type":"joined","channel":"c"})
+    );
+    assert_eq!(
+        parse(&Event::Parted {
+            channel: "c".into()
+        }),
+        json!({"type":"parted","channel":"c"})
+    );
+    assert_eq!(
+        parse(&Event::Disconnected {
+            reason: "closed by server (1006)".into()
+        }),
         json!({"type":"disconnected","reason":"closed by server (1006)"})
     );
     assert_eq!(
-        parse(&Event::Reconnecting { attempt: 3, delay_ms: 3500 }),
+        parse(&Event::Reconnecting {
+            attempt: 3,
+            delay_ms: 3500
+        }),
         json!({"type":"reconnecting","attempt":3,"delay_ms":3500})
     );
 }
@@ -51,7 +68,11 @@ fn vote_events() {
         json!({"type":"vote_closed","vote":"move","round":1,"winner":"up","tally":{"up":3,"down":1},"voters":4})
     );
     // The tally keeps the option order on the wire (not sorted by key).
-    assert!(closed.to_json_line().contains(r#""tally":{"up":3,"down":1}"#));
+    assert!(
+        closed
+            .to_json_line()
+            .contains(r#""tally":{"up":3,"down":1}"#)
+    );
     let no_winner = Event::VoteClosed {
         vote: "move".into(),
         round: 2,
@@ -85,7 +106,10 @@ fn input_command_dropped_error_events() {
         }),
         json!({"type":"command","command":"jump","channel":"somechannel","user":"login","user_id":"123","args":"high \"quoted\"\nx"})
     );
-    assert_eq!(parse(&Event::Dropped { count: 7 }), json!({"type":"dropped","count":7}));
+    assert_eq!(
+        parse(&Event::Dropped { count: 7 }),
+        json!({"type":"dropped","count":7})
+    );
     assert_eq!(
         parse(&Event::error("bad_control", "nope")),
         json!({"type":"error","kind":"bad_control","message":"nope"})
@@ -94,8 +118,26 @@ fn input_command_dropped_error_events() {
 
 #[test]
 fn only_input_and_command_are_droppable() {
-    assert!(Event::Input { vote: "v".into(), input: "i".into(), repeat: 1, user: "u".into(), user_id: "".into() }.is_droppable());
-    assert!(!Event::VoteClosed { vote: "v".into(), round: 1, winner: None, tally: Tally::default(), voters: 0 }.is_droppable());
+    assert!(
+        Event::Input {
+            vote: "v".into(),
+            input: "i".into(),
+            repeat: 1,
+            user: "u".into(),
+            user_id: "".into()
+        }
+        .is_droppable()
+    );
+    assert!(
+        !Event::VoteClosed {
+            vote: "v".into(),
+            round: 1,
+            winner: None,
+            tally: Tally::default(),
+            voters: 0
+        }
+        .is_droppable()
+    );
     assert!(!Event::error("x", "y").is_droppable());
 }
 
@@ -103,18 +145,35 @@ fn only_input_and_command_are_droppable() {
 fn control_ops_parse() {
     assert_eq!(
         Control::parse_line(r#"{"op":"start_vote","vote":"move"}"#),
-        Ok(Control::StartVote { vote: "move".into() })
+        Ok(Control::StartVote {
+            vote: "move".into()
+        })
     );
     assert_eq!(
         Control::parse_line("  {\"op\":\"stop_vote\",\"vote\":\"move\"}\r"),
-        Ok(Control::StopVote { vote: "move".into() })
+        Ok(Control::StopVote {
+            vote: "move".into()
+        })
     );
     assert_eq!(
         Control::parse_line(r##"{"op":"say","channel":"#ch","text":"hi there"}"##),
-        Ok(Control::Say { channel: "#ch".into(), text: "hi there".into() })
+        Ok(Control::Say {
+            channel: "#ch".into(),
+            text: "hi there".into()
+        })
     );
-    assert_eq!(Control::parse_line(r#"{"op":"join","channel":"x"}"#), Ok(Control::Join { channel: "x".into() }));
-    assert_eq!(Control::parse_line(r#"{"op":"part","channel":"x"}"#), Ok(Control::Part { channel: "x".into() }));
+    assert_eq!(
+        Control::parse_line(r#"{"op":"join","channel":"x"}"#),
+        Ok(Control::Join {
+            channel: "x".into()
+        })
+    );
+    assert_eq!(
+        Control::parse_line(r#"{"op":"part","channel":"x"}"#),
+        Ok(Control::Part {
+            channel: "x".into()
+        })
+    );
 }
 
 #[test]
@@ -135,8 +194,17 @@ fn bad_control_lines_are_errors_not_panics() {
     ] {
         let e = Control::parse_line(bad).expect_err(bad);
         assert!(matches!(e, ControlError::Invalid(_)), "{bad}: {e}");
-        assert!(e.to_string().contains("start_vote"), "the message shows valid ops: {e}");
+        assert!(
+            e.to_string().contains("start_vote"),
+            "the message shows valid ops: {e}"
+        );
     }
-    let long = format!(r#"{{"op":"say","channel":"c","text":"{}"}}"#, "x".repeat(MAX_CONTROL_LINE));
-    assert!(matches!(Control::parse_line(&long), Err(ControlError::TooLong(_))));
+    let long = format!(
+        r#"{{"op":"say","channel":"c","text":"{}"}}"#,
+        "x".repeat(MAX_CONTROL_LINE)
+    );
+    assert!(matches!(
+        Control::parse_line(&long),
+        Err(ControlError::TooLong(_))
+    ));
 }

@@ -1,0 +1,1 @@
+//! Engine-level tests: rounds, fairness, modes, properties.

@@ -36,6 +36,12 @@ pub struct Emote {
 /// assert_eq!(parse_emotes(&tags, "hi Kap")[0].code, "Kap");
 /// ```
 pub fn parse_emotes(tags: &RawTags<'_>, text: &str) -> Vec<Emote> {
+    parse_emotes_shifted(tags, text, 0)
+}
+
+/// As [`parse_emotes`], for a tag whose indices count `shift` code points that are not in `text`
+/// (a USERNOTICE `/me`: Twitch counts the `ACTION ` of the removed wrapper).
+pub(crate) fn parse_emotes_shifted(tags: &RawTags<'_>, text: &str, shift: usize) -> Vec<Emote> {
     let Some(value) = tags.get("emotes") else {
         return Vec::new();
     };
@@ -63,8 +69,8 @@ pub fn parse_emotes(tags: &RawTags<'_>, text: &str) -> Vec<Emote> {
                 tracing::debug!(range, "malformed emote range skipped");
                 continue;
             };
-            let start = first.min(len);
-            let end = last.saturating_add(1).min(len);
+            let start = first.saturating_sub(shift).min(len);
+            let end = last.saturating_add(1).saturating_sub(shift).min(len);
             emotes.push(Emote {
                 id: id.to_owned(),
                 start,

@@ -56,7 +56,7 @@ pub struct Privmsg {
     pub is_moderator: bool,
     /// Subscriber (`subscriber=1` or a `subscriber`/`founder` badge).
     pub is_subscriber: bool,
-    /// VIP (`vip` tag or badge).
+    /// VIP (a `vip` tag other than `0`, or a `vip` badge).
     pub is_vip: bool,
     /// The channel's broadcaster (`broadcaster` badge).
     pub is_broadcaster: bool,
@@ -126,7 +126,7 @@ impl TryFrom<&RawLine<'_>> for Privmsg {
             is_subscriber: tags.flag("subscriber")
                 || has_badge(&badges, "subscriber")
                 || has_badge(&badges, "founder"),
-            is_vip: tags.contains("vip") || has_badge(&badges, "vip"),
+            is_vip: matches!(tags.get_raw("vip"), Some(v) if v != "0") || has_badge(&badges, "vip"),
             is_broadcaster: has_badge(&badges, "broadcaster"),
             emotes: parse_emotes(tags, text),
             bits: parse_u64_tag(line, "bits")?,

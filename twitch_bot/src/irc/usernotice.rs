@@ -3,8 +3,11 @@
 use std::collections::BTreeMap;
 
 use super::badges::has_badge;
+use super::emotes::parse_emotes_shifted;
 use super::line::channel_login;
-use super::{Badge, Emote, ParseError, RawLine, parse_badges, parse_emotes, parse_u64_tag};
+use super::{
+    Badge, Emote, ParseError, RawLine, parse_badges, parse_emotes, parse_u64_tag, unwrap_action,
+};
 
 /// A `USERNOTICE`: an event in a channel (the kind is in [`Usernotice::msg_id`]).
 ///
@@ -33,9 +36,11 @@ pub struct Usernotice {
     pub display_name: Option<String>,
     /// `system-msg`: Twitch's human-readable text for the event (unescaped; may contain newlines).
     pub system_message: Option<String>,
-    /// The user's own message, if they wrote one (left as sent: a `/me` keeps its `\x01ACTION` wrapper,
-    /// since Twitch's emote indices count it).
+    /// The user's own message, if they wrote one, with a `\x01ACTION ...\x01` wrapper removed.
     pub text: Option<String>,
+    /// True when the user's message was a `/me` (Twitch's emote indices, which count the wrapper's
+    /// `ACTION `, are shifted back so they point into [`Usernotice::text`]).
+    pub is_action: bool,
     /// Every `msg-param-*` tag, keyed without the `msg-param-` prefix, values unescaped.
     pub params: BTreeMap<String, String>,
     /// The `badges` tag.
@@ -72,7 +77,17 @@ impl TryFrom<&RawLine<'_>> for Usernotice {
             verb: "USERNOTICE",
             tag: "msg-id",
         })?;
-        let text = line.params.get(1).copied();
+        let raw_text = line.params.get(1).copied();
+        let (text, is_action) = match raw_text.map(unwrap_action) {
+            Some((t, a)) => (Some(t), a),
+            None => (None, false),
+        };
+        let emotes = match (raw_text, is_action) {
+            // Twitch's indices count from after the leading \x01: "ACTION " is 7 code points.
+            (Some(_), true) => parse_emotes_shifted(tags, text.unwrap_or(""), "ACTION ".len()),
+            (Some(raw), false) => parse_emotes(tags, raw),
+            (None, _) => Vec::new(),
+        };
         let login = tags.get_nonempty("login");
         let badges = parse_badges(tags, "badges");
         let params = tags
@@ -89,7 +104,8 @@ impl TryFrom<&RawLine<'_>> for Usernotice {
             login,
             user_id: tags.get_nonempty("user-id"),
             system_message: tags.get("system-msg").map(|s| s.into_owned()),
-            emotes: text.map(|t| parse_emotes(tags, t)).unwrap_or_default(),
+            emotes,
+            is_action,
             text: text.map(str::to_owned),
             params,
             is_moderator: tags.flag("mod") || has_badge(&badges, "moderator"),

@@ -744,6 +744,23 @@ impl MockTwitch {
         n
     }
 
+    /// Closes every open connection except `keep` with a close frame (as Twitch does with the
+    /// old connection some time after a RECONNECT).
+    pub async fn close_connections_except(&self, keep: u64, code: u16, reason: &str) -> usize {
+        let targets: Vec<_> = self
+            .shared
+            .lock_conns()
+            .values()
+            .filter(|c| c.info.open && c.info.id != keep)
+            .map(|c| c.tx.clone())
+            .collect();
+        let n = targets.len();
+        for t in targets {
+            let _ = t.send(Out::Close(code, reason.to_string())).await;
+        }
+        n
+    }
+
     /// A sender that pushes raw frames to connection `conn` in order, waiting when the client
     /// does not keep up (for load generators). `None` if the connection is gone.
     pub fn frame_sender(&self, conn: u64) -> Option<FrameSender> {

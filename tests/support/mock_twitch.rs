@@ -850,6 +850,8 @@ pub fn irc_params(line: &str) -> Vec<&str> {
 }
 
 /// Serves one accepted (plain or TLS) stream.
+// The handshake callback's error type (an HTTP response) is fixed by tungstenite.
+#[allow(clippy::result_large_err)]
 async fn serve<S>(shared: Arc<Shared>, stream: S)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,

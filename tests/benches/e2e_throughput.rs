@@ -20,7 +20,7 @@
 //! long flood (lines generated on the fly, 10k users voting over and over).
 //!
 //! Environment: `E2E_BENCH_LINES` (default 1,000,000), `E2E_BENCH_FLOOD_SECS` (default 10),
-//! `E2E_BENCH_USERS` (default 50,000).
+//! `E2E_BENCH_USERS` (default 50,000); `E2E_BENCH_BASELINE_ONLY=1` measures only the baseline.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -340,6 +340,14 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async {
+        if std::env::var_os("E2E_BENCH_BASELINE_ONLY").is_some() {
+            let (frames, _) = make_frames(lines, users);
+            for tls in [false, true] {
+                let r = baseline_run(tls, &frames, lines).await;
+                println!("baseline tls={tls}: {:.0} lines/s, {}", r.lps(), r.verified);
+            }
+            return;
+        }
         eprintln!("bot binary: {}", e2e::bot::bot_binary().display());
         let (frames, expected) = make_frames(lines, users);
         let bytes: usize = frames.iter().map(String::len).sum();

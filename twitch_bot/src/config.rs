@@ -1,1 +1,850 @@
-//! The bot's TOML configuration.
+//! The bot's TOML configuration: what to connect to, which channels to join, which votes and commands to run.
+//!
+//! The keys are a contract (external tools and tests write these files); see `config/bot.toml` for a commented
+//! example. Loading is strict: an unknown key, a wrong type or an impossible value (empty options, duplicate
+//! names, a zero window, ...) is rejected before anything connects, and the error names the file, the line and
+//! the key, e.g.
+//!
+//! ```text
+//! config/bot.toml:14: key `vote[1].window_secs`: must be a number of seconds greater than 0 (got 0)
+//! ```
+//!
+//! The OAuth token never appears in a config file: `connection.token_env` names the environment variable that
+//! holds it, and [`Token`] masks it in `Debug` output.
+//!
+//! ```
+//! use twitch_bot::config::{Config, VoteMode};
+//!
+//! let config = Config::from_toml_str(
+//!     r#"
+//! [connection]
+//! channels = ["somechannel"]
+//!
+//! [[vote]]
+//! name = "move"
+//! options = ["up", "down"]
+//! window_secs = 2.5
+//! "#,
+//!     "inline.toml",
+//! )?;
+//! assert_eq!(config.connection.server, "wss://irc-ws.chat.twitch.tv:443");
+//! assert_eq!(config.votes[0].window.as_millis(), 2500);
+//! assert_eq!(config.votes[0].mode, VoteMode::Democracy);
+//! # Ok::<(), twitch_bot::config::ConfigError>(())
+//! ```
+
+use std::collections::HashSet;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The Twitch chat WebSocket endpoint, used when `connection.server` is not set.
+pub const DEFAULT_SERVER: &str = "wss://irc-ws.chat.twitch.tv:443";
+/// The environment variable read for the OAuth token when `connection.token_env` is not set.
+pub const DEFAULT_TOKEN_ENV: &str = "TWITCH_OAUTH_TOKEN";
+/// The configuration `twitch_bot --demo` runs with (the text of `config/demo.toml`, embedded at build time).
+pub const DEMO_TOML: &str = include_str!("../../config/demo.toml");
+
+/// Longest accepted vote window (one hour): a longer round is almost certainly a typo (milliseconds?).
+const MAX_WINDOW_SECS: f64 = 3600.0;
+/// Longest accepted command cooldown (one day).
+const MAX_COOLDOWN_SECS: f64 = 86_400.0;
+/// Largest accepted `max_repeat` (Twitch Plays used 1 to 9).
+const MAX_REPEAT: u32 = 9;
+
+/// A whole bot configuration, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `[connection]`: server, credentials and channels.
+    pub connection: ConnectionConfig,
+    /// `[[vote]]` tables, in file order.
+    pub votes: Vec<VoteConfig>,
+    /// `[[command]]` tables, in file order.
+    pub commands: Vec<CommandConfig>,
+}
+
+/// The `[connection]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionConfig {
+    /// `server`: a `ws://` or `wss://` URL (default [`DEFAULT_SERVER`]).
+    pub server: String,
+    /// `ca_file`: an extra trusted CA certificate (PEM), for self-hosted or test servers. A relative path is
+    /// resolved against the config file's directory.
+    pub ca_file: Option<PathBuf>,
+    /// `nick`: the bot account's login (lowercase). `None` means anonymous, read-only (`justinfan...`).
+    pub nick: Option<String>,
+    /// `token_env`: the environment variable holding the OAuth token (default [`DEFAULT_TOKEN_ENV`]).
+    pub token_env: String,
+    /// `channels`: channel logins to join, lowercase, without `#`.
+    pub channels: Vec<String>,
+}
+
+/// How a vote turns ballots into game input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VoteMode {
+    /// Tally during the window; the winner is the input, applied when the round closes.
+    Democracy,
+    /// Every valid ballot is an input at once (an `input` event), with a per-user cooldown.
+    Anarchy,
+}
+
+/// When a vote's rounds start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartMode {
+    /// Rounds run back to back from the first join.
+    Auto,
+    /// A round starts on a moderator's `!vote start NAME` or a `start_vote` control op.
+    Command,
+}
+
+/// How a tie between the top options is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TieRule {
+    /// The option listed first in `options` wins.
+    First,
+    /// A seeded random pick among the tied options (the seed is logged).
+    Random,
+}
+
+/// One `[[vote]]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoteConfig {
+    /// `name`: unique among votes; used in events and control ops.
+    pub name: String,
+    /// `options`: the valid inputs, lowercase, unique, at least one.
+    pub options: Vec<String>,
+    /// `mode`: democracy (default) or anarchy.
+    pub mode: VoteMode,
+    /// `window_secs`: the round length (default 20 s; fractional allowed; more than 0, at most 3600).
+    pub window: Duration,
+    /// `start`: auto (default) or command.
+    pub start: StartMode,
+    /// `min_voters`: below this many voters a round has no winner (default 1).
+    pub min_voters: u32,
+    /// `tie`: first (default) or random.
+    pub tie: TieRule,
+    /// `max_repeat`: 1 (default) to 9; above 1, `up2`-style inputs are accepted.
+    pub max_repeat: u32,
+    /// `announce`: post the winner in chat once per round, for logged-in bots (default true).
+    pub announce: bool,
+}
+
+/// One `[[command]]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandConfig {
+    /// `name`: unique among commands; used in `command` events.
+    pub name: String,
+    /// `keywords`: what triggers it as the first word of a message (default `["!<name>"]`).
+    pub keywords: Vec<String>,
+    /// `cooldown_secs`: per-user cooldown (default 0).
+    pub cooldown: Duration,
+    /// `mods_only`: only moderators and the broadcaster may use it (default false).
+    pub mods_only: bool,
+}
+
+/// An OAuth token read from the environment. Its `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// Wraps a token. A leading `oauth:` is removed (the session adds it on the wire), surrounding whitespace
+    /// trimmed.
+    ///
+    /// ```
+    /// let t = twitch_bot::config::Token::new("oauth:abc123");
+    /// assert_eq!(t.secret(), "abc123");
+    /// assert_eq!(format!("{t:?}"), "Token(***)");
+    /// ```
+    pub fn new(raw: &str) -> Token {
+        let raw = raw.trim();
+        Token(raw.strip_prefix("oauth:").unwrap_or(raw).to_owned())
+    }
+
+    /// The token itself, for the `PASS` line only. Never log it.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(***)")
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Why a configuration was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("{}:{line}:{column}: TOML syntax error: {message}", path.display())]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the TOML parser said.
+        message: String,
+    },
+    /// A key is unknown, has the wrong type, is missing, or holds an impossible value.
+    #[error("{}:{line}: key `{key}`: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// The key's path, e.g. `vote[2].window_secs` (arrays of tables are counted from 1).
+        key: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// The 1-based line the error points at, if it has one.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            ConfigError::Read { .. } => None,
+            ConfigError::Syntax { line, .. } | ConfigError::Invalid { line, .. } => Some(*line),
+        }
+    }
+
+    /// The key the error names, if it names one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::Invalid { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Raw (as written) form, with spans for error messages.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    connection: Option<Spanned<RawConnection>>,
+    #[serde(default)]
+    vote: Vec<Spanned<RawVote>>,
+    #[serde(default)]
+    command: Vec<Spanned<RawCommand>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConnection {
+    server: Option<Spanned<String>>,
+    ca_file: Option<Spanned<String>>,
+    nick: Option<Spanned<String>>,
+    token_env: Option<Spanned<String>>,
+    #[serde(default)]
+    channels: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVote {
+    name: Spanned<String>,
+    options: Spanned<Vec<Spanned<String>>>,
+    mode: Option<VoteMode>,
+    window_secs: Option<Spanned<f64>>,
+    start: Option<StartMode>,
+    min_voters: Option<u32>,
+    tie: Option<TieRule>,
+    max_repeat: Option<Spanned<u32>>,
+    announce: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCommand {
+    name: Spanned<String>,
+    keywords: Option<Spanned<Vec<Spanned<String>>>>,
+    cooldown_secs: Option<Spanned<f64>>,
+    mods_only: Option<bool>,
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    ///
+    /// Relative `ca_file` paths are resolved against `path`'s directory. The token is not read here (see
+    /// [`Config::token`]).
+    pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Config::from_toml_str(&text, path)?;
+        if let Some(ca) = &config.connection.ca_file
+            && ca.is_relative()
+            && let Some(dir) = path.parent()
+        {
+            config.connection.ca_file = Some(dir.join(ca));
+        }
+        Ok(config)
+    }
+
+    /// Parses and validates TOML text; `path` is only used in error messages.
+    pub fn from_toml_str(text: &str, path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        // Syntax first (so a syntax error is not reported as a wrong key), then shape.
+        toml::from_str::<toml::Table>(text).map_err(|e| syntax_error(text, path, &e))?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| serde_error(text, path, &e))?;
+        Validator { text, path }.validate(raw)
+    }
+
+    /// The configuration of `twitch_bot --demo` (the embedded `config/demo.toml`); its server is a placeholder
+    /// the demo replaces with its own address.
+    pub fn demo() -> Config {
+        Config::from_toml_str(DEMO_TOML, "config/demo.toml")
+            .expect("the embedded demo config is valid")
+    }
+
+    /// Reads the token from the environment variable named by `connection.token_env`. `None` when it is unset
+    /// or empty.
+    pub fn token(&self) -> Option<Token> {
+        std::env::var(&self.connection.token_env)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| Token::new(&t))
+    }
+
+    /// The vote named `name`.
+    pub fn vote(&self, name: &str) -> Option<&VoteConfig> {
+        self.votes.iter().find(|v| v.name == name)
+    }
+}
+
+/// 1-based line and column of byte offset `at` in `text`.
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let at = at.min(text.len());
+    let before = &text.as_bytes()[..at];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = text[line_start..]
+        .char_indices()
+        .take_while(|(i, _)| line_start + i < at)
+        .count()
+        + 1;
+    (line, column)
+}
+
+/// The table an offset belongs to, as a key prefix: `connection`, `vote[2]`, or `` for the root.
+fn table_path(text: &str, at: usize) -> String {
+    let mut current = String::new();
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if offset > at {
+            break;
+        }
+        let trimmed = line.trim();
+        if let Some(inner) = trimmed
+            .strip_prefix("[[")
+            .and_then(|s| s.split("]]").next())
+        {
+            let name = inner.trim().to_owned();
+            let n = match counts.iter_mut().find(|(k, _)| *k == name) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    counts.push((name.clone(), 1));
+                    1
+                }
+            };
+            current = format!("{name}[{n}]");
+        } else if let Some(inner) = trimmed.strip_prefix('[').and_then(|s| s.split(']').next()) {
+            current = inner.trim().to_owned();
+        }
+        offset += line.len();
+    }
+    current
+}
+
+/// The key written on the line containing `at` (the text before `=`), if any.
+fn key_on_line(text: &str, at: usize) -> Option<String> {
+    let at = at.min(text.len());
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let line = &text[start..end];
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    (!key.is_empty() && !key.starts_with('[') && !key.starts_with('#')).then(|| key.to_owned())
+}
+
+fn join_key(table: &str, key: &str) -> String {
+    if table.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{table}.{key}")
+    }
+}
+
+/// A TOML syntax error (the text is not TOML at all).
+fn syntax_error(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
+    let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
+    ConfigError::Syntax {
+        path: path.to_owned(),
+        line,
+        column,
+        message: e.message().trim().to_owned(),
+    }
+}
+
+/// A shape error (unknown key, wrong type, missing key) turned into a [`ConfigError`] naming line and key.
+fn serde_error(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
+    let message = e.message().trim().to_owned();
+    let at = e.span().map_or(0, |s| s.start);
+    let line = line_col(text, at).0;
+    // Keys named in the message itself ("unknown field `x`", "missing field `x`").
+    let named = ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|p| {
+            message
+                .split_once(p)
+                .and_then(|(_, rest)| rest.split('`').next())
+        })
+        .map(str::to_owned);
+    let table = table_path(text, at);
+    let key = named.or_else(|| key_on_line(text, at)).map_or_else(
+        || {
+            if table.is_empty() {
+                "(root)".to_owned()
+            } else {
+                table.clone()
+            }
+        },
+        |k| join_key(&table, &k),
+    );
+    ConfigError::Invalid {
+        path: path.to_owned(),
+        line,
+        key,
+        message: explain(&message),
+    }
+}
+
+/// Rewrites serde's wording where it helps the reader.
+fn explain(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let key = rest.split('`').next().unwrap_or_default();
+        if ["token", "oauth", "password", "pass", "oauth_token"].contains(&key) {
+            return format!(
+                "{message}. The token never goes in the config file: put it in an environment variable and name \
+                 that variable with `token_env` (default {DEFAULT_TOKEN_ENV})"
+            );
+        }
+        // serde lists the allowed keys already ("expected one of ..."); keep it.
+        return message.to_owned();
+    }
+    if message.contains("expected u32") {
+        return format!("{message} (a whole number from 0 to 4294967295)");
+    }
+    message.to_owned()
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Validator<'_> {
+    fn err(
+        &self,
+        span: Range<usize>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_owned(),
+            line: line_col(self.text, span.start).0,
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let connection = match raw.connection {
+            Some(c) => self.connection(c.into_inner())?,
+            None => ConnectionConfig {
+                server: DEFAULT_SERVER.to_owned(),
+                ca_file: None,
+                nick: None,
+                token_env: DEFAULT_TOKEN_ENV.to_owned(),
+                channels: Vec::new(),
+            },
+        };
+        let mut votes = Vec::new();
+        let mut vote_names = HashSet::new();
+        for (i, v) in raw.vote.into_iter().enumerate() {
+            let key = format!("vote[{}]", i + 1);
+            let span = v.span();
+            let vote = self.vote(v.into_inner(), &key)?;
+            if !vote_names.insert(vote.name.clone()) {
+                return Err(self.err(
+                    span,
+                    format!("{key}.name"),
+                    format!("duplicate vote name `{}`", vote.name),
+                ));
+            }
+            votes.push(vote);
+        }
+        let mut commands = Vec::new();
+        let mut command_names = HashSet::new();
+        let mut keywords = HashSet::new();
+        for (i, c) in raw.command.into_iter().enumerate() {
+            let key = format!("command[{}]", i + 1);
+            let span = c.span();
+            let command = self.command(c.into_inner(), &key)?;
+            if !command_names.insert(command.name.clone()) {
+                return Err(self.err(
+                    span,
+                    format!("{key}.name"),
+                    format!("duplicate command name `{}`", command.name),
+                ));
+            }
+            for k in &command.keywords {
+                if !keywords.insert(k.clone()) {
+                    return Err(self.err(
+                        span.clone(),
+                        format!("{key}.keywords"),
+                        format!("keyword `{k}` is already used by another command"),
+                    ));
+                }
+            }
+            commands.push(command);
+        }
+        Ok(Config {
+            connection,
+            votes,
+            commands,
+        })
+    }
+
+    fn connection(&self, c: RawConnection) -> Result<ConnectionConfig, ConfigError> {
+        let server = match c.server {
+            Some(s) => {
+                let url = s.get_ref().trim();
+                let rest = url
+                    .strip_prefix("wss://")
+                    .or_else(|| url.strip_prefix("ws://"));
+                match rest {
+                    Some(rest)
+                        if !rest.is_empty()
+                            && !rest.starts_with('/')
+                            && !rest.contains(char::is_whitespace) =>
+                    {
+                        url.to_owned()
+                    }
+                    _ => {
+                        return Err(self.err(
+                            s.span(),
+                            "connection.server",
+                            format!("`{url}` is not a ws:// or wss:// URL with a host (e.g. {DEFAULT_SERVER})"),
+                        ));
+                    }
+                }
+            }
+            None => DEFAULT_SERVER.to_owned(),
+        };
+        let ca_file = match c.ca_file {
+            Some(f) if f.get_ref().trim().is_empty() => {
+                return Err(self.err(
+                    f.span(),
+                    "connection.ca_file",
+                    "is empty: give a PEM file path or remove the key",
+                ));
+            }
+            Some(f) => Some(PathBuf::from(f.into_inner())),
+            None => None,
+        };
+        let nick = match c.nick {
+            Some(n) => {
+                let nick = n.get_ref().trim().to_ascii_lowercase();
+                if !is_login(&nick) {
+                    return Err(self.err(
+                        n.span(),
+                        "connection.nick",
+                        format!(
+                            "`{}` is not a Twitch login (1 to 25 letters, digits or `_`)",
+                            n.get_ref()
+                        ),
+                    ));
+                }
+                Some(nick)
+            }
+            None => None,
+        };
+        let token_env = match c.token_env {
+            Some(t) => {
+                let name = t.get_ref();
+                if name.is_empty()
+                    || name.starts_with(|c: char| c.is_ascii_digit())
+                    || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                {
+                    return Err(self.err(
+                        t.span(),
+                        "connection.token_env",
+                        format!(
+                            "`{name}` is not an environment variable name (letters, digits, `_`); put the variable's \
+                             NAME here, never the token itself"
+                        ),
+                    ));
+                }
+                t.into_inner()
+            }
+            None => DEFAULT_TOKEN_ENV.to_owned(),
+        };
+        let mut channels: Vec<String> = Vec::new();
+        for ch in c.channels {
+            let name = normalize_channel(ch.get_ref());
+            if !is_login(&name) {
+                return Err(self.err(
+                    ch.span(),
+                    "connection.channels",
+                    format!(
+                        "`{}` is not a channel login (1 to 25 letters, digits or `_`, optional leading `#`)",
+                        ch.get_ref()
+                    ),
+                ));
+            }
+            if channels.contains(&name) {
+                return Err(self.err(
+                    ch.span(),
+                    "connection.channels",
+                    format!("channel `{name}` is listed twice"),
+                ));
+            }
+            channels.push(name);
+        }
+        Ok(ConnectionConfig {
+            server,
+            ca_file,
+            nick,
+            token_env,
+            channels,
+        })
+    }
+
+    fn vote(&self, v: RawVote, key: &str) -> Result<VoteConfig, ConfigError> {
+        let name = v.name.get_ref().trim().to_owned();
+        if !is_name(&name) {
+            return Err(self.err(
+                v.name.span(),
+                format!("{key}.name"),
+                format!(
+                    "`{}` is not a name (letters, digits, `_` or `-`, no spaces)",
+                    v.name.get_ref()
+                ),
+            ));
+        }
+        let options_span = v.options.span();
+        let raw_options = v.options.into_inner();
+        if raw_options.is_empty() {
+            return Err(self.err(
+                options_span,
+                format!("{key}.options"),
+                "is empty: list at least one option",
+            ));
+        }
+        let max_repeat = match v.max_repeat {
+            Some(m) if !(1..=MAX_REPEAT).contains(m.get_ref()) => {
+                return Err(self.err(
+                    m.span(),
+                    format!("{key}.max_repeat"),
+                    format!("must be from 1 to {MAX_REPEAT} (got {})", m.get_ref()),
+                ));
+            }
+            Some(m) => m.into_inner(),
+            None => 1,
+        };
+        let mut options: Vec<String> = Vec::new();
+        for o in raw_options {
+            let option = o.get_ref().trim().to_lowercase();
+            if option.is_empty() || option.contains(char::is_whitespace) {
+                return Err(self.err(
+                    o.span(),
+                    format!("{key}.options"),
+                    format!("option `{}` must be one word, not empty", o.get_ref()),
+                ));
+            }
+            if options.contains(&option) {
+                return Err(self.err(
+                    o.span(),
+                    format!("{key}.options"),
+                    format!("option `{option}` is listed twice (options are compared case-insensitively)"),
+                ));
+            }
+            options.push(option);
+        }
+        let window = match v.window_secs {
+            Some(w) => {
+                let secs = *w.get_ref();
+                if !secs.is_finite() || secs <= 0.0 || secs > MAX_WINDOW_SECS {
+                    return Err(self.err(
+                        w.span(),
+                        format!("{key}.window_secs"),
+                        format!("must be a number of seconds greater than 0 and at most {MAX_WINDOW_SECS} (got {secs})"),
+                    ));
+                }
+                Duration::from_secs_f64(secs)
+            }
+            None => Duration::from_secs(20),
+        };
+        Ok(VoteConfig {
+            name,
+            options,
+            mode: v.mode.unwrap_or(VoteMode::Democracy),
+            window,
+            start: v.start.unwrap_or(StartMode::Auto),
+            min_voters: v.min_voters.unwrap_or(1),
+            tie: v.tie.unwrap_or(TieRule::First),
+            max_repeat,
+            announce: v.announce.unwrap_or(true),
+        })
+    }
+
+    fn command(&self, c: RawCommand, key: &str) -> Result<CommandConfig, ConfigError> {
+        let name = c.name.get_ref().trim().to_owned();
+        if !is_name(&name) {
+            return Err(self.err(
+                c.name.span(),
+                format!("{key}.name"),
+                format!(
+                    "`{}` is not a name (letters, digits, `_` or `-`, no spaces)",
+                    c.name.get_ref()
+                ),
+            ));
+        }
+        let keywords = match c.keywords {
+            Some(k) => {
+                let span = k.span();
+                let list = k.into_inner();
+                if list.is_empty() {
+                    return Err(self.err(
+                        span,
+                        format!("{key}.keywords"),
+                        "is empty: list at least one keyword (or remove the key for the default `!<name>`)",
+                    ));
+                }
+                let mut out: Vec<String> = Vec::new();
+                for w in list {
+                    let word = w.get_ref().trim().to_owned();
+                    if word.is_empty() || word.contains(char::is_whitespace) {
+                        return Err(self.err(
+                            w.span(),
+                            format!("{key}.keywords"),
+                            format!("keyword `{}` must be one word, not empty", w.get_ref()),
+                        ));
+                    }
+                    if out.contains(&word) {
+                        return Err(self.err(
+                            w.span(),
+                            format!("{key}.keywords"),
+                            format!("keyword `{word}` is listed twice"),
+                        ));
+                    }
+                    out.push(word);
+                }
+                out
+            }
+            None => vec![format!("!{name}")],
+        };
+        let cooldown = match c.cooldown_secs {
+            Some(s) => {
+                let secs = *s.get_ref();
+                if !secs.is_finite() || !(0.0..=MAX_COOLDOWN_SECS).contains(&secs) {
+                    return Err(self.err(
+                        s.span(),
+                        format!("{key}.cooldown_secs"),
+                        format!(
+                            "must be a number of seconds from 0 to {MAX_COOLDOWN_SECS} (got {secs})"
+                        ),
+                    ));
+                }
+                Duration::from_secs_f64(secs)
+            }
+            None => Duration::ZERO,
+        };
+        Ok(CommandConfig {
+            name,
+            keywords,
+            cooldown,
+            mods_only: c.mods_only.unwrap_or(false),
+        })
+    }
+}
+
+/// A Twitch login: 1 to 25 of `[a-z0-9_]`.
+fn is_login(s: &str) -> bool {
+    (1..=25).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// A vote or command name: 1 to 64 of letters, digits, `_`, `-`.
+fn is_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+}
+
+/// `#SomeChannel` → `somechannel`.
+///
+/// ```
+/// assert_eq!(twitch_bot::config::normalize_channel(" #SomeChannel "), "somechannel");
+/// ```
+pub fn normalize_channel(s: &str) -> String {
+    let s = s.trim();
+    s.strip_prefix('#').unwrap_or(s).to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column() {
+        let t = "a\nbc\nd";
+        assert_eq!(line_col(t, 0), (1, 1));
+        assert_eq!(line_col(t, 3), (2, 2));
+        assert_eq!(line_col(t, 5), (3, 1));
+    }
+
+    #[test]
+    fn table_paths_count_arrays_from_one() {
+        let t = "[connection]\nx=1\n[[vote]]\na=1\n[[vote]]\nb=2\n";
+        assert_eq!(table_path(t, 14), "connection");
+        assert_eq!(table_path(t, t.find("a=1").unwrap()), "vote[1]");
+        assert_eq!(table_path(t, t.find("b=2").unwrap()), "vote[2]");
+    }
+}

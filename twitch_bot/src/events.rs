@@ -1,1 +1,249 @@
-//! Game-input events (JSON lines) and control commands.
+//! Game-input events (JSON lines the bot writes) and control operations (JSON lines the game writes).
+//!
+//! Each [`Event`] serialises to one JSON object on one line, with a `type` field and stable field names (a
+//! contract: games and tests parse them). Each [`Control`] is parsed from one JSON object with an `op` field;
+//! [`Control::parse_line`] never panics and returns a [`ControlError`] the bot reports as an `error` event.
+//!
+//! ```
+//! use twitch_bot::events::{Control, Event};
+//!
+//! let line = Event::Joined { channel: "somechannel".into() }.to_json_line();
+//! assert_eq!(line, "{\"type\":\"joined\",\"channel\":\"somechannel\"}\n");
+//!
+//! let op = Control::parse_line(r#"{"op":"start_vote","vote":"move"}"#).unwrap();
+//! assert_eq!(op, Control::StartVote { vote: "move".into() });
+//! assert!(Control::parse_line("not json").is_err());
+//! ```
+
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
+
+/// Longest control line accepted, in bytes; longer lines are answered with an `error` event.
+pub const MAX_CONTROL_LINE: usize = 64 * 1024;
+
+/// A vote's tally: `(input, ballots)` in the vote's option order, only inputs that got ballots.
+///
+/// Serialises as a JSON object in that order: `{"up":3,"down":1}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Tally(pub Vec<(String, u64)>);
+
+impl Serialize for Tally {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+/// One thing that happened, for the game. Serialised as `{"type":"<snake_case name>", ...fields}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// Logged in to the chat server (after every successful (re)connect).
+    Connected {
+        /// The server URL.
+        server: String,
+    },
+    /// A channel was joined (confirmed by the server).
+    Joined {
+        /// Channel login, lowercase, without `#`.
+        channel: String,
+    },
+    /// A channel was left.
+    Parted {
+        /// Channel login.
+        channel: String,
+    },
+    /// The connection was lost or closed.
+    Disconnected {
+        /// Why, in words (close code and reason, error, missed PONG, server RECONNECT).
+        reason: String,
+    },
+    /// The bot waits `delay_ms` before connection attempt `attempt` (1 for the first retry).
+    Reconnecting {
+        /// Attempt number since the last stable connection, from 1.
+        attempt: u32,
+        /// Delay before the attempt, in milliseconds.
+        delay_ms: u64,
+    },
+    /// A vote round opened.
+    VoteOpened {
+        /// The vote's name.
+        vote: String,
+        /// Round number, from 1, per vote.
+        round: u64,
+        /// The vote's options.
+        options: Vec<String>,
+        /// The round's window in milliseconds.
+        window_ms: u64,
+    },
+    /// A vote round closed with its result.
+    VoteClosed {
+        /// The vote's name.
+        vote: String,
+        /// Round number.
+        round: u64,
+        /// The winning input, `null` below `min_voters` (or with no ballots).
+        winner: Option<String>,
+        /// Ballots per input (only inputs that got ballots), in option order.
+        tally: Tally,
+        /// Number of users holding a ballot at close.
+        voters: u64,
+    },
+    /// An anarchy-mode input: apply it now.
+    Input {
+        /// The vote's name.
+        vote: String,
+        /// The option.
+        input: String,
+        /// The repeat count (1 unless `up2`-style input).
+        repeat: u32,
+        /// The viewer's login.
+        user: String,
+        /// The viewer's user id (empty when the server sent no tags).
+        user_id: String,
+    },
+    /// A chat command was used.
+    Command {
+        /// The command's name from the config.
+        command: String,
+        /// The channel it was used in.
+        channel: String,
+        /// The viewer's login.
+        user: String,
+        /// The viewer's user id (empty when the server sent no tags).
+        user_id: String,
+        /// The text after the keyword, trimmed (may be empty).
+        args: String,
+    },
+    /// Events were dropped because the reader fell behind (see the crate docs' queue policy). Only `input` and
+    /// `command` events are ever dropped.
+    Dropped {
+        /// How many events were dropped since the last `dropped` event.
+        count: u64,
+    },
+    /// A bad control line or a recoverable problem (the bot keeps running).
+    Error {
+        /// What kind: `bad_control` (a stdin line), `send` (a message could not be sent), `notice` (a server
+        /// NOTICE such as msg_ratelimit), `connect`, `vote` (unknown vote / no open round), ...
+        kind: String,
+        /// What was wrong, in words.
+        message: String,
+    },
+}
+
+impl Event {
+    /// The event as one JSON line, ending with `\n`.
+    pub fn to_json_line(&self) -> String {
+        // Serialising these types cannot fail (string keys, no non-finite floats).
+        let mut s = serde_json::to_string(self).unwrap_or_else(|e| {
+            format!(r#"{{"type":"error","kind":"internal","message":"event serialisation failed: {e}"}}"#)
+        });
+        s.push('\n');
+        s
+    }
+
+    /// The `type` field's value.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Connected { .. } => "connected",
+            Event::Joined { .. } => "joined",
+            Event::Parted { .. } => "parted",
+            Event::Disconnected { .. } => "disconnected",
+            Event::Reconnecting { .. } => "reconnecting",
+            Event::VoteOpened { .. } => "vote_opened",
+            Event::VoteClosed { .. } => "vote_closed",
+            Event::Input { .. } => "input",
+            Event::Command { .. } => "command",
+            Event::Dropped { .. } => "dropped",
+            Event::Error { .. } => "error",
+        }
+    }
+
+    /// Whether the queue may drop this event when the reader falls behind (`input` and `command` only).
+    pub fn is_droppable(&self) -> bool {
+        matches!(self, Event::Input { .. } | Event::Command { .. })
+    }
+
+    /// An `error` event.
+    pub fn error(kind: &str, message: impl Into<String>) -> Event {
+        Event::Error {
+            kind: kind.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An operation the game asks of the bot (a JSON line on stdin, or a [`crate::bot::Bot`] method call).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Control {
+    /// `{"op":"start_vote","vote":NAME}`: open a round now (closes nothing; an open round is kept).
+    StartVote {
+        /// The vote's name.
+        vote: String,
+    },
+    /// `{"op":"stop_vote","vote":NAME}`: close the open round now, with its result.
+    StopVote {
+        /// The vote's name.
+        vote: String,
+    },
+    /// `{"op":"say","channel":CH,"text":TEXT}`: post in a channel (rate limited; logged-in bots only).
+    Say {
+        /// The channel (a leading `#` is accepted).
+        channel: String,
+        /// The message; line breaks are replaced by spaces, long messages are cut at 500 characters.
+        text: String,
+    },
+    /// `{"op":"join","channel":CH}`: join a channel.
+    Join {
+        /// The channel.
+        channel: String,
+    },
+    /// `{"op":"part","channel":CH}`: leave a channel.
+    Part {
+        /// The channel.
+        channel: String,
+    },
+}
+
+/// Why a control line was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    /// The line is longer than [`MAX_CONTROL_LINE`].
+    #[error("control line too long ({0} bytes, at most {MAX_CONTROL_LINE})")]
+    TooLong(usize),
+    /// The line is not a JSON object with a known `op` and its fields.
+    #[error(
+        "bad control line: {0} (expected e.g. {{\"op\":\"start_vote\",\"vote\":\"move\"}}, \
+         {{\"op\":\"stop_vote\",\"vote\":\"move\"}}, {{\"op\":\"say\",\"channel\":\"ch\",\"text\":\"hi\"}}, \
+         {{\"op\":\"join\",\"channel\":\"ch\"}}, {{\"op\":\"part\",\"channel\":\"ch\"}})"
+    )]
+    Invalid(String),
+}
+
+impl Control {
+    /// Parses one line (surrounding whitespace ignored).
+    pub fn parse_line(line: &str) -> Result<Control, ControlError> {
+        if line.len() > MAX_CONTROL_LINE {
+            return Err(ControlError::TooLong(line.len()));
+        }
+        serde_json::from_str(line.trim()).map_err(|e| ControlError::Invalid(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tally_keeps_option_order() {
+        let t = Tally(vec![("up".into(), 3), ("down".into(), 1), ("a".into(), 7)]);
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            r#"{"up":3,"down":1,"a":7}"#
+        );
+    }
+}

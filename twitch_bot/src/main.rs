@@ -1,2 +1,322 @@
 //! The `twitch_bot` program (CLI only; the work is in the library).
-fn main() {}
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use tokio::sync::mpsc;
+use tracing::{error, info};
+use tracing_subscriber::EnvFilter;
+
+use twitch_bot::bot::{BotError, ConnectionState, REQUEST_QUEUE, Request};
+use twitch_bot::config::{Config, Token};
+use twitch_bot::demo::{DEMO_TOKEN, DemoServer};
+use twitch_bot::driver::{self, Settings};
+use twitch_bot::outbox::Outbox;
+use twitch_bot::stdio;
+
+/// Exit code: the configuration is invalid (the message names file, line and key).
+const EXIT_CONFIG: u8 = 1;
+/// Exit code: the login was rejected, or a nick is set without a token.
+const EXIT_AUTH: u8 = 2;
+/// Exit code: the bot could not run (runtime, threads, signals).
+const EXIT_RUNTIME: u8 = 3;
+/// Exit code: bad command line.
+const EXIT_USAGE: u8 = 64;
+
+const AFTER_HELP: &str = "\
+EVENTS (stdout, one JSON object per line, flushed per line):
+  {\"type\":\"connected\",\"server\":URL}            {\"type\":\"joined\",\"channel\":CH}
+  {\"type\":\"parted\",\"channel\":CH}               {\"type\":\"disconnected\",\"reason\":TEXT}
+  {\"type\":\"reconnecting\",\"attempt\":N,\"delay_ms\":D}
+  {\"type\":\"vote_opened\",\"vote\":V,\"round\":R,\"options\":[..],\"window_ms\":W}
+  {\"type\":\"vote_closed\",\"vote\":V,\"round\":R,\"winner\":OPTION|null,\"tally\":{OPTION:N,..},\"voters\":N}
+  {\"type\":\"input\",\"vote\":V,\"input\":OPTION,\"repeat\":N,\"user\":LOGIN,\"user_id\":ID}   (anarchy votes)
+  {\"type\":\"command\",\"command\":NAME,\"channel\":CH,\"user\":LOGIN,\"user_id\":ID,\"args\":TEXT}
+  {\"type\":\"dropped\",\"count\":N}     input/command events dropped because stdout was not read fast enough
+  {\"type\":\"error\",\"kind\":KIND,\"message\":TEXT}   a bad stdin line or a recoverable problem
+
+CONTROL (stdin, one JSON object per line; a bad line gets an error event):
+  {\"op\":\"start_vote\",\"vote\":V}   {\"op\":\"stop_vote\",\"vote\":V}   {\"op\":\"say\",\"channel\":CH,\"text\":TEXT}
+  {\"op\":\"join\",\"channel\":CH}     {\"op\":\"part\",\"channel\":CH}
+
+TOKEN:
+  The OAuth token (scopes chat:read and chat:edit) is read from the environment variable named by
+  connection.token_env (default TWITCH_OAUTH_TOKEN), never from the config file. Without connection.nick the bot
+  joins anonymously (read-only: votes work, announcements don't).
+
+STOPPING:
+  Ctrl-C or SIGTERM closes open rounds with their results (vote_closed events), parts the channels, closes the
+  socket with code 1000 and exits 0.
+
+EXIT CODES:
+  0 stopped normally   1 invalid config   2 authentication failed (or nick without token)
+  3 runtime failure    64 bad command line
+
+EXAMPLES:
+  twitch_bot --demo                          live rounds from simulated viewers, no account, no network
+  twitch_bot --check --config config/bot.toml
+  TWITCH_OAUTH_TOKEN=oauth:... twitch_bot --config config/bot.toml > events.jsonl";
+
+/// Let a live Twitch chat play a game: chat votes and commands become game-input events (JSON lines on stdout).
+#[derive(Debug, Parser)]
+#[command(name = "twitch_bot", version, after_help = AFTER_HELP)]
+struct Cli {
+    /// The TOML config file (see config/bot.toml for every key, commented).
+    #[arg(long, value_name = "FILE", default_value = "config/bot.toml")]
+    config: PathBuf,
+
+    /// Run the demo: an embedded Twitch-like chat server on 127.0.0.1 with simulated viewers; the bot connects
+    /// to it exactly as to Twitch. Uses the embedded config/demo.toml unless --config is given (its server is
+    /// replaced by the demo's).
+    #[arg(long)]
+    demo: bool,
+
+    /// Validate the config (and that the token variable is set when a nick is), print a summary, and exit.
+    #[arg(long)]
+    check: bool,
+
+    /// Log level for stderr (error, warn, info, debug, trace). RUST_LOG, when set, takes precedence for
+    /// per-module filters, e.g. RUST_LOG=twitch_bot=debug.
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    log_level: String,
+
+    /// Stop gracefully after this many seconds (as on SIGTERM). Handy for demos and scripts.
+    #[arg(long, value_name = "SECS")]
+    duration: Option<f64>,
+
+    /// Stop gracefully when stdin reaches its end (for a parent game that exits without signalling).
+    #[arg(long)]
+    exit_on_eof: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(&cli.log_level);
+
+    let config_given = std::env::args_os()
+        .any(|a| a == "--config" || a.to_string_lossy().starts_with("--config="));
+    let config = if cli.demo && !config_given {
+        Ok(Config::demo())
+    } else {
+        Config::load(&cli.config)
+    };
+    let mut config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("twitch_bot: invalid configuration: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let token = if cli.demo {
+        config
+            .connection
+            .nick
+            .as_ref()
+            .map(|_| Token::new(DEMO_TOKEN))
+    } else {
+        config.token()
+    };
+    if let (Some(nick), None) = (&config.connection.nick, &token) {
+        eprintln!(
+            "twitch_bot: connection.nick is \"{nick}\" but the environment variable {var} is not set or empty.\n  \
+             Fix: export {var}=oauth:<token> (a user access token with scopes chat:read and chat:edit), \
+             or remove `nick` from the config to join anonymously (read-only).",
+            var = config.connection.token_env
+        );
+        return ExitCode::from(EXIT_AUTH);
+    }
+    if let Some(ca) = &config.connection.ca_file
+        && let Err(e) = std::fs::metadata(ca)
+    {
+        eprintln!(
+            "twitch_bot: invalid configuration: connection.ca_file {}: {e}",
+            ca.display()
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    if cli.check {
+        println!(
+            "{}: OK: server {}, {} channel(s) [{}], {} vote(s) [{}], {} command(s) [{}], {}",
+            if cli.demo && !config_given {
+                "config/demo.toml (embedded)".into()
+            } else {
+                cli.config.display().to_string()
+            },
+            config.connection.server,
+            config.connection.channels.len(),
+            config.connection.channels.join(", "),
+            config.votes.len(),
+            config
+                .votes
+                .iter()
+                .map(|v| v.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            config.commands.len(),
+            config
+                .commands
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            match &config.connection.nick {
+                Some(n) if cli.demo =>
+                    format!("logged in as {n} (the demo server's built-in token)"),
+                Some(n) => format!(
+                    "logged in as {n} (token from {})",
+                    config.connection.token_env
+                ),
+                None => "anonymous (read-only)".into(),
+            }
+        );
+        return ExitCode::SUCCESS;
+    }
+    if let Some(d) = cli.duration
+        && !(d.is_finite() && d > 0.0)
+    {
+        eprintln!("twitch_bot: --duration must be a positive number of seconds (got {d})");
+        return ExitCode::from(EXIT_USAGE);
+    }
+
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("twitch_bot: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    match rt.block_on(run(cli, &mut config, token)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(BotError::AuthFailed(message)) => {
+            eprintln!("twitch_bot: authentication failed: {message}");
+            ExitCode::from(EXIT_AUTH)
+        }
+        Err(BotError::Config(message)) => {
+            eprintln!("twitch_bot: invalid configuration: {message}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(e) => {
+            eprintln!("twitch_bot: {e}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(spec),
+        _ => EnvFilter::try_new(level),
+    }
+    .unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
+async fn run(cli: Cli, config: &mut Config, token: Option<Token>) -> Result<(), BotError> {
+    let _demo = if cli.demo {
+        let server = DemoServer::start().await.map_err(BotError::Start)?;
+        config.connection.server = server.url();
+        config.connection.ca_file = None;
+        info!(server = %server.url(), "demo: simulated viewers are chatting; events follow on stdout (Ctrl-C to stop)");
+        Some(server)
+    } else {
+        None
+    };
+
+    let (requests_tx, requests_rx) = mpsc::channel(REQUEST_QUEUE);
+    let (outbox, events) = Outbox::channel();
+    let (state_tx, _state) = tokio::sync::watch::channel(ConnectionState::Connecting);
+    let writer = stdio::spawn_writer(events, std::io::stdout(), requests_tx.clone())
+        .map_err(BotError::Start)?;
+    let (stdin_tx, mut stdin_rx) = mpsc::channel(stdio::CONTROL_QUEUE);
+    stdio::spawn_reader(
+        std::io::BufReader::with_capacity(8 * 1024, std::io::stdin()),
+        stdin_tx,
+    )
+    .map_err(BotError::Start)?;
+
+    // Signals, the optional time limit and stdin's end all become requests to the driver.
+    let forward = requests_tx.clone();
+    let exit_on_eof = cli.exit_on_eof;
+    tokio::spawn(async move {
+        while let Some(r) = stdin_rx.recv().await {
+            let r = match r {
+                Request::InputClosed if exit_on_eof => {
+                    info!("stdin closed: shutting down (--exit-on-eof)");
+                    Request::Shutdown
+                }
+                other => other,
+            };
+            if forward.send(r).await.is_err() {
+                break;
+            }
+        }
+    });
+    let forward = requests_tx.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        info!("shutdown requested");
+        let _ = forward.send(Request::Shutdown).await;
+    });
+    if let Some(secs) = cli.duration {
+        let forward = requests_tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+            info!(secs, "--duration reached: shutting down");
+            let _ = forward.send(Request::Shutdown).await;
+        });
+    }
+    drop(requests_tx);
+
+    let settings = Settings {
+        config: config.clone(),
+        token,
+    };
+    let result = driver::run(settings, requests_rx, outbox, state_tx).await;
+    if let Err(e) = &result {
+        error!("{e}");
+    }
+    // The driver has dropped the outbox: the writer drains every event, then ends.
+    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    result
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

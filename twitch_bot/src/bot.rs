@@ -1,0 +1,264 @@
+//! The bot in-process: [`Bot::start`] runs the whole bot (connection, reconnects, session, ChatPlay engine) on
+//! its own thread and hands back a [`Bot`] to steer it and to take its [`Event`]s: the same events the
+//! `twitch_bot` program prints as JSON lines.
+//!
+//! This is the TwitchChatPlay gem's request API done right: connecting never blocks the caller, several
+//! channels can be joined, the connection state is a value you can read ([`Bot::state`]) and its changes are
+//! events (`connected`, `disconnected`, `reconnecting`), and messages are rate limited and sanitised.
+//!
+//! ```no_run
+//! use twitch_bot::bot::Bot;
+//! use twitch_bot::config::Config;
+//! use twitch_bot::events::Event;
+//!
+//! let mut bot = Bot::start(Config::load("config/bot.toml")?)?;
+//! loop {
+//!     // Once per game frame: take what chat decided, never blocking.
+//!     while let Some(event) = bot.try_recv() {
+//!         if let Event::VoteClosed { winner: Some(input), .. } = event {
+//!             println!("chat says: {input}");
+//!         }
+//!     }
+//!     # break;
+//! }
+//! bot.shutdown()?; // closes open rounds (their results arrive as events), parts, closes the socket
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::config::{Config, Token};
+use crate::driver::{self, Settings};
+use crate::events::{Control, ControlError, Event};
+use crate::outbox::Outbox;
+
+/// Capacity of the request channel (game → bot). A full channel makes the request methods return
+/// [`BotError::Busy`] instead of blocking the game.
+pub const REQUEST_QUEUE: usize = 256;
+
+/// Where the connection stands. Changes also arrive as events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Connecting or logging in (first attempt).
+    Connecting,
+    /// Logged in; channels are joined or being joined.
+    Connected,
+    /// The connection was lost; waiting to try again.
+    Reconnecting,
+    /// The bot has stopped (shutdown, or a fatal error such as a rejected login).
+    Stopped,
+}
+
+/// Why the bot could not start, stopped, or refused a request.
+#[derive(Debug, thiserror::Error)]
+pub enum BotError {
+    /// The server rejected the login. The message says what to fix.
+    #[error("authentication failed: {0}")]
+    AuthFailed(String),
+    /// The configuration cannot be used (e.g. an unreadable CA file).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The bot's thread or runtime could not be started.
+    #[error("cannot start the bot: {0}")]
+    Start(#[source] std::io::Error),
+    /// The bot has stopped; requests go nowhere.
+    #[error("the bot has stopped")]
+    Stopped,
+    /// Too many requests are waiting; try again next frame.
+    #[error("the bot is busy (request queue full); try again later")]
+    Busy,
+    /// The bot's thread panicked (a bug).
+    #[error("the bot's thread panicked")]
+    Panicked,
+}
+
+/// What the game asks of the driver (internal plumbing, public for the program's stdin reader).
+#[derive(Debug)]
+pub enum Request {
+    /// A control operation.
+    Control(Control),
+    /// A control line that could not be parsed (answered with an `error` event).
+    BadControl(ControlError),
+    /// Close open rounds with their results, part the channels, close the socket with 1000, stop.
+    Shutdown,
+    /// The control input (stdin) reached its end.
+    InputClosed,
+}
+
+/// A running bot. Dropping it shuts the bot down (without waiting); prefer [`Bot::shutdown`].
+#[derive(Debug)]
+pub struct Bot {
+    requests: mpsc::Sender<Request>,
+    events: mpsc::Receiver<Event>,
+    state: watch::Receiver<ConnectionState>,
+    thread: Option<JoinHandle<Result<(), BotError>>>,
+    /// Events taken off the channel while [`Bot::shutdown`] waited (so the bot could deliver its results).
+    leftover: std::collections::VecDeque<Event>,
+}
+
+impl Bot {
+    /// Starts the bot on its own thread with the token from the environment variable named by
+    /// `connection.token_env`. Returns at once; connecting happens in the background.
+    pub fn start(config: Config) -> Result<Bot, BotError> {
+        let token = config.token();
+        Bot::start_with_token(config, token)
+    }
+
+    /// Starts the bot with an explicit token (`None`: anonymous unless `nick` is set, which then fails the
+    /// login).
+    pub fn start_with_token(config: Config, token: Option<Token>) -> Result<Bot, BotError> {
+        let (requests, requests_rx) = mpsc::channel(REQUEST_QUEUE);
+        let (outbox, events) = Outbox::channel();
+        let (state_tx, state) = watch::channel(ConnectionState::Connecting);
+        let settings = Settings { config, token };
+        let thread = std::thread::Builder::new()
+            .name("twitch_bot".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(BotError::Start)?;
+                let result =
+                    rt.block_on(driver::run(settings, requests_rx, outbox, state_tx.clone()));
+                state_tx.send_replace(ConnectionState::Stopped);
+                result
+            })
+            .map_err(BotError::Start)?;
+        Ok(Bot {
+            requests,
+            events,
+            state,
+            thread: Some(thread),
+            leftover: Default::default(),
+        })
+    }
+
+    /// The next event if one is waiting; never blocks (call it every game frame).
+    pub fn try_recv(&mut self) -> Option<Event> {
+        self.leftover
+            .pop_front()
+            .or_else(|| self.events.try_recv().ok())
+    }
+
+    /// Waits for the next event; `None` once the bot has stopped and every event was taken. Do not call from
+    /// inside an async runtime (use [`Bot::events`]).
+    pub fn blocking_recv(&mut self) -> Option<Event> {
+        self.leftover
+            .pop_front()
+            .or_else(|| self.events.blocking_recv())
+    }
+
+    /// Waits up to `timeout` for the next event. Do not call from inside an async runtime.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Option<Event> {
+        let deadline = std::time::Instant::now() + timeout;
+        if let Some(e) = self.leftover.pop_front() {
+            return Some(e);
+        }
+        loop {
+            match self.events.try_recv() {
+                Ok(e) => return Some(e),
+                Err(mpsc::error::TryRecvError::Disconnected) => return None,
+                Err(mpsc::error::TryRecvError::Empty) => {}
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            std::thread::sleep((deadline - now).min(Duration::from_millis(5)));
+        }
+    }
+
+    /// The event receiver itself, for async code (`bot.events().recv().await`).
+    pub fn events(&mut self) -> &mut mpsc::Receiver<Event> {
+        &mut self.events
+    }
+
+    /// The connection state now.
+    pub fn state(&self) -> ConnectionState {
+        *self.state.borrow()
+    }
+
+    fn request(&self, r: Request) -> Result<(), BotError> {
+        self.requests.try_send(r).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => BotError::Busy,
+            mpsc::error::TrySendError::Closed(_) => BotError::Stopped,
+        })
+    }
+
+    /// Joins a channel (a leading `#` and upper case are fine). Confirmed by a `joined` event.
+    pub fn join(&self, channel: &str) -> Result<(), BotError> {
+        self.request(Request::Control(Control::Join {
+            channel: channel.to_owned(),
+        }))
+    }
+
+    /// Leaves a channel. Confirmed by a `parted` event.
+    pub fn leave(&self, channel: &str) -> Result<(), BotError> {
+        self.request(Request::Control(Control::Part {
+            channel: channel.to_owned(),
+        }))
+    }
+
+    /// Posts `text` in `channel` (rate limited, line breaks replaced, cut at 500 characters; logged-in bots only).
+    pub fn say(&self, channel: &str, text: &str) -> Result<(), BotError> {
+        self.request(Request::Control(Control::Say {
+            channel: channel.to_owned(),
+            text: text.to_owned(),
+        }))
+    }
+
+    /// Opens a round of the vote named `vote` now (a `vote_opened` event follows).
+    pub fn start_vote(&self, vote: &str) -> Result<(), BotError> {
+        self.request(Request::Control(Control::StartVote {
+            vote: vote.to_owned(),
+        }))
+    }
+
+    /// Closes the open round of `vote` now (a `vote_closed` event with the result follows).
+    pub fn stop_vote(&self, vote: &str) -> Result<(), BotError> {
+        self.request(Request::Control(Control::StopVote {
+            vote: vote.to_owned(),
+        }))
+    }
+
+    /// Stops the bot gracefully and waits for it: open rounds close with their results, channels are parted,
+    /// the socket is closed with code 1000. Events still queued can be taken with [`Bot::try_recv`] afterwards.
+    /// Returns the reason the bot stopped, if it was an error (e.g. [`BotError::AuthFailed`]).
+    pub fn shutdown(&mut self) -> Result<(), BotError> {
+        let _ = self.requests.try_send(Request::Shutdown);
+        // Keep taking events while the bot finishes, so it never waits for room to deliver the results.
+        while self.thread.as_ref().is_some_and(|t| !t.is_finished()) {
+            let mut got = false;
+            while let Ok(e) = self.events.try_recv() {
+                self.leftover.push_back(e);
+                got = true;
+            }
+            if !got {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        let result = self.wait();
+        while let Ok(e) = self.events.try_recv() {
+            self.leftover.push_back(e);
+        }
+        result
+    }
+
+    /// Waits until the bot stops on its own (a fatal error) or after [`Bot::shutdown`]. Keep taking events
+    /// meanwhile from another thread, or the bot may wait for room to deliver results.
+    pub fn wait(&mut self) -> Result<(), BotError> {
+        match self.thread.take() {
+            Some(t) => t.join().map_err(|_| BotError::Panicked)?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        let _ = self.requests.try_send(Request::Shutdown);
+    }
+}

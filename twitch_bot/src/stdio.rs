@@ -1,0 +1,147 @@
+//! The program's pipes: events to stdout (one JSON object per line, flushed per line) and control lines from
+//! stdin. Each runs on its own small thread, so a slow pipe never blocks the driver; both are bounded (see
+//! [`crate::outbox`] for the policy when the stdout reader falls behind).
+
+use std::io::{BufRead, Write};
+use std::thread::JoinHandle;
+
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use crate::bot::Request;
+use crate::events::{Control, ControlError, Event, MAX_CONTROL_LINE};
+
+/// Capacity of the stdin → driver channel, in control lines. When full, reading stdin pauses.
+pub const CONTROL_QUEUE: usize = 64;
+
+/// Writes every event from `events` to `out` as a JSON line, flushing after each, until the channel closes.
+///
+/// If the reader goes away (a write fails, e.g. a broken pipe), asks the bot to shut down through `requests`
+/// and discards the remaining events.
+pub fn spawn_writer<W: Write + Send + 'static>(
+    mut events: mpsc::Receiver<Event>,
+    mut out: W,
+    requests: mpsc::Sender<Request>,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("twitch_bot-stdout".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let mut broken = false;
+            while let Some(event) = events.blocking_recv() {
+                if broken {
+                    continue;
+                }
+                let line = event.to_json_line();
+                if let Err(e) = out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+                    warn!(error = %e, "cannot write events to stdout; shutting down");
+                    broken = true;
+                    let _ = requests.try_send(Request::Shutdown);
+                }
+            }
+        })
+}
+
+/// Reads control lines from `input` on a thread and sends them (parsed, or the parse error) to the driver.
+/// At end of input, sends [`Request::InputClosed`].
+pub fn spawn_reader<R: BufRead + Send + 'static>(
+    mut input: R,
+    requests: mpsc::Sender<Request>,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("twitch_bot-stdin".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            loop {
+                let line = match read_line_bounded(&mut input, MAX_CONTROL_LINE) {
+                    Ok(Some(line)) => line,
+                    Ok(None) => break,
+                    Err(e) => {
+                        debug!(error = %e, "stdin closed");
+                        break;
+                    }
+                };
+                let request = match line {
+                    Line::TooLong(n) => Request::BadControl(ControlError::TooLong(n)),
+                    Line::Text(t) if t.trim().is_empty() => continue,
+                    Line::Text(t) => match Control::parse_line(&t) {
+                        Ok(c) => Request::Control(c),
+                        Err(e) => Request::BadControl(e),
+                    },
+                };
+                if requests.blocking_send(request).is_err() {
+                    return;
+                }
+            }
+            let _ = requests.blocking_send(Request::InputClosed);
+        })
+}
+
+/// One line read by [`read_line_bounded`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line {
+    /// The line's text without its line ending (invalid UTF-8 replaced).
+    Text(String),
+    /// The line was longer than the limit (its length in bytes); it was skipped.
+    TooLong(usize),
+}
+
+/// Reads one `\n`-terminated line, holding at most `max` bytes of it in memory. `None` at end of input.
+pub fn read_line_bounded<R: BufRead>(input: &mut R, max: usize) -> std::io::Result<Option<Line>> {
+    let mut buf = Vec::new();
+    let mut len = 0usize;
+    let mut any = false;
+    loop {
+        let chunk = input.fill_buf()?;
+        if chunk.is_empty() {
+            break;
+        }
+        any = true;
+        let (part, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (&chunk[..i], Some(i + 1)),
+            None => (chunk, None),
+        };
+        len += part.len();
+        if len <= max {
+            buf.extend_from_slice(part);
+        }
+        let consumed = done.unwrap_or(chunk.len());
+        input.consume(consumed);
+        if done.is_some() {
+            break;
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
+    if len > max {
+        return Ok(Some(Line::TooLong(len)));
+    }
+    if buf.last() == Some(&b'\r') {
+        buf.pop();
+    }
+    Ok(Some(Line::Text(String::from_utf8_lossy(&buf).into_owned())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_lines() {
+        let mut r = std::io::Cursor::new(b"ab\r\ncdefgh\nij".to_vec());
+        assert_eq!(
+            read_line_bounded(&mut r, 4).unwrap(),
+            Some(Line::Text("ab".into()))
+        );
+        assert_eq!(
+            read_line_bounded(&mut r, 4).unwrap(),
+            Some(Line::TooLong(6))
+        );
+        assert_eq!(
+            read_line_bounded(&mut r, 4).unwrap(),
+            Some(Line::Text("ij".into()))
+        );
+        assert_eq!(read_line_bounded(&mut r, 4).unwrap(), None);
+    }
+}

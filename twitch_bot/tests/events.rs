@@ -1,0 +1,210 @@
+//! The JSON line contract: event shapes (field names and order are what games parse) and stdin control ops.
+
+use serde_json::{Value, json};
+use twitch_bot::events::{Control, ControlError, Event, MAX_CONTROL_LINE, Tally};
+
+fn parse(e: &Event) -> Value {
+    let line = e.to_json_line();
+    assert!(line.ends_with('\n'), "one line per event: {line:?}");
+    assert_eq!(line.matches('\n').count(), 1, "exactly one line: {line:?}");
+    serde_json::from_str(&line).unwrap()
+}
+
+#[test]
+fn connection_events() {
+    assert_eq!(
+        parse(&Event::Connected {
+            server: "wss://x:443".into()
+        }),
+        json!({"type":"connected","server":"wss://x:443"})
+    );
+    assert_eq!(
+        parse(&Event::Joined {
+            channel: "c".into()
+        }),
+        json!({"type":"joined","channel":"c"})
+    );
+    assert_eq!(
+        parse(&Event::Parted {
+            channel: "c".into()
+        }),
+        json!({"type":"parted","channel":"c"})
+    );
+    assert_eq!(
+        parse(&Event::Disconnected {
+            reason: "closed by server (1006)".into()
+        }),
+        json!({"type":"disconnected","reason":"closed by server (1006)"})
+    );
+    assert_eq!(
+        parse(&Event::Reconnecting {
+            attempt: 3,
+            delay_ms: 3500
+        }),
+        json!({"type":"reconnecting","attempt":3,"delay_ms":3500})
+    );
+}
+
+#[test]
+fn vote_events() {
+    assert_eq!(
+        parse(&Event::VoteOpened {
+            vote: "move".into(),
+            round: 1,
+            options: vec!["up".into(), "down".into()],
+            window_ms: 20000
+        }),
+        json!({"type":"vote_opened","vote":"move","round":1,"options":["up","down"],"window_ms":20000})
+    );
+    let closed = Event::VoteClosed {
+        vote: "move".into(),
+        round: 1,
+        winner: Some("up".into()),
+        tally: Tally(vec![("up".into(), 3), ("down".into(), 1)]),
+        voters: 4,
+    };
+    assert_eq!(
+        parse(&closed),
+        json!({"type":"vote_closed","vote":"move","round":1,"winner":"up","tally":{"up":3,"down":1},"voters":4})
+    );
+    // The tally keeps the option order on the wire (not sorted by key).
+    assert!(
+        closed
+            .to_json_line()
+            .contains(r#""tally":{"up":3,"down":1}"#)
+    );
+    let no_winner = Event::VoteClosed {
+        vote: "move".into(),
+        round: 2,
+        winner: None,
+        tally: Tally::default(),
+        voters: 0,
+    };
+    assert_eq!(parse(&no_winner)["winner"], Value::Null);
+    assert_eq!(parse(&no_winner)["tally"], json!({}));
+}
+
+#[test]
+fn input_command_dropped_error_events() {
+    assert_eq!(
+        parse(&Event::Input {
+            vote: "move".into(),
+            input: "up".into(),
+            repeat: 2,
+            user: "login".into(),
+            user_id: "123".into()
+        }),
+        json!({"type":"input","vote":"move","input":"up","repeat":2,"user":"login","user_id":"123"})
+    );
+    assert_eq!(
+        parse(&Event::Command {
+            command: "jump".into(),
+            channel: "somechannel".into(),
+            user: "login".into(),
+            user_id: "123".into(),
+            args: "high \"quoted\"\nx".into()
+        }),
+        json!({"type":"command","command":"jump","channel":"somechannel","user":"login","user_id":"123","args":"high \"quoted\"\nx"})
+    );
+    assert_eq!(
+        parse(&Event::Dropped { count: 7 }),
+        json!({"type":"dropped","count":7})
+    );
+    assert_eq!(
+        parse(&Event::error("bad_control", "nope")),
+        json!({"type":"error","kind":"bad_control","message":"nope"})
+    );
+}
+
+#[test]
+fn only_input_and_command_are_droppable() {
+    assert!(
+        Event::Input {
+            vote: "v".into(),
+            input: "i".into(),
+            repeat: 1,
+            user: "u".into(),
+            user_id: "".into()
+        }
+        .is_droppable()
+    );
+    assert!(
+        !Event::VoteClosed {
+            vote: "v".into(),
+            round: 1,
+            winner: None,
+            tally: Tally::default(),
+            voters: 0
+        }
+        .is_droppable()
+    );
+    assert!(!Event::error("x", "y").is_droppable());
+}
+
+#[test]
+fn control_ops_parse() {
+    assert_eq!(
+        Control::parse_line(r#"{"op":"start_vote","vote":"move"}"#),
+        Ok(Control::StartVote {
+            vote: "move".into()
+        })
+    );
+    assert_eq!(
+        Control::parse_line("  {\"op\":\"stop_vote\",\"vote\":\"move\"}\r"),
+        Ok(Control::StopVote {
+            vote: "move".into()
+        })
+    );
+    assert_eq!(
+        Control::parse_line(r##"{"op":"say","channel":"#ch","text":"hi there"}"##),
+        Ok(Control::Say {
+            channel: "#ch".into(),
+            text: "hi there".into()
+        })
+    );
+    assert_eq!(
+        Control::parse_line(r#"{"op":"join","channel":"x"}"#),
+        Ok(Control::Join {
+            channel: "x".into()
+        })
+    );
+    assert_eq!(
+        Control::parse_line(r#"{"op":"part","channel":"x"}"#),
+        Ok(Control::Part {
+            channel: "x".into()
+        })
+    );
+}
+
+#[test]
+fn bad_control_lines_are_errors_not_panics() {
+    for bad in [
+        "",
+        "not json",
+        "[1,2,3]",
+        "null",
+        r#"{"op":"fly"}"#,
+        r#"{"op":"say"}"#,
+        r#"{"op":"say","channel":"c"}"#,
+        r#"{"op":"start_vote"}"#,
+        r#"{"op":"start_vote","vote":5}"#,
+        r#"{"op":"start_vote","vote":"m","extra":1}"#,
+        r#"{"vote":"m"}"#,
+        "{\"op\":\"start_vote\",\"vote\":\"\u{0}\"",
+    ] {
+        let e = Control::parse_line(bad).expect_err(bad);
+        assert!(matches!(e, ControlError::Invalid(_)), "{bad}: {e}");
+        assert!(
+            e.to_string().contains("start_vote"),
+            "the message shows valid ops: {e}"
+        );
+    }
+    let long = format!(
+        r#"{{"op":"say","channel":"c","text":"{}"}}"#,
+        "x".repeat(MAX_CONTROL_LINE)
+    );
+    assert!(matches!(
+        Control::parse_line(&long),
+        Err(ControlError::TooLong(_))
+    ));
+}

@@ -351,6 +351,7 @@ pub struct BotProcess {
     out: Arc<Mutex<Output>>,
     dir: tempfile::TempDir,
     config_path: Option<PathBuf>,
+    stderr_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for BotProcess {
@@ -428,7 +429,7 @@ impl BotProcess {
             }
         });
         let o = out.clone();
-        tokio::spawn(async move {
+        let stderr_task = tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 let mut g = o.lock().unwrap_or_else(|p| p.into_inner());
@@ -452,6 +453,7 @@ impl BotProcess {
             out,
             dir,
             config_path,
+            stderr_task: Some(stderr_task),
         })
     }
 
@@ -620,7 +622,14 @@ impl BotProcess {
     /// Waits for the process to exit.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus, BotError> {
         match tokio::time::timeout(timeout, self.child.wait()).await {
-            Ok(r) => Ok(r?),
+            Ok(r) => {
+                let status = r?;
+                // Read stderr to its end so callers see everything the bot printed.
+                if let Some(t) = self.stderr_task.take() {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+                }
+                Ok(status)
+            }
             Err(_) => {
                 let (events, stderr) = self.describe();
                 Err(BotError::Timeout {

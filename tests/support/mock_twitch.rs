@@ -89,6 +89,11 @@ pub struct MockOptions {
     pub bot_user_id: String,
     /// Answer the client's `PING`s (turn off to simulate a dead server).
     pub answer_pings: bool,
+    /// Enforce Twitch's chat limits for a non-moderator like Twitch does: a `PRIVMSG` less than
+    /// 1 s (0.9 s, allowing for timing jitter) after the previous one in the same channel, or
+    /// the 21st within 30 s, is answered with `NOTICE msg_ratelimit` and counted as a
+    /// violation (see [`MockTwitch::rate_limit_violations`]).
+    pub enforce_rate_limits: bool,
 }
 
 impl Default for MockOptions {
@@ -98,6 +103,7 @@ impl Default for MockOptions {
             bad_token: None,
             bot_user_id: "900001".to_string(),
             answer_pings: true,
+            enforce_rate_limits: true,
         }
     }
 }
@@ -309,6 +315,10 @@ struct Conn {
     info: ConnInfo,
     caps: BTreeSet<String>,
     pass: Option<String>,
+    /// When each accepted PRIVMSG arrived (last 30 s).
+    privmsg_times: std::collections::VecDeque<Instant>,
+    /// When the last accepted PRIVMSG per channel arrived.
+    last_privmsg: HashMap<String, Instant>,
 }
 
 struct Shared {
@@ -318,6 +328,7 @@ struct Shared {
     changed: watch::Sender<u64>,
     conns: Mutex<HashMap<u64, Conn>>,
     next_conn: AtomicU64,
+    violations: AtomicU64,
 }
 
 impl Shared {
@@ -380,6 +391,7 @@ impl MockTwitch {
             changed,
             conns: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
+            violations: AtomicU64::new(0),
         });
         let s = shared.clone();
         let accept = tokio::spawn(async move {
@@ -437,6 +449,12 @@ impl MockTwitch {
     /// Turns answering the client's `PING`s on or off.
     pub fn set_answer_pings(&self, on: bool) {
         self.shared.answer_pings.store(on, Ordering::SeqCst);
+    }
+
+    /// How many of the client's PRIVMSGs broke Twitch's limits (see
+    /// [`MockOptions::enforce_rate_limits`]).
+    pub fn rate_limit_violations(&self) -> u64 {
+        self.shared.violations.load(Ordering::SeqCst)
     }
 
     /// Snapshot of every connection so far (open or not), in accept order.
@@ -898,6 +916,8 @@ where
             },
             caps: BTreeSet::new(),
             pass: None,
+            privmsg_times: std::collections::VecDeque::new(),
+            last_privmsg: HashMap::new(),
         },
     );
     shared.record(id, Instant::now(), ClientEvent::Opened { protocols });
@@ -912,7 +932,7 @@ where
                 Ok(Message::Text(t)) => {
                     let at = Instant::now();
                     for line in t.as_str().split(['\r', '\n']).filter(|l| !l.is_empty()) {
-                        let replies = handle_line(&reader_shared, id, line);
+                        let replies = handle_line(&reader_shared, id, line, at);
                         for r in replies {
                             if reader_tx.send(r).await.is_err() {
                                 break;
@@ -979,7 +999,7 @@ where
 }
 
 /// Handles one client line; returns what to send back (in order).
-fn handle_line(shared: &Shared, id: u64, line: &str) -> Vec<Out> {
+fn handle_line(shared: &Shared, id: u64, line: &str, at: Instant) -> Vec<Out> {
     let cmd = irc_command(line).to_ascii_uppercase();
     let params = irc_params(line);
     let mut conns = shared.lock_conns();
@@ -1084,6 +1104,27 @@ fn handle_line(shared: &Shared, id: u64, line: &str) -> Vec<Out> {
                 .starts_with("justinfan")
                 && let Some(ch) = params.first()
             {
+                let key = ch.trim_start_matches('#').to_ascii_lowercase();
+                while conn
+                    .privmsg_times
+                    .front()
+                    .is_some_and(|t| at.duration_since(*t) >= Duration::from_secs(30))
+                {
+                    conn.privmsg_times.pop_front();
+                }
+                let too_soon = conn
+                    .last_privmsg
+                    .get(&key)
+                    .is_some_and(|t| at.duration_since(*t) < Duration::from_millis(900));
+                if shared.opts.enforce_rate_limits && (too_soon || conn.privmsg_times.len() >= 20) {
+                    shared.violations.fetch_add(1, Ordering::SeqCst);
+                    out.push(Out::Frame(format!(
+                        "@msg-id=msg_ratelimit :tmi.twitch.tv NOTICE {ch} :Your message was not sent because you are sending messages too quickly.\r\n"
+                    )));
+                    return out;
+                }
+                conn.privmsg_times.push_back(at);
+                conn.last_privmsg.insert(key, at);
                 out.push(Out::Frame(format!(
                     "@badge-info=;badges=;color=;display-name={};emote-sets=0;id={};mod=0;subscriber=0;user-type= :tmi.twitch.tv USERSTATE {ch}\r\n",
                     display_name(&nick),

@@ -378,3 +378,27 @@ async fn wss_with_the_test_ca_and_untrusted_without_it() {
     let err = async_tungstenite::tokio::connect_async(server.url()).await;
     assert!(err.is_err(), "an untrusted certificate must be rejected");
 }
+
+#[tokio::test]
+async fn chat_limits_are_enforced_like_twitch() {
+    let server = MockTwitch::start(MockOptions::default()).await.unwrap();
+    let mut c = Raw::connect(&server, None).await;
+    c.send("CAP REQ :twitch.tv/tags twitch.tv/commands\r\nPASS oauth:x\r\nNICK my_bot")
+        .await;
+    c.until("376").await;
+    c.send("JOIN #chan").await;
+    c.until("ROOMSTATE").await;
+    c.send("PRIVMSG #chan :one").await;
+    c.until("USERSTATE").await;
+    // The second message in the same channel within 1 s is refused, like Twitch does.
+    c.send("PRIVMSG #chan :two").await;
+    let (_, l) = c.until("NOTICE").await;
+    assert!(l.starts_with("@msg-id=msg_ratelimit "), "{l}");
+    assert_eq!(server.rate_limit_violations(), 1);
+    // Another channel has its own 1 s gap.
+    c.send("JOIN #other").await;
+    c.until("ROOMSTATE").await;
+    c.send("PRIVMSG #other :three").await;
+    c.until("USERSTATE").await;
+    assert_eq!(server.rate_limit_violations(), 1);
+}

@@ -1,1 +1,18 @@
-//! Support for the workspace end-to-end tests: a mock Twitch server.
+//! Support for the workspace end-to-end tests.
+//!
+//! - [`mock_twitch`]: a mock Twitch chat server (IRC over WebSocket, `ws://` and `wss://`)
+//!   that behaves like `irc-ws.chat.twitch.tv`, records everything a client sends and can be
+//!   scripted by tests (chat, moderation, PING, RECONNECT, drops, login failure).
+//! - [`tls`]: a throwaway test CA made with `rcgen` at test time.
+//! - [`bot`]: runs the real `twitch_bot` binary with a generated config, reads its JSON events
+//!   from stdout, writes stdin control lines, sends signals and checks exit codes.
+//!
+//! The tests themselves live in `tests/mock_server.rs` (the mock against a raw client) and
+//! `tests/bot_e2e.rs` (the bot against the mock); the end-to-end throughput benchmark is
+//! `tests/benches/e2e_throughput.rs` (`cargo bench -p e2e --bench e2e_throughput`).
+//!
+//! Everything here is async and needs a tokio runtime (the tests use `#[tokio::test]`).
+
+pub mod bot;
+pub mod mock_twitch;
+pub mod tls;

@@ -51,7 +51,8 @@ fn demo_produces_a_winner_and_stops_cleanly() {
                 panic!("no vote_closed with a winner within {GUARD:?}; events: {seen:?}");
             }
         };
-        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+        let v: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
         if v["type"] == "vote_closed" && !v["winner"].is_null() {
             break v;
         }
@@ -63,9 +64,16 @@ fn demo_produces_a_winner_and_stops_cleanly() {
     assert!(kinds.contains(&"vote_opened"), "{kinds:?}");
     let w = winner["winner"].as_str().unwrap();
     let tally = winner["tally"].as_object().expect("tally object");
-    assert!(tally.contains_key(w), "the winner is in the tally: {winner}");
+    assert!(
+        tally.contains_key(w),
+        "the winner is in the tally: {winner}"
+    );
     let total: u64 = tally.values().map(|n| n.as_u64().unwrap()).sum();
-    assert_eq!(total, winner["voters"].as_u64().unwrap(), "one ballot per voter: {winner}");
+    assert_eq!(
+        total,
+        winner["voters"].as_u64().unwrap(),
+        "one ballot per voter: {winner}"
+    );
 
     // Graceful stop on stdin EOF.
     drop(child.stdin.take());
@@ -80,10 +88,16 @@ fn demo_produces_a_winner_and_stops_cleanly() {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let rest: Vec<Value> = rx.try_iter().filter_map(|l| serde_json::from_str(&l).ok()).collect();
+    let rest: Vec<Value> = rx
+        .try_iter()
+        .filter_map(|l| serde_json::from_str(&l).ok())
+        .collect();
     let stderr = err_thread.join().unwrap();
     assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
     // Open rounds close with their results on shutdown.
-    assert!(rest.iter().any(|v| v["type"] == "vote_closed"), "no vote_closed at shutdown: {rest:?}");
+    assert!(
+        rest.iter().any(|v| v["type"] == "vote_closed"),
+        "no vote_closed at shutdown: {rest:?}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -79,7 +79,7 @@ pub(crate) fn parse_emotes_shifted(tags: &RawTags<'_>, text: &str, shift: usize)
             });
         }
     }
-    emotes.sort_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
+    emotes.sort_by_key(|e| (e.start, e.end));
     emotes
 }
 

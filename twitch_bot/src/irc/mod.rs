@@ -87,8 +87,6 @@ pub use usernotice::Usernotice;
 pub use userstate::UserState;
 pub use whisper::Whisper;
 
-pub(crate) use line::channel_login;
-
 /// Why a line could not be parsed. Each variant names what was wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {

@@ -112,7 +112,7 @@ impl Game {
                 self.note(format!("reconnecting (attempt {attempt}) in {delay_ms} ms"))
             }
             Event::Error { message, .. } => self.note(format!("error: {message}")),
-            other => self.note(format!("{}", other.kind())),
+            other => self.note(other.kind().to_owned()),
         }
     }
 

@@ -1,0 +1,94 @@
+//! The in-process API: `Bot::start` against the built-in demo chat (a real WebSocket on 127.0.0.1, through
+//! the same code path as Twitch), events taken without blocking, requests, graceful shutdown.
+
+use std::time::{Duration, Instant};
+
+use twitch_bot::bot::{Bot, ConnectionState};
+use twitch_bot::config::{Config, Token};
+use twitch_bot::demo::{BackgroundDemo, DEMO_TOKEN};
+use twitch_bot::events::Event;
+
+/// Failure guard only.
+const GUARD: Duration = Duration::from_secs(60);
+
+fn next_matching(bot: &mut Bot, what: &str, mut pred: impl FnMut(&Event) -> bool) -> Event {
+    let deadline = Instant::now() + GUARD;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "no {what} within {GUARD:?}");
+        if let Some(e) = bot.recv_timeout(left)
+            && pred(&e)
+        {
+            return e;
+        }
+    }
+}
+
+#[test]
+fn bot_in_process_runs_rounds_obeys_requests_and_shuts_down_with_results() {
+    let demo = BackgroundDemo::start().unwrap();
+    let mut config = Config::demo();
+    config.connection.server = demo.url().to_owned();
+    let mut bot = Bot::start_with_token(config, Some(Token::new(DEMO_TOKEN))).unwrap();
+
+    next_matching(&mut bot, "connected", |e| {
+        matches!(e, Event::Connected { .. })
+    });
+    assert_eq!(bot.state(), ConnectionState::Connected);
+    next_matching(&mut bot, "joined", |e| matches!(e, Event::Joined { .. }));
+
+    // A request the engine refuses is answered with an error event, and the bot goes on.
+    bot.start_vote("no_such_vote").unwrap();
+    let e = next_matching(&mut bot, "error", |e| matches!(e, Event::Error { .. }));
+    let Event::Error { kind, message } = e else {
+        unreachable!()
+    };
+    assert_eq!(kind, "vote");
+    assert!(message.contains("no_such_vote"), "{message}");
+
+    // Rounds close with a winner from the simulated viewers.
+    let closed = next_matching(
+        &mut bot,
+        "vote_closed with a winner",
+        |e| matches!(e, Event::VoteClosed { vote, winner: Some(_), .. } if vote == "move"),
+    );
+    let Event::VoteClosed {
+        winner: Some(w),
+        tally,
+        voters,
+        ..
+    } = closed
+    else {
+        unreachable!()
+    };
+    assert!(
+        tally.0.iter().any(|(k, _)| *k == w),
+        "winner {w} in tally {tally:?}"
+    );
+    assert_eq!(tally.0.iter().map(|(_, n)| n).sum::<u64>(), voters);
+
+    // stop_vote closes the open round now.
+    bot.stop_vote("move").unwrap();
+    next_matching(
+        &mut bot,
+        "vote_closed after stop_vote",
+        |e| matches!(e, Event::VoteClosed { vote, .. } if vote == "move"),
+    );
+
+    // Shutdown: the still-open anarchy round closes with its result; the events are all delivered.
+    bot.shutdown().unwrap();
+    assert_eq!(bot.state(), ConnectionState::Stopped);
+    let mut rest = Vec::new();
+    while let Some(e) = bot.try_recv() {
+        rest.push(e);
+    }
+    assert!(
+        rest.iter()
+            .any(|e| matches!(e, Event::VoteClosed { vote, .. } if vote == "button")),
+        "{rest:?}"
+    );
+    assert!(
+        bot.start_vote("move").is_err(),
+        "requests after shutdown fail"
+    );
+}

@@ -12,7 +12,8 @@ it serves wss:// (TLS). Behaviour is chosen by the request path:
   /reject                   refuse the upgrade with HTTP 403
   /slow                     wait 60 s before answering the upgrade (for connect timeouts)
   /abort                    drop the TCP connection without a close frame, after the first message
-  /flood?n=N&size=S         send N text messages of S bytes ("x" * S), then echo
+  /flood?n=N&size=S         send N text messages of S bytes ("x" * S), then echo; print "closed ..." at the end
+  /bad-utf8                 send a text frame holding invalid UTF-8; print "closed <code> <reason>" at the end
 
 Installed by tests/peers/python-setup.sh into <workspace>/.peers/venv.
 """
@@ -26,6 +27,7 @@ import sys
 from urllib.parse import parse_qs, urlparse
 
 from websockets.asyncio.server import serve
+from websockets.exceptions import ConnectionClosed
 
 
 def select_subprotocol(connection, subprotocols):
@@ -44,12 +46,20 @@ async def process_request(connection, request):
     return None
 
 
+async def echo(ws):
+    """Echo until the client closes, whatever close code it uses."""
+    try:
+        async for message in ws:
+            await ws.send(message)
+    except ConnectionClosed:
+        pass
+
+
 async def handler(ws):
     url = urlparse(ws.request.path)
     path, query = url.path, parse_qs(url.query)
     if path == "/echo":
-        async for message in ws:
-            await ws.send(message)
+        await echo(ws)
     elif path == "/close":
         await ws.close(int(query.get("code", ["1000"])[0]), query.get("reason", [""])[0])
     elif path == "/ping":
@@ -59,17 +69,14 @@ async def handler(ws):
             await ws.send("pong:srv")
         except asyncio.TimeoutError:
             await ws.send("no-pong")
-        async for message in ws:
-            await ws.send(message)
+        await echo(ws)
     elif path == "/report":
-        async for message in ws:
-            await ws.send(message)
+        await echo(ws)
         print(f"closed {ws.close_code} {ws.close_reason}", flush=True)
     elif path == "/headers":
         headers = {k.lower(): v for k, v in ws.request.headers.raw_items()}
         await ws.send(json.dumps({"headers": headers, "subprotocol": ws.subprotocol}))
-        async for message in ws:
-            await ws.send(message)
+        await echo(ws)
     elif path == "/abort":
         await ws.recv()
         ws.transport.abort()
@@ -78,8 +85,12 @@ async def handler(ws):
         size = int(query.get("size", ["10"])[0])
         for _ in range(n):
             await ws.send("x" * size)
-        async for message in ws:
-            await ws.send(message)
+        await echo(ws)
+        print(f"closed {ws.close_code} {ws.close_reason}", flush=True)
+    elif path == "/bad-utf8":
+        await ws.send(b"valid start \xff\xfe invalid", text=True)
+        await echo(ws)
+        print(f"closed {ws.close_code} {ws.close_reason}", flush=True)
     else:
         await ws.close(4404, f"unknown path {path}")
 

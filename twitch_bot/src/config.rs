@@ -134,6 +134,8 @@ pub struct VoteConfig {
     pub max_repeat: u32,
     /// `announce`: post the winner in chat once per round, for logged-in bots (default true).
     pub announce: bool,
+    /// `anarchy_cooldown_secs`: in anarchy, a user's inputs closer together than this are ignored (default 0).
+    pub anarchy_cooldown: Duration,
 }
 
 /// One `[[command]]` table.
@@ -147,6 +149,8 @@ pub struct CommandConfig {
     pub cooldown: Duration,
     /// `mods_only`: only moderators and the broadcaster may use it (default false).
     pub mods_only: bool,
+    /// `global_cooldown_secs`: after any use, the command is ignored for everyone this long (default 0).
+    pub global_cooldown: Duration,
 }
 
 /// An OAuth token read from the environment. Its `Debug` and `Display` never show it.
@@ -276,6 +280,7 @@ struct RawVote {
     tie: Option<TieRule>,
     max_repeat: Option<Spanned<u32>>,
     announce: Option<bool>,
+    anarchy_cooldown_secs: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -284,6 +289,7 @@ struct RawCommand {
     name: Spanned<String>,
     keywords: Option<Spanned<Vec<Spanned<String>>>>,
     cooldown_secs: Option<Spanned<f64>>,
+    global_cooldown_secs: Option<Spanned<f64>>,
     mods_only: Option<bool>,
 }
 
@@ -720,7 +726,12 @@ impl Validator<'_> {
             }
             None => Duration::from_secs(20),
         };
+        let anarchy_cooldown = self.cooldown(
+            v.anarchy_cooldown_secs,
+            &format!("{key}.anarchy_cooldown_secs"),
+        )?;
         Ok(VoteConfig {
+            anarchy_cooldown,
             name,
             options,
             mode: v.mode.unwrap_or(VoteMode::Democracy),
@@ -731,6 +742,22 @@ impl Validator<'_> {
             max_repeat,
             announce: v.announce.unwrap_or(true),
         })
+    }
+
+    /// A cooldown in seconds: 0 to one day, default 0.
+    fn cooldown(&self, value: Option<Spanned<f64>>, key: &str) -> Result<Duration, ConfigError> {
+        let Some(s) = value else {
+            return Ok(Duration::ZERO);
+        };
+        let secs = *s.get_ref();
+        if !secs.is_finite() || !(0.0..=MAX_COOLDOWN_SECS).contains(&secs) {
+            return Err(self.err(
+                s.span(),
+                key,
+                format!("must be a number of seconds from 0 to {MAX_COOLDOWN_SECS} (got {secs})"),
+            ));
+        }
+        Ok(Duration::from_secs_f64(secs))
     }
 
     fn command(&self, c: RawCommand, key: &str) -> Result<CommandConfig, ConfigError> {
@@ -779,23 +806,13 @@ impl Validator<'_> {
             }
             None => vec![format!("!{name}")],
         };
-        let cooldown = match c.cooldown_secs {
-            Some(s) => {
-                let secs = *s.get_ref();
-                if !secs.is_finite() || !(0.0..=MAX_COOLDOWN_SECS).contains(&secs) {
-                    return Err(self.err(
-                        s.span(),
-                        format!("{key}.cooldown_secs"),
-                        format!(
-                            "must be a number of seconds from 0 to {MAX_COOLDOWN_SECS} (got {secs})"
-                        ),
-                    ));
-                }
-                Duration::from_secs_f64(secs)
-            }
-            None => Duration::ZERO,
-        };
+        let cooldown = self.cooldown(c.cooldown_secs, &format!("{key}.cooldown_secs"))?;
+        let global_cooldown = self.cooldown(
+            c.global_cooldown_secs,
+            &format!("{key}.global_cooldown_secs"),
+        )?;
         Ok(CommandConfig {
+            global_cooldown,
             name,
             keywords,
             cooldown,

@@ -1,1 +1,1175 @@
-//! The Twitch session: a sans-IO state machine (lines and clock ticks in, lines and events out).
+//! The Twitch chat session: a sans-IO state machine (lines and clock ticks in, lines and events out).
+//!
+//! [`Session`] knows the whole protocol (login, capabilities, joins, keep-alive, reconnect requests,
+//! rate limits) and touches no socket and no clock: the driver feeds it what arrived and the current
+//! [`Instant`], then drains what it must do. Methods come in four kinds, as in `quinn-proto`:
+//!
+//! - `handle_*`: something happened: [`Session::handle_connected`], [`Session::handle_frame`],
+//!   [`Session::handle_timeout`], [`Session::handle_disconnected`];
+//! - requests: [`Session::join`], [`Session::part`], [`Session::say`], [`Session::reply`];
+//! - `poll_*`: what to do now: [`Session::poll_transmit`] (a line to send as one WebSocket text frame),
+//!   [`Session::poll_timeout`] (when to call `handle_timeout`), [`Session::poll_event`] (what happened);
+//! - getters: [`Session::state`], [`Session::nick`], [`Session::joined_channels`], ...
+//!
+//! After **every** `handle_*` or request, drain `poll_transmit` and `poll_event` until `None` and
+//! re-arm the timer from `poll_timeout`.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use twitch_bot::session::{Event, Secret, Session, SessionConfig};
+//!
+//! let mut config = SessionConfig::new("mybot", Some(Secret::new("oauth:abc123")));
+//! config.channels = vec!["#SomeStreamer".into()];
+//! let mut session = Session::new(config);
+//! let t0 = Instant::now();
+//!
+//! session.handle_connected(t0);
+//! let mut sent = Vec::new();
+//! while let Some(line) = session.poll_transmit() { sent.push(line); }
+//! assert_eq!(sent[0], "CAP REQ :twitch.tv/tags twitch.tv/commands twitch.tv/membership");
+//! assert_eq!(sent[1], "PASS oauth:abc123");
+//! assert_eq!(sent[2], "NICK mybot");
+//!
+//! // The server welcomes us (two lines in one frame), we join, it confirms.
+//! session.handle_frame(":tmi.twitch.tv CAP * ACK :twitch.tv/tags twitch.tv/commands twitch.tv/membership\r\n\
+//!                       :tmi.twitch.tv 001 mybot :Welcome, GLHF!\r\n", t0);
+//! assert_eq!(session.poll_transmit().as_deref(), Some("JOIN #somestreamer"));
+//! session.handle_frame(":mybot!mybot@mybot.tmi.twitch.tv JOIN #somestreamer", t0);
+//!
+//! let events: Vec<Event> = std::iter::from_fn(|| session.poll_event()).collect();
+//! assert!(events.contains(&Event::LoggedIn { nick: "mybot".into() }));
+//! assert!(events.contains(&Event::Joined { channel: "somestreamer".into() }));
+//!
+//! session.say("somestreamer", "hello chat").unwrap();
+//! assert_eq!(session.poll_transmit().as_deref(), Some("PRIVMSG #somestreamer :hello chat"));
+//!
+//! // The server pings: the answer is immediate, whatever else is in the frame.
+//! session.handle_frame("PING :tmi.twitch.tv", t0 + Duration::from_secs(300));
+//! assert_eq!(session.poll_transmit().as_deref(), Some("PONG :tmi.twitch.tv"));
+//! ```
+//!
+//! # Guarantees
+//! - No I/O, no threads, no clock reads, no panics on any input; every rule is unit-tested with a fake clock.
+//! - Lines from [`Session::poll_transmit`] are single IRC lines without line ending, free of CR/LF.
+//!   The `PASS` line carries the token: log lines through [`redact_line`], never raw.
+//! - Outgoing chat is bounded ([`RateLimitConfig::max_queue`]); a full queue is an error, not growth.
+//! - [`Event::AuthFailed`] is final: the driver must stop, not reconnect in a loop.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::irc::{
+    CapKind, ClearChat, ClearMsg, Notice, Numeric, ParseError, Privmsg, ServerMessage, parse_line,
+    split_frame,
+};
+use crate::rate_limit::{
+    ChatLimiter, RateLimitConfig, SendError, SlidingWindow, normalize_channel,
+};
+
+/// A secret (the OAuth token). Its `Debug` never shows the value, so it cannot leak into logs.
+///
+/// ```
+/// use twitch_bot::session::Secret;
+/// let token = Secret::new("oauth:abc123");
+/// assert_eq!(format!("{token:?}"), "Secret(***)");
+/// assert_eq!(token.expose_secret(), "oauth:abc123");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value itself: only for putting it on the wire.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Masks the token in a `PASS` line (for logging outgoing lines); other lines are returned as they are.
+///
+/// ```
+/// use twitch_bot::session::redact_line;
+/// assert_eq!(redact_line("PASS oauth:abc123"), "PASS ***");
+/// assert_eq!(redact_line("NICK bot"), "NICK bot");
+/// ```
+pub fn redact_line(line: &str) -> std::borrow::Cow<'_, str> {
+    if line
+        .get(..4)
+        .is_some_and(|verb| verb.eq_ignore_ascii_case("PASS"))
+    {
+        std::borrow::Cow::Borrowed("PASS ***")
+    } else {
+        std::borrow::Cow::Borrowed(line)
+    }
+}
+
+/// Everything [`Session::new`] needs: who to log in as, where to go, and the timing knobs.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The login (lowercased on use). Ignored when `token` is `None` (anonymous `justinfan…`).
+    pub nick: String,
+    /// The OAuth user access token (scopes `chat:read chat:edit`), with or without `oauth:`.
+    /// `None` logs in anonymously, read-only.
+    pub token: Option<Secret>,
+    /// Channels to join after login (any case, with or without `#`).
+    pub channels: Vec<String>,
+    /// Send our own PING after this long without any line from the server (default 60 s).
+    pub ping_after_idle: Duration,
+    /// Ask for a reconnect when our PING got no PONG within this (default 10 s).
+    pub pong_timeout: Duration,
+    /// Ask for a reconnect when `001` has not arrived this long after connecting (default 20 s).
+    pub login_timeout: Duration,
+    /// Report [`Event::JoinFailed`] when a JOIN is unconfirmed this long after being sent (default 10 s).
+    pub join_timeout: Duration,
+    /// Chat and JOIN rate limits.
+    pub rate_limits: RateLimitConfig,
+}
+
+impl SessionConfig {
+    /// A config for `nick` with `token` (`None`: anonymous) and the default knobs, no channels.
+    pub fn new(nick: impl Into<String>, token: Option<Secret>) -> Self {
+        SessionConfig {
+            nick: nick.into(),
+            token,
+            channels: Vec::new(),
+            ping_after_idle: Duration::from_secs(60),
+            pong_timeout: Duration::from_secs(10),
+            login_timeout: Duration::from_secs(20),
+            join_timeout: Duration::from_secs(10),
+            rate_limits: RateLimitConfig::default(),
+        }
+    }
+
+    /// An anonymous, read-only config (`justinfan<random digits>`).
+    pub fn anonymous() -> Self {
+        SessionConfig::new("", None)
+    }
+}
+
+/// Why the session asks the driver to reconnect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReconnectReason {
+    /// The server sent `RECONNECT` (it is about to restart).
+    ServerRequested,
+    /// Our PING got no PONG in time: the connection is dead even if the socket looks open.
+    PongTimeout,
+    /// No `001` welcome in time after connecting.
+    LoginTimeout,
+}
+
+/// Where the session is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    /// No connection (before [`Session::handle_connected`], or after [`Session::handle_disconnected`]).
+    Disconnected,
+    /// Connected, login sent, waiting for `001`.
+    LoggingIn,
+    /// Logged in: joins and chat flow.
+    LoggedIn,
+    /// Login refused: final. Do not reconnect with the same token.
+    AuthFailed,
+}
+
+/// Something the driver or the application should know. Drain with [`Session::poll_event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The connection is up and the login lines are queued.
+    Connected,
+    /// `001` arrived: logged in as `nick`.
+    LoggedIn {
+        /// The nick the server welcomed.
+        nick: String,
+    },
+    /// The server refused capabilities (`CAP NAK`): tags or commands are missing, so badges, ids and
+    /// moderation events will be absent. The session goes on.
+    CapabilitiesDenied {
+        /// The refused capabilities.
+        capabilities: Vec<String>,
+    },
+    /// A channel join was confirmed (own JOIN echo or its ROOMSTATE).
+    Joined {
+        /// The channel login.
+        channel: String,
+    },
+    /// A channel could not be joined (no answer in time, or a NOTICE such as `msg_channel_suspended`).
+    JoinFailed {
+        /// The channel login.
+        channel: String,
+        /// What happened.
+        reason: String,
+    },
+    /// We left a channel.
+    Parted {
+        /// The channel login.
+        channel: String,
+    },
+    /// A chat message.
+    Chat(Privmsg),
+    /// Chat cleared, or a user timed out or banned.
+    ClearChat(ClearChat),
+    /// One message deleted.
+    ClearMsg(ClearMsg),
+    /// A NOTICE (other than the login failures, `msg_ratelimit`, and join failures, which have their own events).
+    Notice(Notice),
+    /// Any other server message (USERNOTICE, ROOMSTATE, USERSTATE, WHISPER, other users' JOIN/PART,
+    /// numerics, unknown lines...).
+    Message(ServerMessage),
+    /// A line that could not be parsed (it is logged and skipped; the session goes on).
+    InvalidLine {
+        /// The line (shortened to 200 bytes).
+        line: String,
+        /// What was wrong.
+        error: ParseError,
+    },
+    /// The driver should close this connection and connect again, then call
+    /// [`Session::handle_connected`]; channels are re-joined automatically.
+    ReconnectWanted {
+        /// Why.
+        reason: ReconnectReason,
+    },
+    /// Login refused (`Login authentication failed`, `Improperly formatted auth`). Final: stop,
+    /// fix the token; reconnecting will not help.
+    AuthFailed {
+        /// Twitch's text.
+        reason: String,
+    },
+    /// Twitch said we sent too fast (`NOTICE msg_ratelimit`); output is paused and slowed.
+    RateLimited {
+        /// The channel of the notice, if any.
+        channel: Option<String>,
+        /// Twitch's text.
+        text: String,
+    },
+    /// The connection is gone ([`Session::handle_disconnected`]).
+    Disconnected,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChannelState {
+    /// Wanted, JOIN not sent yet (waiting for login or the JOIN rate limit).
+    Pending,
+    /// JOIN sent at this time.
+    Joining { sent: Instant },
+    /// Confirmed.
+    Joined,
+    /// Gave up on this connection (timeout or refusal); retried after a reconnect.
+    Failed,
+}
+
+/// The Twitch chat session state machine. See the [module docs](self).
+///
+/// Its `Debug` output masks the token, including the queued `PASS` line.
+pub struct Session {
+    config: SessionConfig,
+    nick: String,
+    anonymous: bool,
+    state: SessionState,
+    now: Option<Instant>,
+    connected_at: Option<Instant>,
+    last_received: Option<Instant>,
+    ping_sent: Option<Instant>,
+    ping_counter: u64,
+    channels: BTreeMap<String, ChannelState>,
+    join_window: SlidingWindow,
+    limiter: ChatLimiter,
+    transmit: VecDeque<String>,
+    events: VecDeque<Event>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let transmit: Vec<_> = self.transmit.iter().map(|l| redact_line(l)).collect();
+        f.debug_struct("Session")
+            .field("nick", &self.nick)
+            .field("anonymous", &self.anonymous)
+            .field("state", &self.state)
+            .field("channels", &self.channels)
+            .field("ping_sent", &self.ping_sent)
+            .field("queued_messages", &self.limiter.queued())
+            .field("transmit", &transmit)
+            .field("events", &self.events.len())
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Session {
+    /// A new, disconnected session. Channels in the config that are not valid Twitch logins are
+    /// reported as [`Event::JoinFailed`] at once.
+    pub fn new(config: SessionConfig) -> Self {
+        let anonymous = config.token.is_none();
+        let nick = if anonymous {
+            format!("justinfan{}", rand::random_range(10_000u32..100_000_000))
+        } else {
+            config.nick.trim().to_ascii_lowercase()
+        };
+        let mut session = Session {
+            join_window: SlidingWindow::new(
+                config.rate_limits.joins_per_window,
+                config.rate_limits.join_window,
+            ),
+            limiter: ChatLimiter::new(config.rate_limits.clone()),
+            nick,
+            anonymous,
+            state: SessionState::Disconnected,
+            now: None,
+            connected_at: None,
+            last_received: None,
+            ping_sent: None,
+            ping_counter: 0,
+            channels: BTreeMap::new(),
+            transmit: VecDeque::new(),
+            events: VecDeque::new(),
+            config,
+        };
+        for channel in session.config.channels.clone() {
+            if let Err(error) = session.join(&channel) {
+                session.events.push_back(Event::JoinFailed {
+                    channel,
+                    reason: error.to_string(),
+                });
+            }
+        }
+        session
+    }
+
+    // ---- getters ----
+
+    /// The nick used to log in (`justinfan…` when anonymous).
+    pub fn nick(&self) -> &str {
+        &self.nick
+    }
+
+    /// True for an anonymous, read-only session.
+    pub fn is_anonymous(&self) -> bool {
+        self.anonymous
+    }
+
+    /// Where the session is.
+    pub fn state(&self) -> SessionState {
+        self.state
+    }
+
+    /// Channels whose join is confirmed on this connection.
+    pub fn joined_channels(&self) -> impl Iterator<Item = &str> {
+        self.channels
+            .iter()
+            .filter(|(_, s)| **s == ChannelState::Joined)
+            .map(|(c, _)| c.as_str())
+    }
+
+    /// Every channel the session wants to be in (joined or not).
+    pub fn wanted_channels(&self) -> impl Iterator<Item = &str> {
+        self.channels.keys().map(String::as_str)
+    }
+
+    /// Chat messages waiting for the rate limiter.
+    pub fn queued_messages(&self) -> usize {
+        self.limiter.queued()
+    }
+
+    // ---- handle_* ----
+
+    /// The transport is connected: queues `CAP REQ`, `PASS` (if not anonymous), `NICK`.
+    /// Call it again after every reconnect; wanted channels are re-joined after login.
+    pub fn handle_connected(&mut self, now: Instant) {
+        self.now = Some(now);
+        self.transmit.clear();
+        self.state = SessionState::LoggingIn;
+        self.connected_at = Some(now);
+        self.last_received = Some(now);
+        self.ping_sent = None;
+        for state in self.channels.values_mut() {
+            *state = ChannelState::Pending;
+        }
+        self.transmit
+            .push_back("CAP REQ :twitch.tv/tags twitch.tv/commands twitch.tv/membership".into());
+        if let Some(token) = &self.config.token {
+            let token = token.expose_secret().trim();
+            let token = token.strip_prefix("oauth:").unwrap_or(token);
+            let token: String = token
+                .chars()
+                .filter(|c| !c.is_control() && *c != ' ')
+                .collect();
+            self.transmit.push_back(format!("PASS oauth:{token}"));
+        }
+        self.transmit.push_back(format!("NICK {}", self.nick));
+        tracing::info!(nick = %self.nick, anonymous = self.anonymous, "connected; logging in");
+        self.events.push_back(Event::Connected);
+    }
+
+    /// A WebSocket text frame arrived (one or more lines).
+    pub fn handle_frame(&mut self, frame: &str, now: Instant) {
+        self.now = Some(now);
+        if self.state == SessionState::Disconnected || self.state == SessionState::AuthFailed {
+            tracing::debug!("frame ignored: no live session");
+            return;
+        }
+        self.last_received = Some(now);
+        for line in split_frame(frame) {
+            match parse_line(line) {
+                Ok(message) => self.handle_message(message, now),
+                Err(error) => {
+                    tracing::warn!(%error, "unparsable line skipped");
+                    self.events.push_back(Event::InvalidLine {
+                        line: line.chars().take(200).collect(),
+                        error,
+                    });
+                }
+            }
+            if self.state == SessionState::AuthFailed {
+                break;
+            }
+        }
+        self.schedule(now);
+    }
+
+    /// A timer set from [`Session::poll_timeout`] fired (calling it early or late is harmless).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = Some(now);
+        match self.state {
+            SessionState::Disconnected | SessionState::AuthFailed => return,
+            SessionState::LoggingIn => {
+                if let Some(at) = self.connected_at
+                    && now >= at + self.config.login_timeout
+                {
+                    tracing::warn!("no welcome from the server in time; asking for a reconnect");
+                    self.connected_at = None;
+                    self.events.push_back(Event::ReconnectWanted {
+                        reason: ReconnectReason::LoginTimeout,
+                    });
+                }
+                return;
+            }
+            SessionState::LoggedIn => {}
+        }
+        // Keep-alive.
+        if let Some(sent) = self.ping_sent {
+            if now >= sent + self.config.pong_timeout {
+                tracing::warn!("no PONG in time; asking for a reconnect");
+                self.ping_sent = None;
+                self.events.push_back(Event::ReconnectWanted {
+                    reason: ReconnectReason::PongTimeout,
+                });
+            }
+        } else if let Some(last) = self.last_received
+            && now >= last + self.config.ping_after_idle
+        {
+            self.ping_counter += 1;
+            self.transmit
+                .push_back(format!("PING :twitch_bot-{}", self.ping_counter));
+            self.ping_sent = Some(now);
+        }
+        // Join timeouts.
+        let timeout = self.config.join_timeout;
+        let mut failed = Vec::new();
+        for (channel, state) in &mut self.channels {
+            if let ChannelState::Joining { sent } = *state
+                && now >= sent + timeout
+            {
+                *state = ChannelState::Failed;
+                failed.push(channel.clone());
+            }
+        }
+        for channel in failed {
+            tracing::warn!(%channel, "join not confirmed in time");
+            self.events.push_back(Event::JoinFailed {
+                channel,
+                reason: format!("no JOIN or ROOMSTATE within {} s", timeout.as_secs()),
+            });
+        }
+        self.schedule(now);
+    }
+
+    /// The transport closed (or failed). Pending protocol lines are dropped; queued chat is kept for
+    /// the next connection; channels will be re-joined.
+    pub fn handle_disconnected(&mut self, now: Instant) {
+        self.now = Some(now);
+        self.transmit.clear();
+        if self.state != SessionState::AuthFailed {
+            self.state = SessionState::Disconnected;
+        }
+        self.ping_sent = None;
+        self.connected_at = None;
+        for state in self.channels.values_mut() {
+            *state = ChannelState::Pending;
+        }
+        self.events.push_back(Event::Disconnected);
+    }
+
+    // ---- requests ----
+
+    /// Wants `channel` joined (any case, with or without `#`); sent when logged in, within the JOIN
+    /// rate limit. Joining a channel already wanted does nothing.
+    ///
+    /// # Errors
+    /// [`SendError::InvalidChannel`] when it is not a Twitch login.
+    pub fn join(&mut self, channel: &str) -> Result<(), SendError> {
+        let channel = normalize_channel(channel)?;
+        self.channels
+            .entry(channel)
+            .or_insert(ChannelState::Pending);
+        if let Some(now) = self.now {
+            self.schedule(now);
+        }
+        Ok(())
+    }
+
+    /// Leaves `channel` (and stops wanting it). [`Event::Parted`] follows the server's echo, or at
+    /// once if no JOIN had been sent.
+    ///
+    /// # Errors
+    /// [`SendError::InvalidChannel`] when it is not a Twitch login.
+    pub fn part(&mut self, channel: &str) -> Result<(), SendError> {
+        let channel = normalize_channel(channel)?;
+        match self.channels.remove(&channel) {
+            Some(ChannelState::Joined | ChannelState::Joining { .. })
+                if self.state == SessionState::LoggedIn =>
+            {
+                self.transmit.push_back(format!("PART #{channel}"));
+            }
+            _ => self.events.push_back(Event::Parted { channel }),
+        }
+        Ok(())
+    }
+
+    /// Queues a chat message to `channel` (rate-limited, sanitized, split over 500 characters).
+    ///
+    /// # Errors
+    /// [`SendError::Anonymous`] for an anonymous session; otherwise as [`ChatLimiter::enqueue`],
+    /// notably [`SendError::QueueFull`].
+    pub fn say(&mut self, channel: &str, text: &str) -> Result<(), SendError> {
+        self.send(channel, text, None)
+    }
+
+    /// Queues a reply to the message `parent_id` (a [`Privmsg::message_id`]) in `channel`.
+    ///
+    /// # Errors
+    /// As [`Session::say`], plus [`SendError::InvalidReplyId`].
+    pub fn reply(&mut self, channel: &str, parent_id: &str, text: &str) -> Result<(), SendError> {
+        self.send(channel, text, Some(parent_id))
+    }
+
+    fn send(&mut self, channel: &str, text: &str, reply_to: Option<&str>) -> Result<(), SendError> {
+        if self.anonymous {
+            return Err(SendError::Anonymous);
+        }
+        self.limiter.enqueue(channel, text, reply_to).map(|_| ())
+    }
+
+    // ---- poll_* ----
+
+    /// The next line to send (one WebSocket text frame, no line ending), or `None`.
+    /// Protocol lines (PONG, login, JOIN) come before chat; chat only when logged in and the rate
+    /// limiter allows it at the last `now` seen.
+    pub fn poll_transmit(&mut self) -> Option<String> {
+        if let Some(line) = self.transmit.pop_front() {
+            return Some(line);
+        }
+        if self.state != SessionState::LoggedIn {
+            return None;
+        }
+        let now = self.now?;
+        self.limiter.poll(now)
+    }
+
+    /// When [`Session::handle_timeout`] should next be called, or `None` when nothing is timed.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let now = self.now?;
+        let mut next: Option<Instant> = None;
+        let mut at = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
+        match self.state {
+            SessionState::Disconnected | SessionState::AuthFailed => return None,
+            SessionState::LoggingIn => {
+                if let Some(c) = self.connected_at {
+                    at(c + self.config.login_timeout);
+                }
+                return next;
+            }
+            SessionState::LoggedIn => {}
+        }
+        match (self.ping_sent, self.last_received) {
+            (Some(sent), _) => at(sent + self.config.pong_timeout),
+            (None, Some(last)) => at(last + self.config.ping_after_idle),
+            (None, None) => {}
+        }
+        for state in self.channels.values() {
+            if let ChannelState::Joining { sent } = state {
+                at(*sent + self.config.join_timeout);
+            }
+        }
+        if self.channels.values().any(|s| *s == ChannelState::Pending)
+            && let Some(free) = self.join_window.next_free(now)
+        {
+            at(free);
+        }
+        if let Some(ready) = self.limiter.next_ready(now) {
+            at(ready.max(now));
+        }
+        next
+    }
+
+    /// The next event, or `None`.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    // ---- internals ----
+
+    /// Sends pending JOINs that fit in the JOIN window.
+    fn schedule(&mut self, now: Instant) {
+        if self.state != SessionState::LoggedIn {
+            return;
+        }
+        let pending: Vec<String> = self
+            .channels
+            .iter()
+            .filter(|(_, s)| **s == ChannelState::Pending)
+            .map(|(c, _)| c.clone())
+            .collect();
+        for channel in pending {
+            if !self.join_window.try_take(now) {
+                break;
+            }
+            self.transmit.push_back(format!("JOIN #{channel}"));
+            self.channels
+                .insert(channel, ChannelState::Joining { sent: now });
+        }
+    }
+
+    fn confirm_join(&mut self, channel: &str) {
+        if let Some(state) = self.channels.get_mut(channel)
+            && *state != ChannelState::Joined
+        {
+            *state = ChannelState::Joined;
+            tracing::info!(%channel, "joined");
+            self.events.push_back(Event::Joined {
+                channel: channel.to_owned(),
+            });
+        }
+    }
+
+    fn handle_message(&mut self, message: ServerMessage, now: Instant) {
+        match message {
+            ServerMessage::Ping(ping) => self.transmit.push_back(ping.pong()),
+            ServerMessage::Pong(_) => self.ping_sent = None,
+            ServerMessage::Reconnect => {
+                tracing::info!("server asked for a reconnect");
+                self.events.push_back(Event::ReconnectWanted {
+                    reason: ReconnectReason::ServerRequested,
+                });
+            }
+            ServerMessage::Numeric(n) if n.code == Numeric::WELCOME => {
+                if let Some(nick) = n.params.first() {
+                    self.nick = nick.to_ascii_lowercase();
+                }
+                self.state = SessionState::LoggedIn;
+                self.connected_at = None;
+                tracing::info!(nick = %self.nick, "logged in");
+                self.events.push_back(Event::LoggedIn {
+                    nick: self.nick.clone(),
+                });
+                self.schedule(now);
+            }
+            ServerMessage::Cap(cap) if cap.kind == CapKind::Nak => {
+                tracing::warn!(capabilities = ?cap.capabilities,
+                    "server refused capabilities; continuing without them (no tags or moderation events)");
+                self.events.push_back(Event::CapabilitiesDenied {
+                    capabilities: cap.capabilities,
+                });
+            }
+            ServerMessage::Notice(notice) => self.handle_notice(notice, now),
+            ServerMessage::Join(join) if join.login == self.nick => {
+                self.confirm_join(&join.channel);
+            }
+            ServerMessage::Part(part) if part.login == self.nick => {
+                if self.channels.get(&part.channel) != Some(&ChannelState::Joined) {
+                    self.channels.remove(&part.channel);
+                }
+                self.events.push_back(Event::Parted {
+                    channel: part.channel,
+                });
+            }
+            ServerMessage::RoomState(room) => {
+                self.confirm_join(&room.channel);
+                self.events
+                    .push_back(Event::Message(ServerMessage::RoomState(room)));
+            }
+            ServerMessage::UserState(user) => {
+                let privileged = user.is_privileged() || user.channel == self.nick;
+                self.limiter.set_privileged(&user.channel, privileged);
+                self.events
+                    .push_back(Event::Message(ServerMessage::UserState(user)));
+            }
+            ServerMessage::Privmsg(msg) => self.events.push_back(Event::Chat(msg)),
+            ServerMessage::ClearChat(c) => self.events.push_back(Event::ClearChat(c)),
+            ServerMessage::ClearMsg(c) => self.events.push_back(Event::ClearMsg(c)),
+            other => self.events.push_back(Event::Message(other)),
+        }
+    }
+
+    fn handle_notice(&mut self, notice: Notice, now: Instant) {
+        if notice.is_auth_failure() {
+            tracing::error!(reason = %notice.text, "Twitch refused the login; not reconnecting");
+            self.state = SessionState::AuthFailed;
+            self.transmit.clear();
+            self.limiter.clear();
+            self.events.push_back(Event::AuthFailed {
+                reason: notice.text,
+            });
+            return;
+        }
+        match notice.msg_id.as_deref() {
+            Some("msg_ratelimit") => {
+                self.limiter.on_rate_limit_notice(now);
+                self.events.push_back(Event::RateLimited {
+                    channel: notice.channel,
+                    text: notice.text,
+                });
+                return;
+            }
+            Some(
+                "msg_channel_suspended"
+                | "msg_banned"
+                | "msg_channel_blocked"
+                | "tos_ban"
+                | "invalid_user",
+            ) => {
+                if let Some(channel) = &notice.channel
+                    && matches!(
+                        self.channels.get(channel),
+                        Some(ChannelState::Joining { .. })
+                    )
+                {
+                    self.channels.insert(channel.clone(), ChannelState::Failed);
+                    self.events.push_back(Event::JoinFailed {
+                        channel: channel.clone(),
+                        reason: notice.text,
+                    });
+                    return;
+                }
+            }
+            _ => {}
+        }
+        self.events.push_back(Event::Notice(notice));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(1);
+
+    fn config(channels: &[&str]) -> SessionConfig {
+        let mut c = SessionConfig::new("Bot", Some(Secret::new("abc123")));
+        c.channels = channels.iter().map(|s| s.to_string()).collect();
+        c
+    }
+
+    fn transmitted(s: &mut Session) -> Vec<String> {
+        std::iter::from_fn(|| s.poll_transmit()).collect()
+    }
+
+    fn events(s: &mut Session) -> Vec<Event> {
+        std::iter::from_fn(|| s.poll_event()).collect()
+    }
+
+    /// Connected and welcomed at `t0`, all output drained.
+    fn logged_in(channels: &[&str], t0: Instant) -> Session {
+        let mut s = Session::new(config(channels));
+        s.handle_connected(t0);
+        s.handle_frame(":tmi.twitch.tv 001 bot :Welcome, GLHF!", t0);
+        transmitted(&mut s);
+        events(&mut s);
+        s
+    }
+
+    #[test]
+    fn login_lines_and_token_forms() {
+        for token in ["abc123", "oauth:abc123", " oauth:abc123\r\n"] {
+            let mut c = config(&[]);
+            c.token = Some(Secret::new(token));
+            let mut s = Session::new(c);
+            s.handle_connected(Instant::now());
+            assert_eq!(
+                transmitted(&mut s),
+                [
+                    "CAP REQ :twitch.tv/tags twitch.tv/commands twitch.tv/membership",
+                    "PASS oauth:abc123",
+                    "NICK bot"
+                ]
+            );
+            assert_eq!(events(&mut s), [Event::Connected]);
+        }
+    }
+
+    #[test]
+    fn anonymous_login_has_no_pass_and_cannot_send() {
+        let mut s = Session::new(SessionConfig::anonymous());
+        assert!(s.is_anonymous());
+        let nick = s.nick().to_owned();
+        let digits = nick.strip_prefix("justinfan").unwrap();
+        assert!(!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+        s.handle_connected(Instant::now());
+        let lines = transmitted(&mut s);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1], format!("NICK {nick}"));
+        assert_eq!(s.say("chan", "hi"), Err(SendError::Anonymous));
+    }
+
+    #[test]
+    fn token_never_in_debug_output() {
+        let mut s = Session::new(config(&["a"]));
+        s.handle_connected(Instant::now());
+        let debug = format!("{s:?} {:?}", config(&[]));
+        assert!(!debug.contains("abc123"), "{debug}");
+        assert_eq!(redact_line("PASS oauth:abc123"), "PASS ***");
+    }
+
+    #[test]
+    fn logged_in_on_001_then_joins_and_confirms() {
+        let t0 = Instant::now();
+        let mut s = Session::new(config(&["#ChanA", "chanb"]));
+        s.handle_connected(t0);
+        transmitted(&mut s);
+        assert_eq!(s.state(), SessionState::LoggingIn);
+        assert!(s.say("chana", "too early").is_ok(), "queued until login");
+        assert_eq!(s.poll_transmit(), None);
+        s.handle_frame(
+            ":tmi.twitch.tv 001 bot :Welcome, GLHF!\r\n:tmi.twitch.tv 002 bot :x",
+            t0,
+        );
+        assert_eq!(s.state(), SessionState::LoggedIn);
+        assert_eq!(
+            transmitted(&mut s),
+            ["JOIN #chana", "JOIN #chanb", "PRIVMSG #chana :too early"]
+        );
+        s.handle_frame(":bot!bot@bot.tmi.twitch.tv JOIN #chana", t0);
+        s.handle_frame("@room-id=1;slow=0 :tmi.twitch.tv ROOMSTATE #chanb", t0);
+        let ev = events(&mut s);
+        assert!(ev.contains(&Event::LoggedIn { nick: "bot".into() }));
+        assert!(ev.contains(&Event::Joined {
+            channel: "chana".into()
+        }));
+        assert!(ev.contains(&Event::Joined {
+            channel: "chanb".into()
+        }));
+        assert_eq!(s.joined_channels().collect::<Vec<_>>(), ["chana", "chanb"]);
+    }
+
+    #[test]
+    fn auth_failure_is_final() {
+        for text in ["Login authentication failed", "Improperly formatted auth"] {
+            let t0 = Instant::now();
+            let mut s = Session::new(config(&["a"]));
+            s.handle_connected(t0);
+            transmitted(&mut s);
+            s.say("a", "queued").unwrap();
+            s.handle_frame(&format!(":tmi.twitch.tv NOTICE * :{text}\r\nPING :x"), t0);
+            assert_eq!(s.state(), SessionState::AuthFailed);
+            let ev = events(&mut s);
+            assert_eq!(
+                ev.last(),
+                Some(&Event::AuthFailed {
+                    reason: text.into()
+                })
+            );
+            assert!(
+                !ev.iter()
+                    .any(|e| matches!(e, Event::ReconnectWanted { .. }))
+            );
+            assert_eq!(transmitted(&mut s), Vec::<String>::new());
+            assert_eq!(s.poll_timeout(), None, "no timers after a final failure");
+            s.handle_timeout(t0 + 100 * S);
+            assert!(events(&mut s).is_empty());
+        }
+    }
+
+    #[test]
+    fn cap_nak_degrades_with_an_event() {
+        let t0 = Instant::now();
+        let mut s = logged_in(&[], t0);
+        s.handle_frame(":tmi.twitch.tv CAP * NAK :twitch.tv/tags", t0);
+        assert_eq!(
+            events(&mut s),
+            [Event::CapabilitiesDenied {
+                capabilities: vec!["twitch.tv/tags".into()]
+            }]
+        );
+        assert_eq!(s.state(), SessionState::LoggedIn);
+    }
+
+    #[test]
+    fn every_ping_is_answered_whatever_the_framing() {
+        let t0 = Instant::now();
+        let mut s = logged_in(&[], t0);
+        s.handle_frame("PING :tmi.twitch.tv", t0);
+        assert_eq!(transmitted(&mut s), ["PONG :tmi.twitch.tv"]);
+        s.handle_frame(
+            "@id=1 :a!a@a PRIVMSG #x :hi\r\nPING :one\nPING two\r\n:tmi.twitch.tv PING test :abc def\r\n",
+            t0,
+        );
+        assert_eq!(
+            transmitted(&mut s),
+            ["PONG :one", "PONG :two", "PONG test :abc def"]
+        );
+        // A PING before login is answered too.
+        let mut s = Session::new(config(&[]));
+        s.handle_connected(t0);
+        transmitted(&mut s);
+        s.handle_frame("PING :early", t0);
+        assert_eq!(transmitted(&mut s), ["PONG :early"]);
+    }
+
+    #[test]
+    fn own_ping_when_quiet_and_reconnect_without_pong() {
+        let t0 = Instant::now();
+        let mut s = logged_in(&[], t0);
+        assert_eq!(s.poll_timeout(), Some(t0 + 60 * S));
+        s.handle_frame(":a!a@a PRIVMSG #x :traffic", t0 + 30 * S);
+        assert_eq!(
+            s.poll_timeout(),
+            Some(t0 + 90 * S),
+            "traffic resets the idle timer"
+        );
+        s.handle_timeout(t0 + 90 * S);
+        assert_eq!(transmitted(&mut s), ["PING :twitch_bot-1"]);
+        assert_eq!(s.poll_timeout(), Some(t0 + 100 * S));
+        // A PONG in time: no reconnect.
+        s.handle_frame(
+            ":tmi.twitch.tv PONG tmi.twitch.tv :twitch_bot-1",
+            t0 + 95 * S,
+        );
+        s.handle_timeout(t0 + 100 * S);
+        events(&mut s);
+        // Quiet again, PING, and this time no PONG.
+        s.handle_timeout(t0 + 155 * S);
+        assert_eq!(transmitted(&mut s), ["PING :twitch_bot-2"]);
+        s.handle_timeout(t0 + 164 * S);
+        assert!(events(&mut s).is_empty());
+        s.handle_timeout(t0 + 165 * S);
+        assert_eq!(
+            events(&mut s),
+            [Event::ReconnectWanted {
+                reason: ReconnectReason::PongTimeout
+            }]
+        );
+    }
+
+    #[test]
+    fn reconnect_from_server_and_rejoin_after_reconnect() {
+        let t0 = Instant::now();
+        let mut s = logged_in(&["a", "b"], t0);
+        s.handle_frame(
+            ":bot!bot@bot.tmi.twitch.tv JOIN #a\r\n:bot!bot@bot.tmi.twitch.tv JOIN #b",
+            t0,
+        );
+        s.handle_frame(":tmi.twitch.tv RECONNECT", t0);
+        let ev = events(&mut s);
+        assert_eq!(
+            ev.last(),
+            Some(&Event::ReconnectWanted {
+                reason: ReconnectReason::ServerRequested
+            })
+        );
+        s.handle_disconnected(t0 + S);
+        assert_eq!(s.joined_channels().count(), 0);
+        s.handle_connected(t0 + 20 * S);
+        s.handle_frame(":tmi.twitch.tv 001 bot :Welcome", t0 + 20 * S);
+        let lines = transmitted(&mut s);
+        assert!(
+            lines.ends_with(&["JOIN #a".to_string(), "JOIN #b".to_string()]),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn login_timeout_asks_for_reconnect() {
+        let t0 = Instant::now();
+        let mut s = Session::new(config(&[]));
+        s.handle_connected(t0);
+        events(&mut s);
+        assert_eq!(s.poll_timeout(), Some(t0 + 20 * S));
+        s.handle_timeout(t0 + 20 * S);
+        assert_eq!(
+            events(&mut s),
+            [Event::ReconnectWanted {
+                reason: ReconnectReason::LoginTimeout
+            }]
+        );
+    }
+
+    #[test]
+    fn joins_are_limited_to_twenty_per_ten_seconds() {
+        let t0 = Instant::now();
+        let names: Vec<String> = (0..45).map(|i| format!("chan{i:02}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut s = logged_in(&[], t0);
+        for r in &refs {
+            s.join(r).unwrap();
+        }
+        let count = |s: &mut Session| {
+            transmitted(s)
+                .iter()
+                .filter(|l| l.starts_with("JOIN"))
+                .count()
+        };
+        assert_eq!(count(&mut s), 20);
+        assert_eq!(s.poll_timeout(), Some(t0 + 10 * S));
+        s.handle_timeout(t0 + 9 * S);
+        assert_eq!(count(&mut s), 0);
+        s.handle_timeout(t0 + 10 * S);
+        assert_eq!(count(&mut s), 20);
+        s.handle_timeout(t0 + 20 * S);
+        assert_eq!(count(&mut s), 5);
+    }
+
+    #[test]
+    fn unconfirmed_join_times_out_and_bad_names_are_refused() {
+        let t0 = Instant::now();
+        let mut s = logged_in(&["ghost"], t0);
+        assert_eq!(s.poll_timeout(), Some(t0 + 10 * S));
+        s.handle_timeout(t0 + 10 * S);
+        let ev = events(&mut s);
+        assert!(matches!(&ev[..], [Event::JoinFailed { channel, .. }] if channel == "ghost"));
+        assert!(s.join("bad name\r\nQUIT").is_err());
+        let s = Session::new(config(&["no spaces allowed"]));
+        let mut s = s;
+        assert!(matches!(events(&mut s)[..], [Event::JoinFailed { .. }]));
+    }
+
+    #[test]
+    fn suspended_channel_notice_fails_the_join() {
+        let t0 = Instant::now();
+        let mut s = logged_in(&["gone"], t0);
+        s.handle_frame(
+            "@msg-id=msg_channel_suspended :tmi.twitch.tv NOTICE #gone :This channel has been suspended.",
+            t0,
+        );
+        assert!(
+            matches!(&events(&mut s)[..], [Event::JoinFailed { channel, .. }] if channel == "gone")
+        );
+    }
+
+    #[test]
+    fn part_sends_and_reports() {
+        let t0 = Instant::now();
+        let mut s = logged_in(&["a"], t0);
+        s.handle_frame(":bot!bot@bot.tmi.twitch.tv JOIN #a", t0);
+        events(&mut s);
+        s.part("#A").unwrap();
+        assert_eq!(transmitted(&mut s), ["PART #a"]);
+        s.handle_frame(":bot!bot@bot.tmi.twitch.tv PART #a", t0);
+        assert_eq!(
+            events(&mut s),
+            [Event::Parted {
+                channel: "a".into()
+            }]
+        );
+        assert_eq!(s.wanted_channels().count(), 0);
+        s.part("never").unwrap();
+        assert_eq!(
+            events(&mut s),
+            [Event::Parted {
+                channel: "never".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn chat_flows_through_the_limiter_with_moderator_rates_from_userstate() {
+        let t0 = Instant::now();
+        let mut s = logged_in(&["a"], t0);
+        for i in 0..3 {
+            s.say("a", &format!("m{i}")).unwrap();
+        }
+        assert_eq!(transmitted(&mut s), ["PRIVMSG #a :m0"]);
+        assert_eq!(s.poll_timeout(), Some(t0 + S));
+        s.handle_timeout(t0 + S);
+        assert_eq!(transmitted(&mut s), ["PRIVMSG #a :m1"]);
+        // Now we learn we are a moderator: no per-channel gap.
+        s.handle_frame(
+            "@badges=moderator/1;mod=1 :tmi.twitch.tv USERSTATE #a",
+            t0 + S,
+        );
+        s.say("a", "m3").unwrap();
+        assert_eq!(transmitted(&mut s), ["PRIVMSG #a :m2", "PRIVMSG #a :m3"]);
+        s.reply("a", "abc-1", "yes").unwrap();
+        assert_eq!(
+            transmitted(&mut s),
+            ["@reply-parent-msg-id=abc-1 PRIVMSG #a :yes"]
+        );
+    }
+
+    #[test]
+    fn rate_limit_notice_pauses_output() {
+        let t0 = Instant::now();
+        let mut s = logged_in(&["a"], t0);
+        s.handle_frame(
+            "@msg-id=msg_ratelimit :tmi.twitch.tv NOTICE #a :Your message was not sent because you are sending messages too quickly.",
+            t0,
+        );
+        assert!(
+            matches!(&events(&mut s)[..], [Event::RateLimited { channel: Some(c), .. }] if c == "a")
+        );
+        s.say("a", "x").unwrap();
+        assert_eq!(s.poll_transmit(), None);
+        s.handle_timeout(t0 + 5 * S);
+        assert_eq!(transmitted(&mut s), ["PRIVMSG #a :x"]);
+    }
+
+    #[test]
+    fn full_queue_is_an_error() {
+        let t0 = Instant::now();
+        let mut c = config(&["a"]);
+        c.rate_limits.max_queue = 2;
+        let mut s = Session::new(c);
+        s.handle_connected(t0);
+        s.say("a", "1").unwrap();
+        s.say("a", "2").unwrap();
+        assert_eq!(s.say("a", "3"), Err(SendError::QueueFull { capacity: 2 }));
+        assert_eq!(s.queued_messages(), 2);
+    }
+
+    #[test]
+    fn events_for_every_kind_and_bad_lines() {
+        let t0 = Instant::now();
+        let mut s = logged_in(&["a"], t0);
+        s.handle_frame(
+            "@id=1;user-id=2 :u!u@u PRIVMSG #a :hello\r\n\
+             @ban-duration=5 :tmi.twitch.tv CLEARCHAT #a :u\r\n\
+             @target-msg-id=1 :tmi.twitch.tv CLEARMSG #a :hello\r\n\
+             @msg-id=msg_duplicate :tmi.twitch.tv NOTICE #a :dup\r\n\
+             @msg-id=raid :tmi.twitch.tv USERNOTICE #a\r\n\
+             :u!u@u PRIVMSG #a\r\n\
+             :tmi.twitch.tv HOSTTARGET #a :- 0",
+            t0,
+        );
+        let ev = events(&mut s);
+        assert!(matches!(&ev[0], Event::Chat(m) if m.text == "hello"));
+        assert!(matches!(&ev[1], Event::ClearChat(c) if c.ban_duration_secs == Some(5)));
+        assert!(matches!(&ev[2], Event::ClearMsg(c) if c.target_message_id == "1"));
+        assert!(matches!(&ev[3], Event::Notice(n) if n.msg_id.as_deref() == Some("msg_duplicate")));
+        assert!(matches!(
+            &ev[4],
+            Event::Message(ServerMessage::Usernotice(_))
+        ));
+        assert!(matches!(&ev[5], Event::InvalidLine { .. }));
+        assert!(
+            matches!(&ev[6], Event::Message(ServerMessage::Unknown(m)) if m.verb == "HOSTTARGET")
+        );
+        assert_eq!(ev.len(), 7);
+    }
+}

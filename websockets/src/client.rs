@@ -58,6 +58,8 @@ pub struct CloseInfo {
 enum Command {
     Send(Message, usize),
     Close(Option<CloseFrame>),
+    /// Fail the connection (RFC 6455 7.1.7): send this close frame if possible, then stop writing.
+    Fail(CloseFrame),
 }
 
 /// State shared by the client handle and its two tasks.
@@ -575,6 +577,7 @@ async fn reader(
 
     let mut close: Option<CloseInfo> = None;
     let mut error: Option<Error> = None;
+    let mut fail_code: Option<CloseCode> = None;
     loop {
         let item = tokio::select! {
             biased;
@@ -591,6 +594,13 @@ async fn reader(
                 break;
             }
             Some(Err(e)) => {
+                // A peer that breaks the protocol gets a close frame saying how, before we hang up.
+                fail_code = match &e {
+                    tungstenite::Error::Utf8(_) => Some(CloseCode::Invalid),
+                    tungstenite::Error::Capacity(_) => Some(CloseCode::Size),
+                    tungstenite::Error::Protocol(_) => Some(CloseCode::Protocol),
+                    _ => None,
+                };
                 error = Some(Error::Protocol(e));
                 break;
             }
@@ -646,8 +656,23 @@ async fn reader(
     }
 
     shared.state.store(CLOSED, Ordering::Release);
-    shared.writer_stop.notify_one();
-    // Release the socket now (the writer drops its half when it sees writer_stop).
+    match fail_code {
+        Some(code) if close.is_none() => {
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(""),
+            };
+            let _ = shared.commands.send(Command::Fail(frame));
+            // The writer stops after sending it; should the peer not read, stop it after the close timeout.
+            let stopper = Arc::clone(&shared);
+            shared.runtime.spawn(async move {
+                tokio::time::sleep(stopper.close_timeout).await;
+                stopper.writer_stop.notify_one();
+            });
+        }
+        _ => shared.writer_stop.notify_one(),
+    }
+    // Release our half of the socket now (the writer drops the other half when it stops).
     drop(stream);
     let info = match close {
         Some(info) => info,
@@ -665,7 +690,8 @@ async fn reader(
         if let Some(h) = &handlers.on_error {
             handlers.call("on_error", || h(&e));
         }
-        handlers.deliver_final(move || Event::Error(clone_error(&e)));
+        let e = Arc::new(e);
+        handlers.deliver_final(move || Event::Error(Arc::clone(&e)));
     }
     if let Some(h) = &handlers.on_close {
         handlers.call("on_close", || h(info.code, &info.reason));
@@ -676,18 +702,6 @@ async fn reader(
         reason: reason.clone(),
     });
     shared.closed.send_replace(Some(info));
-}
-
-/// Errors are not `Clone` (they carry I/O errors); events get an equivalent copy.
-fn clone_error(e: &Error) -> Error {
-    match e {
-        Error::KeepAliveTimeout(d) => Error::KeepAliveTimeout(*d),
-        Error::CloseTimeout(d) => Error::CloseTimeout(*d),
-        Error::HandlerPanicked(n) => Error::HandlerPanicked(n),
-        other => Error::Protocol(tungstenite::Error::Io(std::io::Error::other(
-            other.to_string(),
-        ))),
-    }
 }
 
 /// The writer task: feeds queued messages to the socket and flushes only once the queue is drained
@@ -719,6 +733,7 @@ async fn writer(
                 Command::Send(Message::Ping(Bytes::new()), 0)
             }
         };
+        // Feed everything queued, then flush once: many small messages share one write syscall.
         let batch = async {
             let mut next = Some(first);
             while let Some(command) = next {
@@ -729,23 +744,31 @@ async fn writer(
                         result?;
                     }
                     Command::Close(frame) => sink.feed(Message::Close(frame)).await?,
+                    Command::Fail(frame) => {
+                        sink.send(Message::Close(Some(frame))).await?;
+                        return Ok(false);
+                    }
                 }
                 next = commands.try_recv().ok();
             }
-            sink.flush().await
+            sink.flush().await.map(|()| true)
         };
         let result = tokio::select! {
             biased;
             _ = shared.writer_stop.notified() => return,
             result = batch => result,
         };
-        if let Err(e) = result {
-            if shared.state.load(Ordering::Acquire) == OPEN {
+        match result {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) if shared.state.load(Ordering::Acquire) == OPEN => {
                 shared.kill(Error::Protocol(e));
-            } else {
-                tracing::debug!(client = %shared.id, error = %e, "write after close ignored");
+                return;
             }
-            return;
+            Err(e) => {
+                tracing::debug!(client = %shared.id, error = %e, "write after close ignored");
+                return;
+            }
         }
     }
 }

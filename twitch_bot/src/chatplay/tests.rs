@@ -1,0 +1,688 @@
+//! Engine-level tests: rounds, fairness, modes, moderation, and the property tests.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+
+use super::test_support::{chat, chat_id, delete, timeout};
+use super::*;
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+fn engine_with(vote: VoteConfig) -> Engine {
+    let mut config = EngineConfig::new("the_bot");
+    config.votes.push(vote);
+    config.seed = Some(7);
+    Engine::new(config).unwrap()
+}
+
+fn events(engine: &mut Engine) -> Vec<Event> {
+    std::iter::from_fn(|| engine.poll_event()).collect()
+}
+
+fn closed(events: &[Event]) -> Vec<&VoteResult> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::VoteClosed(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+fn tally_map(entries: &[TallyEntry]) -> BTreeMap<String, u64> {
+    entries.iter().map(|e| (e.choice.label(), e.count)).collect()
+}
+
+fn labels(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+}
+
+#[test]
+fn a_democracy_round_opens_counts_and_closes_with_a_result() {
+    let mut v = VoteConfig::new("move", ["up", "down", "left"]);
+    v.window_secs = 12.5;
+    v.max_repeat = 9;
+    let mut e = engine_with(v);
+    let t = Instant::now();
+    e.start(t);
+    let opened = events(&mut e);
+    match &opened[..] {
+        [Event::VoteOpened(o)] => {
+            assert_eq!((o.vote.as_str(), o.round, o.window), ("move", 1, secs(12.5)));
+            assert_eq!(o.options, ["up", "down", "left"]);
+            assert_eq!(o.closes_at, t + secs(12.5));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(e.poll_timeout(), Some(t + secs(12.5)));
+    e.handle_privmsg(&chat_id("a", "1", "up"), t + secs(1.0));
+    e.handle_privmsg(&chat_id("b", "2", "Up2"), t + secs(1.0));
+    e.handle_privmsg(&chat_id("c", "3", "\x01ACTION !vote up2\x01"), t + secs(1.0));
+    e.handle_privmsg(&chat_id("d", "4", "down"), t + secs(1.0));
+    e.handle_privmsg(&chat_id("x", "5", "up down"), t + secs(1.0));
+    let live = e.tally("move", t + secs(2.5)).unwrap();
+    assert_eq!(live.remaining, secs(10.0));
+    assert_eq!(live.voters, 4);
+    assert_eq!(live.leader.unwrap().label(), "up2");
+    e.handle_timeout(t + secs(12.4));
+    assert!(events(&mut e).is_empty(), "not due yet");
+    e.handle_timeout(t + secs(12.5));
+    let ev = events(&mut e);
+    let r = closed(&ev)[0];
+    assert_eq!((r.round, r.voters), (1, 4));
+    assert_eq!(r.winner.as_ref().unwrap().label(), "up2");
+    // tally in option order, then repeat order
+    let order: Vec<String> = r.tally.iter().map(|e| e.choice.label()).collect();
+    assert_eq!(order, ["up", "up2", "down"]);
+    assert_eq!(tally_map(&r.tally), labels(&[("up", 1), ("up2", 2), ("down", 1)]));
+    assert!(matches!(&ev[1], Event::VoteOpened(o) if o.round == 2), "auto: back to back");
+    assert_eq!(e.tally("move", t + secs(13.0)).unwrap().voters, 0);
+}
+
+#[test]
+fn last_valid_ballot_wins_and_invalid_messages_change_nothing() {
+    let mut e = engine_with(VoteConfig::new("move", ["up", "down"]));
+    let t = Instant::now();
+    e.start(t);
+    e.handle_privmsg(&chat_id("a", "1", "up"), t);
+    e.handle_privmsg(&chat_id("a", "2", "down"), t);
+    e.handle_privmsg(&chat_id("a", "3", "lol up"), t);
+    e.handle_privmsg(&chat_id("a", "4", "up3"), t); // no repeats in this vote
+    let v = e.vote("move").unwrap();
+    assert_eq!(v.ballot_of(Some("id-a"), "a").unwrap().option, "down");
+    assert_eq!(tally_map(&v.tally()), labels(&[("down", 1)]));
+    assert_eq!(v.voters(), 1);
+}
+
+#[test]
+fn replayed_lines_after_a_reconnect_count_once_and_the_round_survives() {
+    let mut e = engine_with(VoteConfig::new("move", ["up", "down"]));
+    let t = Instant::now();
+    e.start(t);
+    let lines = [chat_id("a", "b34ccfc7-4977-403a-8a94-33c6bac34fb8", "up"), chat_id("a", "m2", "down")];
+    for l in &lines {
+        e.handle_privmsg(l, t + secs(1.0));
+    }
+    // the connection drops; the server replays both lines: the older one must not win back
+    for l in &lines {
+        e.handle_privmsg(l, t + secs(5.0));
+    }
+    let v = e.vote("move").unwrap();
+    assert_eq!(v.ballot_of(Some("id-a"), "a").unwrap().option, "down");
+    assert_eq!(v.voters(), 1);
+    // a replay in the next round is still recognised
+    e.handle_timeout(t + secs(20.0));
+    e.handle_privmsg(&lines[0], t + secs(21.0));
+    assert_eq!(e.vote("move").unwrap().voters(), 0);
+}
+
+#[test]
+fn the_bot_and_users_without_tags() {
+    let mut e = engine_with(VoteConfig::new("move", ["up", "down"]));
+    let t = Instant::now();
+    e.start(t);
+    e.handle_privmsg(&chat("the_bot", "up"), t);
+    e.handle_privmsg(&chat("The_Bot", "up"), t);
+    assert_eq!(e.vote("move").unwrap().voters(), 0, "the bot never votes");
+    let mut anon = chat("x", "up");
+    anon.user_id = None;
+    e.handle_privmsg(&anon, t);
+    anon.text = "down".into();
+    e.handle_privmsg(&anon, t);
+    let v = e.vote("move").unwrap();
+    assert_eq!(v.voters(), 1, "keyed by login without a user-id tag");
+    assert_eq!(v.ballot_of(None, "x").unwrap().option, "down");
+}
+
+#[test]
+fn clearchat_and_clearmsg_remove_ballots() {
+    let mut e = engine_with(VoteConfig::new("move", ["up", "down"]));
+    let t = Instant::now();
+    e.start(t);
+    e.handle_privmsg(&chat_id("a", "1", "up"), t);
+    e.handle_privmsg(&chat_id("b", "2", "up"), t);
+    e.handle_privmsg(&chat_id("c", "3", "down"), t);
+    e.handle_clear_chat(&timeout("a"), t);
+    assert_eq!(tally_map(&e.vote("move").unwrap().tally()), labels(&[("up", 1), ("down", 1)]));
+    // deleting c's message removes c's ballot
+    e.handle_clear_msg(&delete("c", "3"), t);
+    assert_eq!(tally_map(&e.vote("move").unwrap().tally()), labels(&[("up", 1)]));
+    // b changes their mind; deleting b's OLD message leaves the new ballot
+    e.handle_privmsg(&chat_id("b", "4", "down"), t);
+    e.handle_clear_msg(&delete("b", "2"), t);
+    assert_eq!(tally_map(&e.vote("move").unwrap().tally()), labels(&[("down", 1)]));
+    // a replay of a deleted message does not bring the ballot back
+    e.handle_clear_msg(&delete("b", "4"), t);
+    e.handle_privmsg(&chat_id("b", "4", "down"), t);
+    assert_eq!(e.vote("move").unwrap().voters(), 0);
+    // a timed-out user may vote again once back (their new ballot counts)
+    e.handle_privmsg(&chat_id("a", "5", "down"), t);
+    assert_eq!(e.vote("move").unwrap().voters(), 1);
+    // clearing the whole chat removes nothing
+    e.handle_clear_chat(
+        &crate::irc::ClearChat {
+            channel: "chan".into(),
+            target_login: None,
+            target_user_id: None,
+            ban_duration_secs: None,
+            server_timestamp_ms: None,
+        },
+        t,
+    );
+    assert_eq!(e.vote("move").unwrap().voters(), 1);
+    // a CLEARCHAT naming only the login still finds a user keyed by id
+    let mut by_login = timeout("a");
+    by_login.target_user_id = None;
+    e.handle_clear_chat(&by_login, t);
+    assert_eq!(e.vote("move").unwrap().voters(), 0);
+}
+
+#[test]
+fn ties_go_to_the_first_listed_or_a_seeded_random_pick() {
+    let t = Instant::now();
+    let run = |tie: TieBreak, seed: u64| {
+        let mut v = VoteConfig::new("move", ["up", "down", "left"]);
+        v.tie = tie;
+        let mut config = EngineConfig::new("bot");
+        config.votes.push(v);
+        config.seed = Some(seed);
+        let mut e = Engine::new(config).unwrap();
+        e.start(t);
+        let mut winners = Vec::new();
+        for round in 0..30u32 {
+            let at = t + secs(20.0 * f64::from(round));
+            e.handle_privmsg(&chat(&format!("x{round}"), "left"), at);
+            e.handle_privmsg(&chat(&format!("y{round}"), "down"), at);
+            let r = e.close_round("move", at).unwrap();
+            winners.push(r.winner.unwrap().option);
+        }
+        winners
+    };
+    assert!(run(TieBreak::First, 1).iter().all(|w| w == "down"));
+    let a = run(TieBreak::Random, 1);
+    assert_eq!(a, run(TieBreak::Random, 1), "same seed, same picks");
+    assert!(a.contains(&"down".to_owned()) && a.contains(&"left".to_owned()), "{a:?}");
+    assert!(!a.contains(&"up".to_owned()), "only the tied can win");
+}
+
+#[test]
+fn min_voters_and_empty_rounds() {
+    let t = Instant::now();
+    let mut v = VoteConfig::new("move", ["up", "down"]);
+    v.min_voters = 3;
+    let mut e = engine_with(v);
+    e.start(t);
+    e.handle_privmsg(&chat("a", "down"), t);
+    e.handle_privmsg(&chat("b", "down"), t);
+    let r = e.close_round("move", t).unwrap();
+    assert_eq!((r.winner, r.voters), (None, 2));
+    assert_eq!(tally_map(&r.tally), labels(&[("down", 2)]));
+    // min_voters 0: an empty round is won by the first enabled option
+    let mut v = VoteConfig::new("move", ["up", "down"]);
+    v.min_voters = 0;
+    let mut e = engine_with(v);
+    e.start(t);
+    e.vote_mut("move").unwrap().set_option_enabled("up", false).unwrap();
+    let r = e.close_round("move", t).unwrap();
+    assert_eq!(r.winner.unwrap().option, "down");
+    assert!(r.tally.is_empty());
+}
+
+#[test]
+fn anarchy_passes_inputs_on_at_once_with_a_per_user_cooldown() {
+    let mut v = VoteConfig::new("move", ["up", "down"]);
+    v.mode = Mode::Anarchy;
+    v.max_repeat = 3;
+    v.anarchy_cooldown_secs = 1.5;
+    let mut e = engine_with(v);
+    let t = Instant::now();
+    e.start(t);
+    events(&mut e);
+    e.handle_privmsg(&chat_id("a", "1", "up2"), t);
+    e.handle_privmsg(&chat_id("a", "2", "down"), t + secs(1.0)); // cooling down
+    e.handle_privmsg(&chat_id("b", "3", "down"), t + secs(1.0));
+    e.handle_privmsg(&chat_id("b", "3", "down"), t + secs(1.1)); // replay
+    e.handle_privmsg(&chat_id("a", "4", "!down"), t + secs(1.5));
+    let inputs: Vec<(String, u8, String)> = events(&mut e)
+        .into_iter()
+        .map(|ev| match ev {
+            Event::Input(i) => {
+                assert_eq!((i.vote.as_str(), i.round, i.channel.as_str()), ("move", 1, "chan"));
+                assert_eq!(i.user_id, Some(format!("id-{}", i.user)));
+                (i.choice.option, i.choice.repeat, i.user)
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        inputs,
+        [
+            ("up".to_owned(), 2, "a".to_owned()),
+            ("down".to_owned(), 1, "b".to_owned()),
+            ("down".to_owned(), 1, "a".to_owned())
+        ]
+    );
+    let r = e.close_round("move", t + secs(2.0)).unwrap();
+    assert_eq!(r.winner, None, "anarchy has no winner: inputs were applied already");
+    assert_eq!(r.voters, 2);
+    assert_eq!(tally_map(&r.tally), labels(&[("up2", 1), ("down", 2)]));
+}
+
+#[test]
+fn command_started_votes_and_moderator_control() {
+    let mut v = VoteConfig::new("boss", ["fight", "flee", "start"]);
+    v.start = Start::Command;
+    v.window_secs = 0.5;
+    let mut e = engine_with(v);
+    let t = Instant::now();
+    e.start(t);
+    assert!(events(&mut e).is_empty(), "command votes wait");
+    e.handle_privmsg(&chat("a", "fight"), t);
+    assert_eq!(e.vote("boss").unwrap().voters(), 0, "no round open");
+    e.handle_privmsg(&chat("pleb", "!vote start boss"), t);
+    assert!(events(&mut e).is_empty(), "not a moderator");
+    let mut m = chat("mod", "!VOTE start BOSS");
+    m.is_moderator = true;
+    e.handle_privmsg(&m, t);
+    assert!(matches!(&events(&mut e)[..], [Event::VoteOpened(o)] if o.round == 1));
+    // `!vote start` alone is a ballot for the option "start"
+    e.handle_privmsg(&chat("b", "!vote start"), t);
+    assert_eq!(e.vote("boss").unwrap().ballot_of(Some("id-b"), "b").unwrap().option, "start");
+    e.handle_timeout(t + secs(0.5));
+    let ev = events(&mut e);
+    assert_eq!(ev.len(), 1, "command votes do not reopen: {ev:?}");
+    assert_eq!(closed(&ev)[0].winner.as_ref().unwrap().option, "start");
+    assert_eq!(e.poll_timeout(), None);
+    // the broadcaster stops a vote early
+    assert_eq!(e.start_vote("boss", t + secs(1.0)), Ok(2));
+    let mut b = chat("owner", "!vote stop boss");
+    b.is_broadcaster = true;
+    e.handle_privmsg(&b, t + secs(1.1));
+    assert!(matches!(&events(&mut e)[..], [Event::VoteOpened(_), Event::VoteClosed(r)] if r.round == 2));
+    assert!(!e.vote("boss").unwrap().is_open());
+}
+
+#[test]
+fn stopping_an_auto_vote_and_restarting_it() {
+    let mut e = engine_with(VoteConfig::new("move", ["up"]));
+    let t = Instant::now();
+    e.start(t);
+    assert!(e.stop_vote("move", t).unwrap().is_some());
+    e.handle_timeout(t + secs(100.0));
+    assert!(!e.vote("move").unwrap().is_open());
+    assert_eq!(e.start_vote("move", t + secs(100.0)), Ok(2));
+    e.handle_timeout(t + secs(120.0));
+    assert_eq!(e.vote("move").unwrap().round(), 3, "back to back again");
+    assert!(matches!(e.start_vote("nope", t), Err(VoteError::UnknownVote(_))));
+}
+
+#[test]
+fn commands_come_out_as_events() {
+    let mut config = EngineConfig::new("bot");
+    config.commands.push(CommandConfig::new("jump", ["!jump"]));
+    config.votes.push(VoteConfig::new("move", ["jump"]));
+    let mut e = Engine::new(config).unwrap();
+    let t = Instant::now();
+    e.start(t);
+    events(&mut e);
+    e.handle_privmsg(&chat("a", "!jump  high "), t);
+    e.handle_privmsg(&chat("bot", "!jump"), t);
+    let ev = events(&mut e);
+    assert_eq!(ev.len(), 1);
+    match &ev[0] {
+        Event::Command(c) => {
+            assert_eq!(
+                (c.command.as_str(), c.channel.as_str(), c.user.as_str(), c.args.as_str()),
+                ("jump", "chan", "a", "high")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // "!jump  high" is no ballot; a bare "!jump" is both a command and a ballot for "jump"
+    assert_eq!(e.vote("move").unwrap().voters(), 0);
+    e.handle_privmsg(&chat("c", "!jump"), t);
+    assert!(matches!(&events(&mut e)[..], [Event::Command(c)] if c.args.is_empty()));
+    assert_eq!(e.vote("move").unwrap().voters(), 1);
+}
+
+#[test]
+fn keywords_see_chat_through_the_engine() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let mut e = engine_with(VoteConfig::new("move", ["up"]));
+    let n = Arc::new(AtomicUsize::new(0));
+    let m = n.clone();
+    e.keywords()
+        .register("!hi", move |hit| {
+            assert_eq!(hit.message.login, "a");
+            m.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    e.handle_privmsg(&chat("a", "!hi there"), Instant::now());
+    assert_eq!(n.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn legacy_operations() {
+    let mut v = VoteConfig::new("move", ["up", "down"]);
+    v.max_repeat = 2;
+    let mut e = engine_with(v);
+    let t = Instant::now();
+    e.start(t);
+    e.handle_privmsg(&chat("a", "up2"), t);
+    e.handle_privmsg(&chat("b", "down"), t);
+    let vote = e.vote_mut("move").unwrap();
+    assert!(vote.option_exists("UP") && !vote.option_exists("left"));
+    vote.add_option("left").unwrap();
+    assert!(matches!(vote.add_option("!x"), Err(VoteError::Config(_))));
+    assert_eq!(vote.option_count("up"), Some(1));
+    vote.configure_option("left", 4, true).unwrap();
+    assert_eq!(vote.top(2).iter().map(|e| (e.choice.label(), e.count)).collect::<Vec<_>>(), [
+        ("left".to_owned(), 4),
+        ("up2".to_owned(), 1)
+    ]);
+    vote.set_option_enabled("left", false).unwrap();
+    assert_eq!(vote.option_enabled("left"), Some(false));
+    vote.set_enabled_all(true);
+    vote.set_count_all(0);
+    let mut visited = Vec::new();
+    vote.visit(|name, count, enabled| visited.push((name.to_owned(), count, enabled)));
+    assert_eq!(visited, [("up".to_owned(), 0, true), ("down".to_owned(), 0, true), ("left".to_owned(), 0, true)]);
+    vote.set_count_all(0); // idempotent
+    // remove an option: its voters lose their ballot; later options keep theirs
+    let mut e = engine_with(VoteConfig::new("move", ["up", "down", "left"]));
+    e.start(t);
+    e.handle_privmsg(&chat("a", "up"), t);
+    e.handle_privmsg(&chat("b", "left"), t);
+    let vote = e.vote_mut("move").unwrap();
+    vote.remove_option("up").unwrap();
+    assert_eq!(vote.voters(), 1);
+    assert_eq!(vote.ballot_of(Some("id-b"), "b").unwrap().option, "left");
+    assert_eq!(vote.ballot_of(Some("id-a"), "a"), None);
+    vote.remove_option("down").unwrap();
+    assert!(matches!(vote.remove_option("left"), Err(VoteError::LastOption { .. })));
+    e.handle_privmsg(&chat("a", "left"), t);
+    assert_eq!(tally_map(&e.vote("move").unwrap().tally()), labels(&[("left", 2)]));
+    // an added option with a longer name is matched
+    e.vote_mut("move").unwrap().add_option("a-much-longer-option-name").unwrap();
+    e.handle_privmsg(&chat("c", "!vote a-much-longer-option-name"), t);
+    assert_eq!(e.vote("move").unwrap().voters(), 3);
+}
+
+#[test]
+fn voter_limiting_and_reset_voted_list() {
+    let mut e = engine_with(VoteConfig::new("move", ["up", "down"]));
+    let t = Instant::now();
+    e.start(t);
+    e.handle_privmsg(&chat("a", "up"), t);
+    e.vote_mut("move").unwrap().reset_voted_list();
+    e.handle_privmsg(&chat("a", "down"), t);
+    let v = e.vote("move").unwrap();
+    assert_eq!(tally_map(&v.tally()), labels(&[("up", 1), ("down", 1)]), "the first ballot stays counted");
+    assert_eq!(v.voters(), 2);
+    e.vote_mut("move").unwrap().set_voter_limiting(false);
+    for _ in 0..3 {
+        e.handle_privmsg(&chat("b", "up"), t);
+    }
+    let v = e.vote("move").unwrap();
+    assert_eq!(tally_map(&v.tally()), labels(&[("up", 4), ("down", 1)]));
+    assert_eq!(v.voters(), 5);
+    assert!(!v.voter_limiting());
+}
+
+#[test]
+fn disabled_options_take_no_ballots_and_cannot_win() {
+    let mut e = engine_with(VoteConfig::new("move", ["up", "down"]));
+    let t = Instant::now();
+    e.start(t);
+    e.handle_privmsg(&chat("a", "up"), t);
+    e.handle_privmsg(&chat("b", "up"), t);
+    e.handle_privmsg(&chat("c", "down"), t);
+    e.vote_mut("move").unwrap().set_option_enabled("up", false).unwrap();
+    e.handle_privmsg(&chat("d", "up"), t);
+    let r = e.close_round("move", t).unwrap();
+    assert_eq!(tally_map(&r.tally), labels(&[("up", 2), ("down", 1)]));
+    assert_eq!(r.winner.unwrap().option, "down");
+    assert_eq!(r.voters, 3);
+}
+
+#[test]
+fn late_calls_close_the_round_before_counting() {
+    let mut e = engine_with(VoteConfig::new("move", ["up", "down"]));
+    let t = Instant::now();
+    e.start(t);
+    e.handle_privmsg(&chat("a", "up"), t + secs(19.9));
+    e.handle_privmsg(&chat("b", "down"), t + secs(20.0)); // after the deadline: next round
+    let ev = events(&mut e);
+    let r = closed(&ev)[0];
+    assert_eq!(tally_map(&r.tally), labels(&[("up", 1)]));
+    assert_eq!(e.vote("move").unwrap().voters(), 1);
+    assert_eq!(e.vote("move").unwrap().round(), 2);
+}
+
+#[test]
+fn hostile_text_never_panics() {
+    let mut v = VoteConfig::new("move", ["up", "é", "日本"]);
+    v.max_repeat = 9;
+    let mut e = engine_with(v);
+    let t = Instant::now();
+    e.start(t);
+    let nasty = [
+        "\u{0}", "\x01", "\x01ACTION", "\x01ACTION\x01", "é9", "日本9", "日本\u{E0000}9", "\u{FEFF}",
+        "up\u{301}", "İ", "ǅ", "\u{10FFFF}", "!vote \u{200B}", "+", "!", "9", "up\r\n",
+    ];
+    for (i, text) in nasty.iter().enumerate() {
+        e.handle_privmsg(&chat(&format!("u{i}"), text), t);
+    }
+    let v = e.vote("move").unwrap();
+    assert_eq!(
+        tally_map(&v.tally()),
+        labels(&[("é9", 1), ("日本9", 2), ("up", 1)]),
+    );
+}
+
+#[test]
+fn the_event_queue_is_bounded() {
+    let mut v = VoteConfig::new("move", ["up"]);
+    v.mode = Mode::Anarchy;
+    let mut config = EngineConfig::new("bot");
+    config.votes.push(v);
+    config.event_capacity = 10;
+    let mut e = Engine::new(config).unwrap();
+    let t = Instant::now();
+    for i in 0..50 {
+        e.handle_privmsg(&chat(&format!("u{i}"), "up"), t);
+    }
+    assert_eq!(events(&mut e).len(), 10);
+    assert_eq!(e.dropped_events(), 41); // 1 opened + 50 inputs - 10 kept
+}
+
+// ----- property tests -----
+
+/// One step of a generated chat.
+#[derive(Debug, Clone)]
+enum Step {
+    /// user, text index, message id
+    Say(u8, u8, u16),
+    /// replay the n-th message said so far (mod len)
+    Replay(u16),
+    Timeout(u8),
+    /// delete the n-th message said so far
+    Delete(u16),
+}
+
+const TEXTS: [&str; 10] = ["up", "down", "left", "UP ", "!down", "+left\u{E0000}", "!vote up", "up2", "lol", "up down"];
+const OPTS: [&str; 3] = ["up", "down", "left"];
+
+fn steps() -> impl Strategy<Value = Vec<Step>> {
+    prop::collection::vec(
+        prop_oneof![
+            6 => (0u8..12, 0u8..10, any::<u16>()).prop_map(|(u, t, id)| Step::Say(u, t, id)),
+            2 => any::<u16>().prop_map(Step::Replay),
+            1 => (0u8..12).prop_map(Step::Timeout),
+            1 => any::<u16>().prop_map(Step::Delete),
+        ],
+        0..120,
+    )
+}
+
+/// An independent model of the rules: user -> (option, message id of the current ballot).
+#[derive(Default)]
+struct Model {
+    ballots: BTreeMap<u8, (usize, String)>,
+    seen: std::collections::BTreeSet<String>,
+}
+
+impl Model {
+    fn say(&mut self, user: u8, text: &str, id: &str) {
+        let option = match text.trim_matches(|c: char| c.is_whitespace() || c == '\u{E0000}').to_lowercase().as_str() {
+            "up" | "!vote up" => Some(0),
+            "down" | "!down" => Some(1),
+            "+left" | "left" => Some(2),
+            _ => None,
+        };
+        if let Some(option) = option
+            && self.seen.insert(id.to_owned())
+        {
+            self.ballots.insert(user, (option, id.to_owned()));
+        }
+    }
+
+    fn tally(&self) -> BTreeMap<String, u64> {
+        let mut t = BTreeMap::new();
+        for (option, _) in self.ballots.values() {
+            *t.entry(OPTS[*option].to_owned()).or_insert(0) += 1;
+        }
+        t
+    }
+}
+
+fn run(steps: &[Step], e: &mut Engine, model: &mut Model, t: Instant) -> Vec<(u8, String, String)> {
+    let mut said: Vec<(u8, String, String)> = Vec::new();
+    for step in steps {
+        match step {
+            Step::Say(u, text, id) => {
+                let line = (*u, TEXTS[usize::from(*text)].to_owned(), format!("id{id}"));
+                e.handle_privmsg(&chat_id(&format!("u{u}"), &line.2, &line.1), t);
+                model.say(line.0, &line.1, &line.2);
+                said.push(line);
+            }
+            Step::Replay(n) if !said.is_empty() => {
+                let (u, text, id) = said[usize::from(*n) % said.len()].clone();
+                e.handle_privmsg(&chat_id(&format!("u{u}"), &id, &text), t);
+                model.say(u, &text, &id);
+            }
+            Step::Timeout(u) => {
+                e.handle_clear_chat(&timeout(&format!("u{u}")), t);
+                model.ballots.remove(u);
+            }
+            Step::Delete(n) if !said.is_empty() => {
+                let (u, _, id) = said[usize::from(*n) % said.len()].clone();
+                e.handle_clear_msg(&delete(&format!("u{u}"), &id), t);
+                // The ballot that message id cast goes, if still its user's current one (with
+                // generated ids, another user's line may have cast it first).
+                model.ballots.retain(|_, (_, cur)| *cur != id);
+            }
+            _ => {}
+        }
+        // Invariant after every step: the tally sums to the number of users holding a ballot.
+        let v = e.vote("move").unwrap();
+        let sum: u64 = v.tally().iter().map(|e| e.count).sum();
+        assert_eq!(sum, v.voters());
+        assert_eq!(v.voters(), model.ballots.len() as u64);
+    }
+    said
+}
+
+fn fresh() -> Engine {
+    let mut v = VoteConfig::new("move", OPTS);
+    v.window_secs = 1000.0;
+    engine_with(v)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// The tally always sums to the number of users holding a ballot, and matches an
+    /// independent model of the rules (last ballot wins, ids once, moderation).
+    #[test]
+    fn tally_matches_the_model(steps in steps()) {
+        let t = Instant::now();
+        let mut e = fresh();
+        e.start(t);
+        let mut model = Model::default();
+        run(&steps, &mut e, &mut model, t);
+        prop_assert_eq!(tally_map(&e.vote("move").unwrap().tally()), model.tally());
+    }
+
+    /// Replaying every message a second time (after everything) changes nothing.
+    #[test]
+    fn replaying_changes_nothing(steps in steps()) {
+        let t = Instant::now();
+        let mut e = fresh();
+        e.start(t);
+        let mut model = Model::default();
+        let said = run(&steps, &mut e, &mut model, t);
+        let before = e.tally("move", t).unwrap();
+        for (u, text, id) in &said {
+            e.handle_privmsg(&chat_id(&format!("u{u}"), id, text), t);
+        }
+        prop_assert_eq!(e.tally("move", t).unwrap(), before);
+    }
+
+    /// A user who already holds a ballot never increases the total by voting again.
+    #[test]
+    fn ballot_changes_never_increase_the_total(
+        others in prop::collection::vec((0u8..20, 0usize..3), 0..40),
+        changes in prop::collection::vec(0usize..10, 1..20),
+    ) {
+        let t = Instant::now();
+        let mut e = fresh();
+        e.start(t);
+        for (i, (u, o)) in others.iter().enumerate() {
+            e.handle_privmsg(&chat_id(&format!("o{u}"), &format!("o{i}"), OPTS[*o]), t);
+        }
+        e.handle_privmsg(&chat_id("me", "first", "up"), t);
+        let total = e.vote("move").unwrap().voters();
+        for (i, text) in changes.iter().enumerate() {
+            e.handle_privmsg(&chat_id("me", &format!("c{i}"), TEXTS[*text]), t);
+            prop_assert_eq!(e.vote("move").unwrap().voters(), total);
+        }
+    }
+
+    /// The result does not depend on the order other users voted in (or on hash order).
+    #[test]
+    fn result_is_independent_of_the_order_of_users(
+        ballots in prop::collection::vec((0u16..200, 0usize..3), 1..80),
+        seed in any::<u64>(),
+    ) {
+        let t = Instant::now();
+        let result = |order: &[(u16, usize)]| {
+            let mut e = fresh();
+            e.start(t);
+            for (i, (u, o)) in order.iter().enumerate() {
+                // one ballot per user here, so the users' order is all that changes
+                e.handle_privmsg(&chat_id(&format!("user{u}"), &format!("{u}-{i}"), OPTS[*o]), t);
+            }
+            let r = e.close_round("move", t).unwrap();
+            (r.winner, r.tally, r.voters)
+        };
+        let mut unique: BTreeMap<u16, usize> = BTreeMap::new();
+        for (u, o) in &ballots {
+            unique.entry(*u).or_insert(*o);
+        }
+        let forward: Vec<(u16, usize)> = unique.iter().map(|(u, o)| (*u, *o)).collect();
+        let mut shuffled = forward.clone();
+        // a seeded Fisher-Yates shuffle
+        let mut s = seed | 1;
+        for i in (1..shuffled.len()).rev() {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+            shuffled.swap(i, (s % (i as u64 + 1)) as usize);
+        }
+        prop_assert_eq!(result(&forward), result(&shuffled));
+    }
+}

@@ -1,0 +1,853 @@
+//! One vote: its options (with the legacy ChatPlay gem's operations), its timed rounds, its
+//! ballots and its tally.
+//!
+//! A [`Vote`] lives inside the [`Engine`](super::Engine), which feeds it chat and runs its timer;
+//! the game reaches it with [`Engine::vote`](super::Engine::vote) and
+//! [`Engine::vote_mut`](super::Engine::vote_mut) for the legacy operations:
+//!
+//! | legacy ChatPlay (`ChatPlayVoteRequestBus`) | here |
+//! |---|---|
+//! | AddOption / RemoveOption / OptionExists | [`Vote::add_option`], [`Vote::remove_option`], [`Vote::option_exists`] |
+//! | ConfigureOption(name, count, enabled) | [`Vote::configure_option`] |
+//! | GetOptionCount / SetOptionCount | [`Vote::option_count`], [`Vote::set_option_count`] |
+//! | GetOptionEnabled / SetOptionEnabled | [`Vote::option_enabled`], [`Vote::set_option_enabled`] |
+//! | SetEnableStateAll / SetCountAll | [`Vote::set_enabled_all`], [`Vote::set_count_all`] |
+//! | SetVoterLimiting / ResetVotedList | [`Vote::set_voter_limiting`], [`Vote::reset_voted_list`] |
+//! | Visit / HighScores (top 4) | [`Vote::visit`], [`Vote::top`] |
+//!
+//! # Fairness rules
+//!
+//! * **One ballot per user per round**, keyed by the `user-id` tag (by login only for messages
+//!   without tags). **The last valid ballot wins**: a new ballot replaces the user's previous one.
+//!   This is "voter limiting" on, the default; with it off ([`Vote::set_voter_limiting`]), every
+//!   ballot message adds one, as in the legacy gem.
+//! * **A message id counts once.** Each vote remembers the ids of the ballots it counted (bounded,
+//!   oldest forgotten first, across rounds), so lines replayed after a reconnect change nothing.
+//! * **The bot's own messages never count** (the engine drops them before the votes see them).
+//! * **Moderation.** A CLEARCHAT of a user (timeout or ban) removes that user's ballot in the open
+//!   round. A CLEARMSG removes the ballot its message cast, if that is still the user's current
+//!   ballot (a later ballot is left alone). A CLEARCHAT of the whole chat (`/clear`) removes no
+//!   ballot: it cleans the screen and judges no one. Anarchy inputs were already passed on and are
+//!   not taken back.
+//! * **Disabled options** take no new ballots and cannot win; ballots they already hold stay
+//!   counted until their voters vote again.
+//! * **Results** never depend on hash order: tallies are dense vectors in option order, ties go to
+//!   the input listed first (option order, then repeat count) or to a seeded random pick among
+//!   the tied.
+//!
+//! Without manual counts ([`Vote::set_option_count`] and friends), the tally's sum always equals
+//! the number of voters.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use thiserror::Error;
+
+use super::ballot::match_ballot;
+use super::config::{self, ConfigError, MAX_OPTIONS, Mode, Start, TieBreak, VoteConfig};
+use super::dedup::{MessageKey, RecentIds};
+use super::event::{AnarchyInput, Choice, LiveTally, RoundOpened, TallyEntry, VoteResult};
+use super::normalize::normalized;
+use crate::irc::Privmsg;
+
+/// A vote operation that cannot be done.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum VoteError {
+    /// No vote has this name.
+    #[error("no vote is named {0:?}")]
+    UnknownVote(String),
+    /// The vote has no such option.
+    #[error("vote {vote:?} has no option {option:?}")]
+    UnknownOption {
+        /// The vote.
+        vote: String,
+        /// The option asked for.
+        option: String,
+    },
+    /// A round is already open.
+    #[error("vote {vote:?} already has round {round} open")]
+    AlreadyOpen {
+        /// The vote.
+        vote: String,
+        /// The open round.
+        round: u64,
+    },
+    /// No round is open.
+    #[error("vote {vote:?} has no open round")]
+    NotOpen {
+        /// The vote.
+        vote: String,
+    },
+    /// The last option cannot be removed.
+    #[error("vote {vote:?}: the last option cannot be removed")]
+    LastOption {
+        /// The vote.
+        vote: String,
+    },
+    /// The new option is invalid (same rules as in the configuration).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+#[derive(Debug, Clone)]
+struct OptionSlot {
+    name: String,
+    enabled: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct OpenRound {
+    closes_at: Instant,
+}
+
+/// Per-round counts. Index of an input: `option * max_repeat + (repeat - 1)`.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Ballots held by users (voter limiting on).
+    live: Vec<u32>,
+    /// Ballots no longer tied to a user: kept by `reset_voted_list`, counted with voter limiting
+    /// off, or anarchy inputs passed on.
+    frozen: Vec<u32>,
+    /// Manual adjustments (`set_option_count`).
+    manual: Vec<i64>,
+    /// Users holding a ballot.
+    holders: u64,
+    /// Sum of `frozen`.
+    frozen_total: u64,
+    /// Anarchy: users whose input was passed on this round.
+    distinct: u64,
+}
+
+impl Tally {
+    fn reset(&mut self, inputs: usize) {
+        for v in [&mut self.live, &mut self.frozen] {
+            v.clear();
+            v.resize(inputs, 0);
+        }
+        self.manual.clear();
+        self.manual.resize(inputs, 0);
+        self.holders = 0;
+        self.frozen_total = 0;
+        self.distinct = 0;
+    }
+
+    fn count(&self, i: usize) -> u64 {
+        let raw = i64::from(self.live[i]) + i64::from(self.frozen[i]) + self.manual[i];
+        u64::try_from(raw).unwrap_or(0)
+    }
+}
+
+#[derive(Debug)]
+struct Voter {
+    /// The last round this user cast a ballot in; `ballot` is meaningless for older rounds.
+    round: u64,
+    /// The input held (democracy) or the last input passed on (anarchy) in `round`.
+    ballot: Option<u16>,
+    /// The message that cast `ballot`.
+    message: MessageKey,
+    login: Box<str>,
+    /// Anarchy: when the last input was passed on.
+    last_input: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
+struct Voters {
+    by_id: HashMap<Box<str>, Voter>,
+    by_login: HashMap<Box<str>, Voter>,
+}
+
+impl Voters {
+    /// The user's record, created on first use (the only allocation of the ballot path).
+    fn slot(&mut self, user_id: Option<&str>, login: &str) -> &mut Voter {
+        let (map, key) = match user_id {
+            Some(id) => (&mut self.by_id, id),
+            None => (&mut self.by_login, login),
+        };
+        if !map.contains_key(key) {
+            map.insert(
+                key.into(),
+                Voter {
+                    round: 0,
+                    ballot: None,
+                    message: MessageKey::None,
+                    login: login.into(),
+                    last_input: None,
+                },
+            );
+        }
+        // Infallible: the key was inserted just above if it was missing.
+        map.get_mut(key).expect("voter inserted above")
+    }
+
+    fn all_mut(&mut self) -> impl Iterator<Item = &mut Voter> {
+        self.by_id.values_mut().chain(self.by_login.values_mut())
+    }
+}
+
+/// One vote; see the [module docs](self).
+#[derive(Debug)]
+pub struct Vote {
+    name: String,
+    folded_name: String,
+    mode: Mode,
+    window: Duration,
+    start: Start,
+    min_voters: u32,
+    tie: TieBreak,
+    max_repeat: u8,
+    announce: bool,
+    anarchy_cooldown: Duration,
+    options: Vec<OptionSlot>,
+    folded: Vec<Box<str>>,
+    max_ballot_len: usize,
+    voter_limiting: bool,
+    round: u64,
+    open: Option<OpenRound>,
+    /// Auto votes: whether rounds run back to back (false after `stop`).
+    running: bool,
+    tally: Tally,
+    voters: Voters,
+    seen: RecentIds,
+    rng: StdRng,
+}
+
+impl Vote {
+    /// Builds a vote from a validated configuration.
+    pub(crate) fn new(config: &VoteConfig, seed: u64, max_ids: usize) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let window = config::window_duration(&config.name, config.window_secs)?;
+        let anarchy_cooldown = config::cooldown_duration(&config.name, config.anarchy_cooldown_secs)?;
+        let mut vote = Self {
+            name: config.name.clone(),
+            folded_name: normalized(&config.name),
+            mode: config.mode,
+            window,
+            start: config.start,
+            min_voters: config.min_voters,
+            tie: config.tie,
+            max_repeat: config.max_repeat,
+            announce: config.announce,
+            anarchy_cooldown,
+            options: Vec::new(),
+            folded: Vec::new(),
+            max_ballot_len: 0,
+            voter_limiting: true,
+            round: 0,
+            open: None,
+            running: config.start == Start::Auto,
+            tally: Tally::default(),
+            voters: Voters::default(),
+            seen: RecentIds::new(max_ids),
+            rng: StdRng::seed_from_u64(seed),
+        };
+        for option in &config.options {
+            vote.options.push(OptionSlot {
+                name: option.clone(),
+                enabled: true,
+            });
+            vote.folded.push(normalized(option).into());
+        }
+        vote.refresh_limits();
+        let inputs = vote.inputs();
+        vote.tally.reset(inputs);
+        Ok(vote)
+    }
+
+    // ----- getters -----
+
+    /// The vote's name, as configured.
+    ///
+    /// ```
+    /// # use twitch_bot::chatplay::{Engine, EngineConfig, VoteConfig};
+    /// # let mut c = EngineConfig::new("bot"); c.votes.push(VoteConfig::new("move", ["up"]));
+    /// let engine = Engine::new(c).unwrap();
+    /// assert_eq!(engine.vote("move").unwrap().name(), "move");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Democracy or anarchy.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// How rounds start.
+    pub fn start_mode(&self) -> Start {
+        self.start
+    }
+
+    /// The round window.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// The current round number (the last one, when closed); 0 before the first.
+    pub fn round(&self) -> u64 {
+        self.round
+    }
+
+    /// Whether a round is open.
+    pub fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+
+    /// When the open round closes.
+    pub fn closes_at(&self) -> Option<Instant> {
+        self.open.map(|o| o.closes_at)
+    }
+
+    /// The options in order, with their enabled flag.
+    ///
+    /// ```
+    /// # use twitch_bot::chatplay::{Engine, EngineConfig, VoteConfig};
+    /// # let mut c = EngineConfig::new("bot"); c.votes.push(VoteConfig::new("move", ["up", "down"]));
+    /// let engine = Engine::new(c).unwrap();
+    /// let names: Vec<&str> = engine.vote("move").unwrap().options().map(|(n, _)| n).collect();
+    /// assert_eq!(names, ["up", "down"]);
+    /// ```
+    pub fn options(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.options.iter().map(|o| (o.name.as_str(), o.enabled))
+    }
+
+    /// The number of voters so far in this round (see [`VoteResult::voters`]).
+    pub fn voters(&self) -> u64 {
+        match self.mode {
+            Mode::Democracy => self.tally.holders + self.tally.frozen_total,
+            Mode::Anarchy => self.tally.distinct,
+        }
+    }
+
+    /// The inputs with a count above 0, in option order then repeat order.
+    pub fn tally(&self) -> Vec<TallyEntry> {
+        (0..self.inputs())
+            .filter_map(|i| {
+                let count = self.tally.count(i);
+                (count > 0).then(|| TallyEntry {
+                    choice: self.choice(i),
+                    count,
+                })
+            })
+            .collect()
+    }
+
+    /// The `n` inputs with the highest counts (ties in option order), like the legacy HighScores
+    /// node (which showed 4).
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use twitch_bot::chatplay::{Engine, EngineConfig, VoteConfig};
+    /// # let mut c = EngineConfig::new("bot"); c.votes.push(VoteConfig::new("move", ["up", "down"]));
+    /// let mut engine = Engine::new(c).unwrap();
+    /// engine.start(Instant::now());
+    /// let vote = engine.vote_mut("move").unwrap();
+    /// vote.set_option_count("down", 5).unwrap();
+    /// vote.set_option_count("up", 2).unwrap();
+    /// let top = vote.top(1);
+    /// assert_eq!((top[0].choice.option.as_str(), top[0].count), ("down", 5));
+    /// ```
+    pub fn top(&self, n: usize) -> Vec<TallyEntry> {
+        let mut all = self.tally();
+        all.sort_by(|a, b| b.count.cmp(&a.count)); // stable: equal counts keep option order
+        all.truncate(n);
+        all
+    }
+
+    /// Calls `f(option, count, enabled)` for every option in order (`count` sums the option's
+    /// repeat variants), like the legacy Visit.
+    ///
+    /// ```
+    /// # use twitch_bot::chatplay::{Engine, EngineConfig, VoteConfig};
+    /// # let mut c = EngineConfig::new("bot"); c.votes.push(VoteConfig::new("move", ["up", "down"]));
+    /// let engine = Engine::new(c).unwrap();
+    /// let mut seen = Vec::new();
+    /// engine.vote("move").unwrap().visit(|name, count, enabled| seen.push((name.to_owned(), count, enabled)));
+    /// assert_eq!(seen, [("up".to_owned(), 0, true), ("down".to_owned(), 0, true)]);
+    /// ```
+    pub fn visit(&self, mut f: impl FnMut(&str, u64, bool)) {
+        for (index, option) in self.options.iter().enumerate() {
+            f(&option.name, self.option_total(index), option.enabled);
+        }
+    }
+
+    /// The ballot a user holds in the open round (democracy), by user id or, without one, login.
+    pub fn ballot_of(&self, user_id: Option<&str>, login: &str) -> Option<Choice> {
+        let voter = match user_id {
+            Some(id) => self.voters.by_id.get(id),
+            None => self.voters.by_login.get(login),
+        }?;
+        if self.mode != Mode::Democracy || voter.round != self.round || self.open.is_none() {
+            return None;
+        }
+        voter.ballot.map(|b| self.choice(usize::from(b)))
+    }
+
+    /// The live view for an overlay.
+    pub fn live(&self, now: Instant) -> LiveTally {
+        LiveTally {
+            vote: self.name.clone(),
+            round: self.round,
+            open: self.open.is_some(),
+            remaining: self
+                .open
+                .map_or(Duration::ZERO, |o| o.closes_at.saturating_duration_since(now)),
+            tally: self.tally(),
+            voters: self.voters(),
+            leader: self.candidates().first().map(|&i| self.choice(i)),
+        }
+    }
+
+    // ----- legacy operations -----
+
+    /// Whether the option exists (compared after normalisation).
+    pub fn option_exists(&self, option: &str) -> bool {
+        self.index_of(option).is_some()
+    }
+
+    /// Adds an option at the end (same rules as in the configuration). Works during a round.
+    ///
+    /// ```
+    /// # use twitch_bot::chatplay::{Engine, EngineConfig, VoteConfig};
+    /// # let mut c = EngineConfig::new("bot"); c.votes.push(VoteConfig::new("move", ["up"]));
+    /// let mut engine = Engine::new(c).unwrap();
+    /// let vote = engine.vote_mut("move").unwrap();
+    /// vote.add_option("down").unwrap();
+    /// assert!(vote.add_option("DOWN").is_err()); // duplicate
+    /// ```
+    pub fn add_option(&mut self, option: &str) -> Result<(), VoteError> {
+        let folded = config::check_option(&self.name, option)?;
+        if let Some(i) = self.folded.iter().position(|f| **f == *folded) {
+            return Err(ConfigError::DuplicateOption {
+                vote: self.name.clone(),
+                first: self.options[i].name.clone(),
+                second: option.to_owned(),
+            }
+            .into());
+        }
+        if self.options.len() >= MAX_OPTIONS {
+            return Err(ConfigError::TooManyOptions {
+                vote: self.name.clone(),
+                count: self.options.len() + 1,
+            }
+            .into());
+        }
+        self.options.push(OptionSlot {
+            name: option.to_owned(),
+            enabled: true,
+        });
+        self.folded.push(folded.into());
+        let inputs = self.inputs();
+        self.tally.live.resize(inputs, 0);
+        self.tally.frozen.resize(inputs, 0);
+        self.tally.manual.resize(inputs, 0);
+        self.refresh_limits();
+        Ok(())
+    }
+
+    /// Removes an option. Users whose ballot was for it lose that ballot (and may vote again).
+    pub fn remove_option(&mut self, option: &str) -> Result<(), VoteError> {
+        let index = self.require(option)?;
+        if self.options.len() == 1 {
+            return Err(VoteError::LastOption {
+                vote: self.name.clone(),
+            });
+        }
+        let r = usize::from(self.max_repeat);
+        let range = index * r..index * r + r;
+        let removed_live: u64 = self.tally.live.drain(range.clone()).map(u64::from).sum();
+        let removed_frozen: u64 = self.tally.frozen.drain(range.clone()).map(u64::from).sum();
+        self.tally.manual.drain(range.clone());
+        if self.mode == Mode::Democracy {
+            self.tally.holders -= removed_live;
+            self.tally.frozen_total -= removed_frozen;
+        }
+        let round = self.round;
+        for voter in self.voters.all_mut() {
+            if voter.round != round {
+                continue;
+            }
+            if let Some(b) = voter.ballot {
+                let b = usize::from(b);
+                if range.contains(&b) {
+                    voter.ballot = None;
+                } else if b >= range.end {
+                    voter.ballot = u16::try_from(b - r).ok();
+                }
+            }
+        }
+        self.options.remove(index);
+        self.folded.remove(index);
+        self.refresh_limits();
+        Ok(())
+    }
+
+    /// Sets an option's count and enabled flag at once (the legacy ConfigureOption).
+    pub fn configure_option(&mut self, option: &str, count: u64, enabled: bool) -> Result<(), VoteError> {
+        self.set_option_count(option, count)?;
+        self.set_option_enabled(option, enabled)
+    }
+
+    /// The option's count in the current round (summing its repeat variants).
+    pub fn option_count(&self, option: &str) -> Option<u64> {
+        self.index_of(option).map(|i| self.option_total(i))
+    }
+
+    /// Sets the option's count: its plain input holds `count`, its repeat variants 0. This is a
+    /// manual adjustment on top of the ballots (later ballots still move it) and lasts until the
+    /// round ends.
+    pub fn set_option_count(&mut self, option: &str, count: u64) -> Result<(), VoteError> {
+        let index = self.require(option)?;
+        let r = usize::from(self.max_repeat);
+        let target = i64::try_from(count).unwrap_or(i64::MAX);
+        for i in index * r..index * r + r {
+            let ballots = i64::from(self.tally.live[i]) + i64::from(self.tally.frozen[i]);
+            let want = if i == index * r { target } else { 0 };
+            self.tally.manual[i] = want.saturating_sub(ballots);
+        }
+        Ok(())
+    }
+
+    /// Whether the option is enabled.
+    pub fn option_enabled(&self, option: &str) -> Option<bool> {
+        self.index_of(option).map(|i| self.options[i].enabled)
+    }
+
+    /// Enables or disables an option: a disabled option takes no new ballots and cannot win.
+    pub fn set_option_enabled(&mut self, option: &str, enabled: bool) -> Result<(), VoteError> {
+        let index = self.require(option)?;
+        self.options[index].enabled = enabled;
+        Ok(())
+    }
+
+    /// Enables or disables every option.
+    pub fn set_enabled_all(&mut self, enabled: bool) {
+        for option in &mut self.options {
+            option.enabled = enabled;
+        }
+    }
+
+    /// Sets every option's count (see [`Vote::set_option_count`]).
+    pub fn set_count_all(&mut self, count: u64) {
+        for index in 0..self.options.len() {
+            let name = self.options[index].name.clone();
+            // Cannot fail: the option exists.
+            let _ = self.set_option_count(&name, count);
+        }
+    }
+
+    /// Whether voter limiting is on (the default): one ballot per user per round, last one wins.
+    pub fn voter_limiting(&self) -> bool {
+        self.voter_limiting
+    }
+
+    /// Turns voter limiting on or off. Off, every ballot message adds one to its input (the
+    /// legacy gem's behaviour) and cannot be removed by moderation; ballots already held stay.
+    pub fn set_voter_limiting(&mut self, on: bool) {
+        self.voter_limiting = on;
+    }
+
+    /// Forgets who voted in this round (the legacy ResetVotedList): the ballots cast so far stay
+    /// counted, and every user may cast one more ballot, which counts in addition.
+    pub fn reset_voted_list(&mut self) {
+        if self.mode == Mode::Democracy {
+            for (frozen, live) in self.tally.frozen.iter_mut().zip(&mut self.tally.live) {
+                *frozen += std::mem::take(live);
+            }
+            self.tally.frozen_total += std::mem::take(&mut self.tally.holders);
+        }
+        let round = self.round;
+        for voter in self.voters.all_mut() {
+            if voter.round == round {
+                voter.ballot = None;
+            }
+        }
+        if self.mode == Mode::Anarchy {
+            self.tally.distinct = 0;
+        }
+    }
+
+    // ----- engine side -----
+
+    pub(crate) fn folded_name(&self) -> &str {
+        &self.folded_name
+    }
+
+    pub(crate) fn max_ballot_len(&self) -> usize {
+        self.max_ballot_len
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        self.running
+    }
+
+    pub(crate) fn set_running(&mut self, running: bool) {
+        self.running = running;
+    }
+
+    /// Whether the bot should announce this vote's rounds in chat.
+    pub fn announce(&self) -> bool {
+        self.announce
+    }
+
+    /// Opens a new round at `now`.
+    pub(crate) fn open_round(&mut self, now: Instant) -> Result<RoundOpened, VoteError> {
+        if self.open.is_some() {
+            return Err(VoteError::AlreadyOpen {
+                vote: self.name.clone(),
+                round: self.round,
+            });
+        }
+        self.round += 1;
+        let inputs = self.inputs();
+        self.tally.reset(inputs);
+        // Forget users who have not voted for a while (their cooldown over): bounded memory.
+        let (round, cooldown) = (self.round, self.anarchy_cooldown);
+        let keep = |v: &mut Voter| {
+            v.round + 8 >= round || v.last_input.is_some_and(|t| now < t + cooldown)
+        };
+        self.voters.by_id.retain(|_, v| keep(v));
+        self.voters.by_login.retain(|_, v| keep(v));
+        let closes_at = now + self.window;
+        self.open = Some(OpenRound { closes_at });
+        tracing::debug!(vote = %self.name, round = self.round, "round opened");
+        Ok(RoundOpened {
+            vote: self.name.clone(),
+            round: self.round,
+            mode: self.mode,
+            options: self
+                .options
+                .iter()
+                .filter(|o| o.enabled)
+                .map(|o| o.name.clone())
+                .collect(),
+            max_repeat: self.max_repeat,
+            window: self.window,
+            closes_at,
+            announce: self.announce,
+        })
+    }
+
+    /// Closes the open round and returns its result.
+    pub(crate) fn close_round(&mut self) -> Result<VoteResult, VoteError> {
+        if self.open.take().is_none() {
+            return Err(VoteError::NotOpen {
+                vote: self.name.clone(),
+            });
+        }
+        let result = VoteResult {
+            vote: self.name.clone(),
+            round: self.round,
+            mode: self.mode,
+            winner: self.pick_winner(),
+            tally: self.tally(),
+            voters: self.voters(),
+            announce: self.announce,
+        };
+        tracing::debug!(vote = %self.name, round = self.round, winner = ?result.winner, voters = result.voters, "round closed");
+        Ok(result)
+    }
+
+    /// Counts `normalized` (the message's normalised text) as a ballot if it is one.
+    /// `key` is the message's id key, computed on first need and shared between votes.
+    pub(crate) fn handle_ballot(
+        &mut self,
+        normalized: &str,
+        msg: &Privmsg,
+        key: &mut Option<MessageKey>,
+        now: Instant,
+    ) -> Option<AnarchyInput> {
+        self.open?;
+        if normalized.len() > self.max_ballot_len {
+            return None;
+        }
+        let (option, repeat) = match_ballot(normalized, &self.folded, self.max_repeat)?;
+        if !self.options[option].enabled {
+            return None;
+        }
+        let key = key.get_or_insert_with(|| MessageKey::from_id(msg.message_id.as_deref()));
+        if !self.seen.insert(key) {
+            return None; // a replay
+        }
+        let index = option * usize::from(self.max_repeat) + usize::from(repeat - 1);
+        let input = u16::try_from(index).ok()?;
+        let round = self.round;
+        let voter = self.voters.slot(msg.user_id.as_deref(), &msg.login);
+        if voter.round != round {
+            voter.round = round;
+            voter.ballot = None;
+        }
+        let tally = &mut self.tally;
+        match self.mode {
+            Mode::Democracy => {
+                if self.voter_limiting {
+                    match voter.ballot.replace(input) {
+                        Some(old) => tally.live[usize::from(old)] -= 1,
+                        None => tally.holders += 1,
+                    }
+                    tally.live[index] += 1;
+                } else {
+                    tally.frozen[index] += 1;
+                    tally.frozen_total += 1;
+                }
+                voter.message = key.clone();
+                None
+            }
+            Mode::Anarchy => {
+                if let Some(last) = voter.last_input
+                    && now < last + self.anarchy_cooldown
+                {
+                    return None;
+                }
+                voter.last_input = Some(now);
+                if voter.ballot.replace(input).is_none() {
+                    tally.distinct += 1;
+                }
+                voter.message = key.clone();
+                tally.frozen[index] += 1;
+                tally.frozen_total += 1;
+                Some(AnarchyInput {
+                    vote: self.name.clone(),
+                    round,
+                    choice: self.choice(index),
+                    user: msg.login.clone(),
+                    user_id: msg.user_id.clone(),
+                    channel: msg.channel.clone(),
+                })
+            }
+        }
+    }
+
+    /// A CLEARCHAT of one user: drops their ballot in the open round.
+    pub(crate) fn remove_user(&mut self, user_id: Option<&str>, login: Option<&str>) {
+        if !self.removable() {
+            return;
+        }
+        let (round, tally) = (self.round, &mut self.tally);
+        let mut drop = |v: &mut Voter| {
+            if v.round == round
+                && let Some(b) = v.ballot.take()
+            {
+                tally.live[usize::from(b)] -= 1;
+                tally.holders -= 1;
+            }
+        };
+        if let Some(id) = user_id
+            && let Some(v) = self.voters.by_id.get_mut(id)
+        {
+            drop(v);
+        }
+        if let Some(login) = login {
+            if let Some(v) = self.voters.by_login.get_mut(login) {
+                drop(v);
+            }
+            if user_id.is_none() {
+                for v in self.voters.by_id.values_mut() {
+                    if v.login.eq_ignore_ascii_case(login) {
+                        drop(v);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A CLEARMSG: drops the ballot `key` cast, if it is still its user's current ballot.
+    pub(crate) fn remove_message(&mut self, key: &MessageKey) {
+        if !self.removable() || *key == MessageKey::None {
+            return;
+        }
+        let (round, tally) = (self.round, &mut self.tally);
+        for v in self.voters.all_mut() {
+            if v.round == round && v.message == *key && v.ballot.is_some() {
+                if let Some(b) = v.ballot.take() {
+                    tally.live[usize::from(b)] -= 1;
+                    tally.holders -= 1;
+                }
+                return;
+            }
+        }
+    }
+
+    // ----- internals -----
+
+    fn removable(&self) -> bool {
+        self.open.is_some() && self.mode == Mode::Democracy
+    }
+
+    fn inputs(&self) -> usize {
+        self.options.len() * usize::from(self.max_repeat)
+    }
+
+    fn choice(&self, input: usize) -> Choice {
+        let r = usize::from(self.max_repeat);
+        Choice {
+            option: self.options[input / r].name.clone(),
+            repeat: u8::try_from(input % r + 1).unwrap_or(1),
+        }
+    }
+
+    fn option_total(&self, index: usize) -> u64 {
+        let r = usize::from(self.max_repeat);
+        (index * r..index * r + r).map(|i| self.tally.count(i)).sum()
+    }
+
+    fn index_of(&self, option: &str) -> Option<usize> {
+        let folded = normalized(option);
+        self.folded.iter().position(|f| **f == *folded)
+    }
+
+    fn require(&self, option: &str) -> Result<usize, VoteError> {
+        self.index_of(option).ok_or_else(|| VoteError::UnknownOption {
+            vote: self.name.clone(),
+            option: option.to_owned(),
+        })
+    }
+
+    fn refresh_limits(&mut self) {
+        let longest = self.folded.iter().map(|f| f.len()).max().unwrap_or(0);
+        // "!vote " + option + one repeat digit
+        self.max_ballot_len = 6 + longest + 1;
+    }
+
+    /// The inputs that could win under the vote's rules, in order (empty: no winner).
+    fn candidates(&self) -> Vec<usize> {
+        if self.mode == Mode::Anarchy || self.voters() < u64::from(self.min_voters) {
+            return Vec::new();
+        }
+        let r = usize::from(self.max_repeat);
+        let mut best = 0;
+        let mut tied: Vec<usize> = Vec::new();
+        for i in 0..self.inputs() {
+            if !self.options[i / r].enabled {
+                continue;
+            }
+            let count = self.tally.count(i);
+            if count == 0 && i % r != 0 {
+                continue; // an unvoted repeat variant is never a candidate
+            }
+            if tied.is_empty() || count > best {
+                best = count;
+                tied.clear();
+                tied.push(i);
+            } else if count == best {
+                tied.push(i);
+            }
+        }
+        if best == 0 && self.min_voters > 0 {
+            tied.clear();
+        }
+        tied
+    }
+
+    /// The winner: the first candidate, or a seeded random one when the vote says so.
+    fn pick_winner(&mut self) -> Option<Choice> {
+        let tied = self.candidates();
+        let pick = if self.tie == TieBreak::Random && tied.len() > 1 {
+            self.rng.random_range(0..tied.len())
+        } else {
+            0
+        };
+        tied.get(pick).map(|&i| self.choice(i))
+    }
+}

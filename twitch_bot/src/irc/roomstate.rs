@@ -1,0 +1,78 @@
+//! `ROOMSTATE #channel`: the chat room's settings, full on join, partial on change.
+
+use super::line::channel_login;
+use super::{ParseError, RawLine, parse_u64_tag};
+
+/// Followers-only mode (`followers-only` tag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowersOnly {
+    /// `-1`: anyone may chat.
+    Disabled,
+    /// `N >= 0`: followers of at least N minutes may chat.
+    Enabled {
+        /// Minimum follow age in minutes (0 = any follower).
+        minutes: u64,
+    },
+}
+
+/// A `ROOMSTATE`. On join every field is set; on a change Twitch sends only the changed setting (and
+/// `room-id`), so every field is an `Option`: `None` means "not in this update", not "off".
+///
+/// ```
+/// use twitch_bot::irc::{parse_line, ServerMessage};
+/// let ServerMessage::RoomState(r) = parse_line("@room-id=4;slow=5 :tmi.twitch.tv ROOMSTATE #chan").unwrap() else { panic!() };
+/// assert_eq!(r.slow_mode_secs, Some(5));
+/// assert_eq!(r.emote_only, None); // not part of this update
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomState {
+    /// The channel's login, lowercase, without `#`.
+    pub channel: String,
+    /// `room-id`: the channel's user id.
+    pub room_id: Option<String>,
+    /// `emote-only`.
+    pub emote_only: Option<bool>,
+    /// `followers-only`.
+    pub followers_only: Option<FollowersOnly>,
+    /// `r9k` (unique-chat mode).
+    pub r9k: Option<bool>,
+    /// `slow`: seconds between messages (0 = off).
+    pub slow_mode_secs: Option<u64>,
+    /// `subs-only`.
+    pub subscribers_only: Option<bool>,
+}
+
+fn bool_tag(line: &RawLine<'_>, tag: &'static str) -> Result<Option<bool>, ParseError> {
+    match line.tags.get_raw(tag) {
+        None => Ok(None),
+        Some("0") => Ok(Some(false)),
+        Some("1") => Ok(Some(true)),
+        Some(other) => Err(ParseError::BadTag {
+            tag,
+            value: other.to_owned(),
+        }),
+    }
+}
+
+impl TryFrom<&RawLine<'_>> for RoomState {
+    type Error = ParseError;
+
+    fn try_from(line: &RawLine<'_>) -> Result<Self, ParseError> {
+        let followers_only = match line.tags.get_raw("followers-only") {
+            None => None,
+            Some("-1") => Some(FollowersOnly::Disabled),
+            Some(_) => Some(FollowersOnly::Enabled {
+                minutes: parse_u64_tag(line, "followers-only")?.unwrap_or(0),
+            }),
+        };
+        Ok(RoomState {
+            channel: channel_login(line.param(0, "channel")?),
+            room_id: line.tags.get_nonempty("room-id"),
+            emote_only: bool_tag(line, "emote-only")?,
+            followers_only,
+            r9k: bool_tag(line, "r9k")?,
+            slow_mode_secs: parse_u64_tag(line, "slow")?,
+            subscribers_only: bool_tag(line, "subs-only")?,
+        })
+    }
+}

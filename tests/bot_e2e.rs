@@ -897,3 +897,53 @@ async fn say_flood_respects_twitch_rate_limit() {
     assert_eq!(texts.len(), n);
     assert_clean_with(&server, &bot);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_twitch_corpus_lines_do_not_disturb_the_bot() {
+    // Every line of a corpus of real Twitch server lines (PRIVMSG with emotes and odd tags,
+    // USERNOTICE, CLEARCHAT, CLEARMSG, ROOMSTATE, WHISPER, ...), 10 per frame, except RECONNECT
+    // (tested separately). The bot must stay up and count a following round exactly.
+    let corpus = include_str!("data/twitch-corpus.txt");
+    let lines: Vec<String> = corpus
+        .lines()
+        .filter(|l| !l.is_empty() && irc_command(l) != "RECONNECT")
+        .map(str::to_string)
+        .collect();
+    assert!(lines.len() > 50);
+    let (server, mut bot) = start(MockOptions::default(), |c| {
+        c.vote(VoteSpec {
+            window_secs: 120.0,
+            ..VoteSpec::democracy("compass", &["north", "south"])
+        })
+    })
+    .await;
+    for chunk in lines.chunks(10) {
+        server.send_lines_to_channel(CHANNEL, chunk).await.unwrap();
+    }
+    sync(&server, "after-corpus").await;
+    op(&mut bot, json!({"op": "start_vote", "vote": "compass"})).await;
+    bot.wait_type("vote_opened", T, |_| true).await.unwrap();
+    server
+        .send_chat(CHANNEL, "alice", "101", "north")
+        .await
+        .unwrap();
+    server
+        .send_chat(CHANNEL, "bob", "102", "South")
+        .await
+        .unwrap();
+    server
+        .send_chat(CHANNEL, "carol", "103", "north")
+        .await
+        .unwrap();
+    sync(&server, "ballots").await;
+    op(&mut bot, json!({"op": "stop_vote", "vote": "compass"})).await;
+    let closed = bot.wait_type("vote_closed", T, |_| true).await.unwrap();
+    assert_eq!(tally(&closed), &json!({"north": 2, "south": 1}), "{closed}");
+    assert_eq!(closed["winner"], "north");
+    assert_eq!(
+        server.connections().len(),
+        1,
+        "no reconnect caused by the corpus"
+    );
+    assert_clean_with(&server, &bot);
+}

@@ -13,6 +13,8 @@
 //!
 //! Everything here is async and needs a tokio runtime (the tests use `#[tokio::test]`).
 
+#![warn(missing_docs)]
+
 pub mod bot;
 pub mod mock_twitch;
 pub mod tls;

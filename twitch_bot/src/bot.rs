@@ -117,12 +117,13 @@ impl Bot {
         let thread = std::thread::Builder::new()
             .name("twitch_bot".into())
             .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(BotError::Start)?;
-                let result =
-                    rt.block_on(driver::run(settings, requests_rx, outbox, state_tx.clone()));
+                let rt = driver::runtime().map_err(BotError::Start)?;
+                let state = state_tx.clone();
+                let result = rt.block_on(async move {
+                    tokio::spawn(driver::run(settings, requests_rx, outbox, state))
+                        .await
+                        .map_err(|_| BotError::Panicked)?
+                });
                 state_tx.send_replace(ConnectionState::Stopped);
                 result
             })

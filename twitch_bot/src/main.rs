@@ -110,7 +110,7 @@ fn main() -> ExitCode {
     } else {
         Config::load(&cli.config)
     };
-    let mut config = match config {
+    let config = match config {
         Ok(c) => c,
         Err(e) => {
             eprintln!("twitch_bot: invalid configuration: {e}");
@@ -188,17 +188,19 @@ fn main() -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
 
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match driver::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("twitch_bot: cannot start the runtime: {e}");
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
-    match rt.block_on(run(cli, &mut config, token)) {
+    let result = rt.block_on(async move {
+        tokio::spawn(run(cli, config, token))
+            .await
+            .unwrap_or_else(|_| Err(BotError::Panicked))
+    });
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(BotError::AuthFailed(message)) => {
             eprintln!("twitch_bot: authentication failed: {message}");
@@ -229,7 +231,7 @@ fn init_logging(level: &str) {
         .init();
 }
 
-async fn run(cli: Cli, config: &mut Config, token: Option<Token>) -> Result<(), BotError> {
+async fn run(cli: Cli, mut config: Config, token: Option<Token>) -> Result<(), BotError> {
     let _demo = if cli.demo {
         let server = DemoServer::start().await.map_err(BotError::Start)?;
         config.connection.server = server.url();
@@ -285,10 +287,7 @@ async fn run(cli: Cli, config: &mut Config, token: Option<Token>) -> Result<(), 
     }
     drop(requests_tx);
 
-    let settings = Settings {
-        config: config.clone(),
-        token,
-    };
+    let settings = Settings { config, token };
     let result = driver::run(settings, requests_rx, outbox, state_tx).await;
     if let Err(e) = &result {
         error!("{e}");

@@ -511,15 +511,21 @@ impl Session {
     // ---- requests ----
 
     /// Wants `channel` joined (any case, with or without `#`); sent when logged in, within the JOIN
-    /// rate limit. Joining a channel already wanted does nothing.
+    /// rate limit. Joining a channel already wanted does nothing, except after a
+    /// [`Event::JoinFailed`], when it tries again.
     ///
     /// # Errors
     /// [`SendError::InvalidChannel`] when it is not a Twitch login.
     pub fn join(&mut self, channel: &str) -> Result<(), SendError> {
         let channel = normalize_channel(channel)?;
-        self.channels
+        let state = self
+            .channels
             .entry(channel)
             .or_insert(ChannelState::Pending);
+        if *state == ChannelState::Failed {
+            // Asked again after a failure: try again.
+            *state = ChannelState::Pending;
+        }
         if let Some(now) = self.now {
             self.schedule(now);
         }
@@ -648,10 +654,18 @@ impl Session {
         }
     }
 
-    fn confirm_join(&mut self, channel: &str) {
-        if let Some(state) = self.channels.get_mut(channel)
-            && *state != ChannelState::Joined
-        {
+    /// Marks `channel` joined. Our own JOIN echo counts even for a channel we did not ask for (the
+    /// server says we are in it); a ROOMSTATE only confirms a channel we want.
+    fn confirm_join(&mut self, channel: &str, own_echo: bool) {
+        let state = match self.channels.get_mut(channel) {
+            Some(state) => state,
+            None if own_echo => self
+                .channels
+                .entry(channel.to_owned())
+                .or_insert(ChannelState::Pending),
+            None => return,
+        };
+        if *state != ChannelState::Joined {
             *state = ChannelState::Joined;
             tracing::info!(%channel, "joined");
             self.events.push_back(Event::Joined {
@@ -691,7 +705,7 @@ impl Session {
             }
             ServerMessage::Notice(notice) => self.handle_notice(notice, now),
             ServerMessage::Join(join) if join.login == self.nick => {
-                self.confirm_join(&join.channel);
+                self.confirm_join(&join.channel, true);
             }
             ServerMessage::Part(part) if part.login == self.nick => {
                 if self.channels.get(&part.channel) != Some(&ChannelState::Joined) {
@@ -702,7 +716,7 @@ impl Session {
                 });
             }
             ServerMessage::RoomState(room) => {
-                self.confirm_join(&room.channel);
+                self.confirm_join(&room.channel, false);
                 self.events
                     .push_back(Event::Message(ServerMessage::RoomState(room)));
             }
@@ -1048,6 +1062,40 @@ mod tests {
         let s = Session::new(config(&["no spaces allowed"]));
         let mut s = s;
         assert!(matches!(events(&mut s)[..], [Event::JoinFailed { .. }]));
+    }
+
+    #[test]
+    fn failed_join_can_be_retried() {
+        let t0 = Instant::now();
+        let mut s = logged_in(&["ghost"], t0);
+        s.handle_timeout(t0 + 10 * S);
+        events(&mut s);
+        s.join("ghost").unwrap();
+        assert_eq!(transmitted(&mut s), ["JOIN #ghost"]);
+    }
+
+    #[test]
+    fn the_whole_corpus_in_one_frame() {
+        let t0 = Instant::now();
+        let mut s = logged_in(&[], t0);
+        let corpus = include_str!("../tests/data/corpus.txt");
+        // Without the two login-failure NOTICEs (they end the session), every line gives an event or a PONG.
+        let frame: String = corpus
+            .lines()
+            .filter(|l| !l.contains("NOTICE * :"))
+            .map(|l| format!("{l}\r\n"))
+            .collect();
+        s.handle_frame(&frame, t0);
+        assert_eq!(transmitted(&mut s), ["PONG", "PONG test :abc def"]);
+        let ev = events(&mut s);
+        assert!(!ev.iter().any(|e| matches!(e, Event::InvalidLine { .. })));
+        let chats = ev.iter().filter(|e| matches!(e, Event::Chat(_))).count();
+        assert_eq!(chats, 11);
+        // 64 lines - 2 login failures - 2 PINGs - 1 PONG = 59 events (RECONNECT asks for a reconnect).
+        assert_eq!(ev.len(), 59);
+        assert!(ev.contains(&Event::ReconnectWanted {
+            reason: ReconnectReason::ServerRequested
+        }));
     }
 
     #[test]

@@ -41,9 +41,9 @@
 //! On the benchmark `parse` (the 64-line corpus, same run, loaded 2-core machine) irc-proto's
 //! `Message::from_str` took 146-159 µs per corpus pass against 51-63 µs for `RawLine::parse` with
 //! every tag unescaped into a map (2.3x to 3.1x faster), and our whole typed parse (90-150 µs) costs
-//! what irc-proto's grammar alone does. irc-proto also copies every tag into a `String`, keeps duplicate tags (the
-//! last must win), panics in its `From<&str>`, and turns lines into a typed IRC `Command` enum from
-//! which a Twitch verb and its parameters have to be re-serialized. `RawLine` borrows everything,
+//! what irc-proto's grammar alone does. irc-proto also copies every tag into a `String`, keeps
+//! duplicate tags (the last must win), panics in its `From<&str>`, and turns lines into a typed IRC
+//! `Command` enum from which a Twitch verb and its parameters have to be re-serialized. `RawLine` borrows everything,
 //! passes all 35 ircdocs `msg-split` cases, and unescapes a tag only when it is read.
 
 mod badges;

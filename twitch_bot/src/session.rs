@@ -52,6 +52,8 @@
 //! - No I/O, no threads, no clock reads, no panics on any input; every rule is unit-tested with a fake clock.
 //! - Lines from [`Session::poll_transmit`] are single IRC lines without line ending, free of CR/LF.
 //!   The `PASS` line carries the token: log lines through [`redact_line`], never raw.
+//! - Outgoing chat follows [`rate_limit`](crate::rate_limit)'s rules, including a channel's slow mode
+//!   learned from `ROOMSTATE` and the moderator rate learned from `USERSTATE`.
 //! - Outgoing chat is bounded ([`RateLimitConfig::max_queue`]); a full queue is an error, not growth.
 //! - [`Event::AuthFailed`] is final: the driver must stop, not reconnect in a loop.
 
@@ -717,6 +719,10 @@ impl Session {
             }
             ServerMessage::RoomState(room) => {
                 self.confirm_join(&room.channel, false);
+                if let Some(secs) = room.slow_mode_secs {
+                    self.limiter
+                        .set_slow_mode(&room.channel, Duration::from_secs(secs));
+                }
                 self.events
                     .push_back(Event::Message(ServerMessage::RoomState(room)));
             }
@@ -1159,6 +1165,19 @@ mod tests {
             transmitted(&mut s),
             ["@reply-parent-msg-id=abc-1 PRIVMSG #a :yes"]
         );
+    }
+
+    #[test]
+    fn slow_mode_from_roomstate_spaces_our_messages() {
+        let t0 = Instant::now();
+        let mut s = logged_in(&["a"], t0);
+        s.handle_frame("@room-id=1;slow=5 :tmi.twitch.tv ROOMSTATE #a", t0);
+        s.say("a", "1").unwrap();
+        s.say("a", "2").unwrap();
+        assert_eq!(transmitted(&mut s), ["PRIVMSG #a :1"]);
+        assert_eq!(s.poll_timeout(), Some(t0 + 5 * S));
+        s.handle_timeout(t0 + 5 * S);
+        assert_eq!(transmitted(&mut s), ["PRIVMSG #a :2"]);
     }
 
     #[test]

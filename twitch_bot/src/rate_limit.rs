@@ -7,7 +7,7 @@
 //! |---|---|
 //! | messages per 30 s (sliding window), channels where the bot is neither moderator nor broadcaster | 20 |
 //! | messages per 30 s in channels where it is moderator or broadcaster (learned from `USERSTATE`) | 100 |
-//! | minimum gap between two messages in one channel, when not a moderator | 1 s |
+//! | minimum gap between two messages in one channel, when not a moderator | 1 s, or the channel's slow mode (`ROOMSTATE slow=N`) |
 //! | the same text again in one channel within 30 s | `" \u{E0000}"` appended (alternating) to pass Twitch's duplicate filter |
 //! | text longer than 500 characters | split at the last space before 500 (by characters, not bytes) |
 //! | CR, LF, and other control characters in text | replaced by a space (CR, LF, tab) or removed: no IRC injection |
@@ -288,6 +288,7 @@ pub struct ChatLimiter {
     window: SlidingWindow,
     channels: HashMap<String, ChannelHistory>,
     privileged: HashSet<String>,
+    slow_mode: HashMap<String, Duration>,
     paused_until: Option<Instant>,
     backoff: Duration,
 }
@@ -308,6 +309,7 @@ impl ChatLimiter {
             queue: VecDeque::new(),
             channels: HashMap::new(),
             privileged: HashSet::new(),
+            slow_mode: HashMap::new(),
             paused_until: None,
         }
     }
@@ -393,6 +395,17 @@ impl ChatLimiter {
         self.privileged.contains(channel)
     }
 
+    /// Records a channel's slow mode (`ROOMSTATE slow=N`): when not a moderator, messages in that
+    /// channel are spaced by at least `interval` (and never less than
+    /// [`RateLimitConfig::channel_interval`]). Zero turns it off.
+    pub fn set_slow_mode(&mut self, channel: &str, interval: Duration) {
+        if interval.is_zero() {
+            self.slow_mode.remove(channel);
+        } else {
+            self.slow_mode.insert(channel.to_owned(), interval);
+        }
+    }
+
     /// Twitch said `msg_ratelimit`: pause sending, longer each time it repeats.
     pub fn on_rate_limit_notice(&mut self, now: Instant) {
         let until = now + self.backoff;
@@ -417,7 +430,8 @@ impl ChatLimiter {
         if !self.is_privileged(&channel)
             && let Some(h) = self.channels.get(&channel)
         {
-            at = at.max(h.last_sent + self.config.channel_interval);
+            let slow = self.slow_mode.get(&channel).copied().unwrap_or_default();
+            at = at.max(h.last_sent + self.config.channel_interval.max(slow));
         }
         if let Some(p) = self.paused_until {
             at = at.max(p);
@@ -568,6 +582,24 @@ mod tests {
         );
         assert_eq!(l.poll(t0 + S / 2), None);
         assert_eq!(l.poll(t0 + S).as_deref(), Some("PRIVMSG #a :2"));
+    }
+
+    #[test]
+    fn slow_mode_spaces_messages_unless_moderator() {
+        let mut l = limiter();
+        let t0 = Instant::now();
+        l.set_slow_mode("a", 10 * S);
+        l.enqueue("a", "1", None).unwrap();
+        l.enqueue("a", "2", None).unwrap();
+        assert!(l.poll(t0).is_some());
+        assert_eq!(l.next_ready(t0), Some(t0 + 10 * S));
+        assert_eq!(l.poll(t0 + 9 * S), None);
+        l.set_privileged("a", true);
+        assert!(l.poll(t0 + 9 * S).is_some(), "moderators are exempt");
+        l.set_privileged("a", false);
+        l.set_slow_mode("a", Duration::ZERO);
+        l.enqueue("a", "3", None).unwrap();
+        assert!(l.poll(t0 + 10 * S).is_some(), "back to the 1 s gap");
     }
 
     #[test]

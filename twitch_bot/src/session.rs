@@ -52,6 +52,8 @@
 //! - No I/O, no threads, no clock reads, no panics on any input; every rule is unit-tested with a fake clock.
 //! - Lines from [`Session::poll_transmit`] are single IRC lines without line ending, free of CR/LF.
 //!   The `PASS` line carries the token: log lines through [`redact_line`], never raw.
+//! - Outgoing chat follows [`rate_limit`](crate::rate_limit)'s rules, including a channel's slow mode
+//!   learned from `ROOMSTATE` and the moderator rate learned from `USERSTATE`.
 //! - Outgoing chat is bounded ([`RateLimitConfig::max_queue`]); a full queue is an error, not growth.
 //! - [`Event::AuthFailed`] is final: the driver must stop, not reconnect in a loop.
 
@@ -511,15 +513,21 @@ impl Session {
     // ---- requests ----
 
     /// Wants `channel` joined (any case, with or without `#`); sent when logged in, within the JOIN
-    /// rate limit. Joining a channel already wanted does nothing.
+    /// rate limit. Joining a channel already wanted does nothing, except after a
+    /// [`Event::JoinFailed`], when it tries again.
     ///
     /// # Errors
     /// [`SendError::InvalidChannel`] when it is not a Twitch login.
     pub fn join(&mut self, channel: &str) -> Result<(), SendError> {
         let channel = normalize_channel(channel)?;
-        self.channels
+        let state = self
+            .channels
             .entry(channel)
             .or_insert(ChannelState::Pending);
+        if *state == ChannelState::Failed {
+            // Asked again after a failure: try again.
+            *state = ChannelState::Pending;
+        }
         if let Some(now) = self.now {
             self.schedule(now);
         }
@@ -648,10 +656,18 @@ impl Session {
         }
     }
 
-    fn confirm_join(&mut self, channel: &str) {
-        if let Some(state) = self.channels.get_mut(channel)
-            && *state != ChannelState::Joined
-        {
+    /// Marks `channel` joined. Our own JOIN echo counts even for a channel we did not ask for (the
+    /// server says we are in it); a ROOMSTATE only confirms a channel we want.
+    fn confirm_join(&mut self, channel: &str, own_echo: bool) {
+        let state = match self.channels.get_mut(channel) {
+            Some(state) => state,
+            None if own_echo => self
+                .channels
+                .entry(channel.to_owned())
+                .or_insert(ChannelState::Pending),
+            None => return,
+        };
+        if *state != ChannelState::Joined {
             *state = ChannelState::Joined;
             tracing::info!(%channel, "joined");
             self.events.push_back(Event::Joined {
@@ -691,7 +707,7 @@ impl Session {
             }
             ServerMessage::Notice(notice) => self.handle_notice(notice, now),
             ServerMessage::Join(join) if join.login == self.nick => {
-                self.confirm_join(&join.channel);
+                self.confirm_join(&join.channel, true);
             }
             ServerMessage::Part(part) if part.login == self.nick => {
                 if self.channels.get(&part.channel) != Some(&ChannelState::Joined) {
@@ -702,7 +718,11 @@ impl Session {
                 });
             }
             ServerMessage::RoomState(room) => {
-                self.confirm_join(&room.channel);
+                self.confirm_join(&room.channel, false);
+                if let Some(secs) = room.slow_mode_secs {
+                    self.limiter
+                        .set_slow_mode(&room.channel, Duration::from_secs(secs));
+                }
                 self.events
                     .push_back(Event::Message(ServerMessage::RoomState(room)));
             }
@@ -1051,6 +1071,40 @@ mod tests {
     }
 
     #[test]
+    fn failed_join_can_be_retried() {
+        let t0 = Instant::now();
+        let mut s = logged_in(&["ghost"], t0);
+        s.handle_timeout(t0 + 10 * S);
+        events(&mut s);
+        s.join("ghost").unwrap();
+        assert_eq!(transmitted(&mut s), ["JOIN #ghost"]);
+    }
+
+    #[test]
+    fn the_whole_corpus_in_one_frame() {
+        let t0 = Instant::now();
+        let mut s = logged_in(&[], t0);
+        let corpus = include_str!("../tests/data/corpus.txt");
+        // Without the two login-failure NOTICEs (they end the session), every line gives an event or a PONG.
+        let frame: String = corpus
+            .lines()
+            .filter(|l| !l.contains("NOTICE * :"))
+            .map(|l| format!("{l}\r\n"))
+            .collect();
+        s.handle_frame(&frame, t0);
+        assert_eq!(transmitted(&mut s), ["PONG", "PONG test :abc def"]);
+        let ev = events(&mut s);
+        assert!(!ev.iter().any(|e| matches!(e, Event::InvalidLine { .. })));
+        let chats = ev.iter().filter(|e| matches!(e, Event::Chat(_))).count();
+        assert_eq!(chats, 11);
+        // 64 lines - 2 login failures - 2 PINGs - 1 PONG = 59 events (RECONNECT asks for a reconnect).
+        assert_eq!(ev.len(), 59);
+        assert!(ev.contains(&Event::ReconnectWanted {
+            reason: ReconnectReason::ServerRequested
+        }));
+    }
+
+    #[test]
     fn suspended_channel_notice_fails_the_join() {
         let t0 = Instant::now();
         let mut s = logged_in(&["gone"], t0);
@@ -1111,6 +1165,19 @@ mod tests {
             transmitted(&mut s),
             ["@reply-parent-msg-id=abc-1 PRIVMSG #a :yes"]
         );
+    }
+
+    #[test]
+    fn slow_mode_from_roomstate_spaces_our_messages() {
+        let t0 = Instant::now();
+        let mut s = logged_in(&["a"], t0);
+        s.handle_frame("@room-id=1;slow=5 :tmi.twitch.tv ROOMSTATE #a", t0);
+        s.say("a", "1").unwrap();
+        s.say("a", "2").unwrap();
+        assert_eq!(transmitted(&mut s), ["PRIVMSG #a :1"]);
+        assert_eq!(s.poll_timeout(), Some(t0 + 5 * S));
+        s.handle_timeout(t0 + 5 * S);
+        assert_eq!(transmitted(&mut s), ["PRIVMSG #a :2"]);
     }
 
     #[test]

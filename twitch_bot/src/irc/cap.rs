@@ -54,3 +54,33 @@ impl TryFrom<&RawLine<'_>> for Cap {
         Ok(Cap { kind, capabilities })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::irc::{ServerMessage, parse_line};
+
+    #[test]
+    fn nak_and_other_subcommands() {
+        let ServerMessage::Cap(c) =
+            parse_line(":tmi.twitch.tv CAP * NAK :twitch.tv/bogus").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (c.kind, c.capabilities),
+            (CapKind::Nak, vec!["twitch.tv/bogus".to_owned()])
+        );
+        let ServerMessage::Cap(c) = parse_line(":tmi.twitch.tv CAP * LS").unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (c.kind, c.capabilities.len()),
+            (CapKind::Other("LS".into()), 0)
+        );
+        assert!(matches!(
+            parse_line(":tmi.twitch.tv CAP *"),
+            Err(ParseError::MissingParam { .. })
+        ));
+    }
+}

@@ -37,11 +37,22 @@
 //! - Nothing blocks, nothing is shared: plain functions over `&str`.
 //!
 //! # Why not irc-proto for the grammar
-//! The issue asked for `irc-proto`; measured, it was replaced by [`RawLine`] (about 90 lines): on the
-//! ircdocs `msg-split` suite irc-proto 1.1 gets cases wrong (several spaces between parts, an
-//! empty verb read as valid, 14-parameter limit), its `From<&str>` panics on bad input, it keeps
-//! duplicate tags, and its typed `Command` enum must be re-serialized to recover verb and
-//! parameters. It also copies every tag. See the crate's benchmark `parse` for the throughput numbers.
+//! The issue asked for `irc-proto`; measured, it was replaced by [`RawLine`] (about 90 lines).
+//! On the benchmark `parse` (the 64-line corpus; three runs on a loaded 2-core machine) irc-proto's
+//! `Message::from_str` took 101-159 µs per corpus pass against 51-63 µs for `RawLine::parse` with
+//! every tag unescaped into a map (1.7x to 3.1x faster in the same run), and our whole typed parse
+//! (88-150 µs) costs about what irc-proto's grammar alone does. irc-proto also copies every tag
+//! into a `String`, keeps duplicate tags (the last must win), panics in its `From<&str>`, and turns
+//! lines into a typed IRC `Command` enum from which a Twitch verb and its parameters have to be
+//! re-serialized. `RawLine` borrows everything, passes all 35 ircdocs `msg-split` cases, and
+//! unescapes a tag only when it is read.
+//!
+//! # Where the parse time goes
+//! On the same bench, splitting a line into tags, source, verb and parameters (`RawLine::parse`
+//! alone) is about a quarter of the typed parse (19-22 µs of 88-90 µs per corpus pass); the rest is
+//! building the owned typed structs: tag lookups and unescaping, badge and emote lists, and the
+//! `String` allocations (a `perf` profile shows ~35 % in byte scanning (`memchr`), ~11 % comparing
+//! tag keys, ~18 % in `malloc`/`free`).
 
 mod badges;
 mod cap;

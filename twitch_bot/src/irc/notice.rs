@@ -46,3 +46,29 @@ impl TryFrom<&RawLine<'_>> for Notice {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::irc::{ServerMessage, parse_line};
+
+    #[test]
+    fn channel_notice_is_not_an_auth_failure() {
+        let ServerMessage::Notice(n) = parse_line(
+            "@msg-id=msg_ratelimit :tmi.twitch.tv NOTICE #Chan :Login authentication failed",
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(n.channel.as_deref(), Some("chan"));
+        assert_eq!(n.msg_id.as_deref(), Some("msg_ratelimit"));
+        assert!(
+            !n.is_auth_failure(),
+            "only connection-wide (*) notices end the login"
+        );
+        assert!(matches!(
+            parse_line(":tmi.twitch.tv NOTICE"),
+            Err(ParseError::MissingParam { .. })
+        ));
+    }
+}

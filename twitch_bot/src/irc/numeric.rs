@@ -58,3 +58,26 @@ pub(crate) fn parse_numeric(verb: &str) -> Option<u16> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::irc::{ServerMessage, parse_line};
+
+    #[test]
+    fn only_three_digits_are_numerics() {
+        assert_eq!(parse_numeric("001"), Some(1));
+        assert_eq!(parse_numeric("366"), Some(366));
+        for verb in ["1234", "12", "0x1", "١٢٣"] {
+            assert_eq!(parse_numeric(verb), None, "{verb}");
+        }
+        assert!(matches!(
+            parse_line(":tmi.twitch.tv 1234 bot :x").unwrap(),
+            ServerMessage::Unknown(_)
+        ));
+        let ServerMessage::Numeric(n) = parse_line(":tmi.twitch.tv 376 bot :>").unwrap() else {
+            panic!()
+        };
+        assert_eq!((n.code, n.text()), (376, Some(">")));
+    }
+}

@@ -76,3 +76,44 @@ impl TryFrom<&RawLine<'_>> for RoomState {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::irc::{ServerMessage, parse_line};
+
+    fn room(line: &str) -> Result<RoomState, ParseError> {
+        match parse_line(line)? {
+            ServerMessage::RoomState(r) => Ok(r),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn followers_only_minutes_and_bad_flags() {
+        let r = room("@followers-only=10;room-id=1 :tmi.twitch.tv ROOMSTATE #c").unwrap();
+        assert_eq!(
+            r.followers_only,
+            Some(FollowersOnly::Enabled { minutes: 10 })
+        );
+        let r = room("@followers-only=0 :tmi.twitch.tv ROOMSTATE #c").unwrap();
+        assert_eq!(
+            r.followers_only,
+            Some(FollowersOnly::Enabled { minutes: 0 })
+        );
+        assert_eq!(
+            room("@r9k=yes :tmi.twitch.tv ROOMSTATE #c"),
+            Err(ParseError::BadTag {
+                tag: "r9k",
+                value: "yes".into()
+            })
+        );
+        assert!(matches!(
+            room("@followers-only=-5 :tmi.twitch.tv ROOMSTATE #c"),
+            Err(ParseError::BadTag {
+                tag: "followers-only",
+                ..
+            })
+        ));
+    }
+}

@@ -41,6 +41,8 @@ use crate::session::{self, Session};
 pub const FRAME_QUEUE: usize = 64;
 /// Largest WebSocket message accepted from the server (Twitch frames are a few KiB).
 pub const MAX_FRAME: usize = 128 * 1024;
+/// How long shutdown waits for a stalled event reader to take the last events.
+const DRAIN_WAIT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for the server to acknowledge the close.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
@@ -575,7 +577,11 @@ impl Core {
     ) -> Result<(), BotError> {
         let now = Instant::now();
         let fatal = self.fatal.take();
-        if fatal.is_none() {
+        if let Some(e) = &fatal {
+            self.outbox.emit(Event::error("auth_failed", e.to_string()));
+        }
+        // Even after a fatal error: results of open rounds are never silently lost.
+        {
             info!("shutting down: closing open rounds");
             for v in self
                 .settings
@@ -601,7 +607,15 @@ impl Core {
             task.abort();
         }
         self.set_state(ConnectionState::Stopped);
-        self.outbox.drain().await;
+        if tokio::time::timeout(DRAIN_WAIT, self.outbox.drain())
+            .await
+            .is_err()
+        {
+            warn!(
+                undelivered = self.outbox.pending(),
+                "the event reader did not take the last events within {DRAIN_WAIT:?}; stopping anyway"
+            );
+        }
         match fatal {
             Some(e) => Err(e),
             None => Ok(()),

@@ -200,6 +200,8 @@ fn main() -> ExitCode {
             .await
             .unwrap_or_else(|_| Err(BotError::Panicked))
     });
+    // Leftover blocking work (a connect attempt, a stuck stdout write) must not delay the exit.
+    rt.shutdown_timeout(Duration::from_millis(500));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(BotError::AuthFailed(message)) => {
@@ -274,8 +276,11 @@ async fn run(cli: Cli, mut config: Config, token: Option<Token>) -> Result<(), B
     let forward = requests_tx.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
-        info!("shutdown requested");
+        info!("shutdown requested (send the signal again to stop at once)");
         let _ = forward.send(Request::Shutdown).await;
+        shutdown_signal().await;
+        eprintln!("twitch_bot: stopped at once by a second signal");
+        std::process::exit(130);
     });
     if let Some(secs) = cli.duration {
         let forward = requests_tx.clone();
@@ -292,8 +297,15 @@ async fn run(cli: Cli, mut config: Config, token: Option<Token>) -> Result<(), B
     if let Err(e) = &result {
         error!("{e}");
     }
-    // The driver has dropped the outbox: the writer drains every event, then ends.
-    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    // The driver has dropped the outbox: the writer drains every event, then ends. A reader that stopped
+    // reading entirely must not keep us alive forever.
+    let join = tokio::task::spawn_blocking(move || writer.join());
+    if tokio::time::timeout(Duration::from_secs(10), join)
+        .await
+        .is_err()
+    {
+        tracing::warn!("stdout is not being read; exiting without writing the last events");
+    }
     result
 }
 

@@ -77,6 +77,11 @@ impl Outbox {
         self.backlog.len() >= BACKLOG
     }
 
+    /// Events waiting for room (held back, plus one `dropped` report if drops are pending).
+    pub fn pending(&self) -> usize {
+        self.backlog.len() + usize::from(self.dropped > 0)
+    }
+
     /// Events dropped since the start.
     pub fn dropped_total(&self) -> u64 {
         self.dropped_total

@@ -740,7 +740,8 @@ impl Session {
     }
 
     fn handle_notice(&mut self, notice: Notice, now: Instant) {
-        if notice.is_auth_failure() {
+        // Twitch sends login failures only during the login; once logged in, such a line is not ours to obey.
+        if notice.is_auth_failure() && self.state == SessionState::LoggingIn {
             tracing::error!(reason = %notice.text, "Twitch refused the login; not reconnecting");
             self.state = SessionState::AuthFailed;
             self.transmit.clear();

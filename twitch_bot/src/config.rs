@@ -138,6 +138,33 @@ pub struct VoteConfig {
     pub anarchy_cooldown: Duration,
 }
 
+impl VoteConfig {
+    /// The same vote as the ChatPlay engine's [`crate::chatplay::VoteConfig`].
+    pub fn to_engine(&self) -> crate::chatplay::VoteConfig {
+        use crate::chatplay::{Mode, Start, TieBreak};
+        let mut vc =
+            crate::chatplay::VoteConfig::new(self.name.clone(), self.options.iter().cloned());
+        vc.mode = match self.mode {
+            VoteMode::Democracy => Mode::Democracy,
+            VoteMode::Anarchy => Mode::Anarchy,
+        };
+        vc.window_secs = self.window.as_secs_f64();
+        vc.start = match self.start {
+            StartMode::Auto => Start::Auto,
+            StartMode::Command => Start::Command,
+        };
+        vc.min_voters = self.min_voters;
+        vc.tie = match self.tie {
+            TieRule::First => TieBreak::First,
+            TieRule::Random => TieBreak::Random,
+        };
+        vc.max_repeat = u8::try_from(self.max_repeat).unwrap_or(u8::MAX);
+        vc.announce = self.announce;
+        vc.anarchy_cooldown_secs = self.anarchy_cooldown.as_secs_f64();
+        vc
+    }
+}
+
 /// One `[[command]]` table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommandConfig {
@@ -151,6 +178,18 @@ pub struct CommandConfig {
     pub mods_only: bool,
     /// `global_cooldown_secs`: after any use, the command is ignored for everyone this long (default 0).
     pub global_cooldown: Duration,
+}
+
+impl CommandConfig {
+    /// The same command as the ChatPlay engine's [`crate::chatplay::CommandConfig`].
+    pub fn to_engine(&self) -> crate::chatplay::CommandConfig {
+        let mut cc =
+            crate::chatplay::CommandConfig::new(self.name.clone(), self.keywords.iter().cloned());
+        cc.cooldown_secs = self.cooldown.as_secs_f64();
+        cc.global_cooldown_secs = self.global_cooldown.as_secs_f64();
+        cc.mods_only = self.mods_only;
+        cc
+    }
 }
 
 /// An OAuth token read from the environment. Its `Debug` and `Display` never show it.
@@ -339,6 +378,17 @@ impl Config {
             .map(|t| Token::new(&t))
     }
 
+    /// The ChatPlay engine's configuration for these votes and commands, for a bot logged in as `bot_login`
+    /// (its own messages never count).
+    pub fn engine_config(&self, bot_login: &str) -> crate::chatplay::EngineConfig {
+        let mut ec = crate::chatplay::EngineConfig::new(bot_login);
+        ec.votes
+            .extend(self.votes.iter().map(VoteConfig::to_engine));
+        ec.commands
+            .extend(self.commands.iter().map(CommandConfig::to_engine));
+        ec
+    }
+
     /// The vote named `name`.
     pub fn vote(&self, name: &str) -> Option<&VoteConfig> {
         self.votes.iter().find(|v| v.name == name)
@@ -515,6 +565,10 @@ impl Validator<'_> {
             let key = format!("vote[{}]", i + 1);
             let span = v.span();
             let vote = self.vote(v.into_inner(), &key)?;
+            // The engine's own checks (e.g. options equal after its normalisation), reported at this table.
+            if let Err(e) = vote.to_engine().validate() {
+                return Err(self.err(span.clone(), key.clone(), e.to_string()));
+            }
             if !vote_names.insert(vote.name.clone()) {
                 return Err(self.err(
                     span,
@@ -531,6 +585,9 @@ impl Validator<'_> {
             let key = format!("command[{}]", i + 1);
             let span = c.span();
             let command = self.command(c.into_inner(), &key)?;
+            if let Err(e) = command.to_engine().validate() {
+                return Err(self.err(span.clone(), key.clone(), e.to_string()));
+            }
             if !command_names.insert(command.name.clone()) {
                 return Err(self.err(
                     span,

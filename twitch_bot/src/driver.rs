@@ -32,7 +32,7 @@ use tracing::{debug, info, warn};
 use crate::backoff::Backoff;
 use crate::bot::{BotError, ConnectionState, Request};
 use crate::chatplay::{self, Engine};
-use crate::config::{Config, Token, VoteConfig};
+use crate::config::{Config, Token};
 use crate::events::{Control, Event, Tally};
 use crate::outbox::Outbox;
 use crate::session::{self, Session};
@@ -145,45 +145,6 @@ fn spawn_connect(
     })
 }
 
-/// Maps the bot's config to the engine's.
-fn engine_config(config: &Config, bot_login: &str) -> chatplay::EngineConfig {
-    let mut ec = chatplay::EngineConfig::new(bot_login);
-    for v in &config.votes {
-        ec.votes.push(vote_config(v));
-    }
-    for c in &config.commands {
-        let mut cc = chatplay::CommandConfig::new(c.name.clone(), c.keywords.iter().cloned());
-        cc.cooldown_secs = c.cooldown.as_secs_f64();
-        cc.mods_only = c.mods_only;
-        cc.global_cooldown_secs = c.global_cooldown.as_secs_f64();
-        ec.commands.push(cc);
-    }
-    ec
-}
-
-fn vote_config(v: &VoteConfig) -> chatplay::VoteConfig {
-    use crate::config::{StartMode, TieRule, VoteMode};
-    let mut vc = chatplay::VoteConfig::new(v.name.clone(), v.options.iter().cloned());
-    vc.mode = match v.mode {
-        VoteMode::Democracy => chatplay::Mode::Democracy,
-        VoteMode::Anarchy => chatplay::Mode::Anarchy,
-    };
-    vc.window_secs = v.window.as_secs_f64();
-    vc.start = match v.start {
-        StartMode::Auto => chatplay::Start::Auto,
-        StartMode::Command => chatplay::Start::Command,
-    };
-    vc.min_voters = v.min_voters;
-    vc.tie = match v.tie {
-        TieRule::First => chatplay::TieBreak::First,
-        TieRule::Random => chatplay::TieBreak::Random,
-    };
-    vc.max_repeat = u8::try_from(v.max_repeat).unwrap_or(9);
-    vc.announce = v.announce;
-    vc.anarchy_cooldown_secs = v.anarchy_cooldown.as_secs_f64();
-    vc
-}
-
 /// The driver's state besides the link.
 struct Core {
     settings: Settings,
@@ -212,7 +173,7 @@ pub async fn run(
     state: watch::Sender<ConnectionState>,
 ) -> Result<(), BotError> {
     let session = Session::new(session_config(&settings));
-    let engine = Engine::new(engine_config(&settings.config, session.nick()))
+    let engine = Engine::new(settings.config.engine_config(session.nick()))
         .map_err(|e| BotError::Config(e.to_string()))?;
     let mut core = Core {
         session,

@@ -205,3 +205,13 @@ fn a_token_key_is_rejected_with_advice_and_without_echoing_it() {
     let text = assert_names(&e, 2, "connection.token", "token_env");
     assert!(!text.contains("supersecret"), "{text}");
 }
+
+#[test]
+fn the_engines_own_checks_are_reported_with_the_table() {
+    // Equal only after the engine's normalisation (an invisible character): caught before connecting.
+    let e = reject("[connection]\n\n[[vote]]\nname = \"a\"\noptions = [\"up\", \"up\u{200B}\"]\n");
+    let text = e.to_string();
+    assert!(text.starts_with("test.toml:"), "{text}");
+    assert_eq!(e.key(), Some("vote[1]"), "{text}");
+    assert!(matches!(e.line(), Some(3..=5)), "{text}");
+}

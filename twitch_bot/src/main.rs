@@ -198,7 +198,7 @@ fn main() -> ExitCode {
     let result = rt.block_on(async move {
         tokio::spawn(run(cli, config, token))
             .await
-            .unwrap_or_else(|_| Err(BotError::Panicked))
+            .unwrap_or(Err(BotError::Panicked))
     });
     // Leftover blocking work (a connect attempt, a stuck stdout write) must not delay the exit.
     rt.shutdown_timeout(Duration::from_millis(500));

@@ -6,6 +6,8 @@
 
 use std::collections::{HashSet, VecDeque};
 
+use super::fasthash::FastState;
+
 /// A message's identity, as far as de-duplication is concerned.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum MessageKey {
@@ -65,7 +67,7 @@ fn parse_uuid(s: &str) -> Option<u128> {
 /// A bounded set of recently seen message keys.
 #[derive(Debug)]
 pub(crate) struct RecentIds {
-    set: HashSet<MessageKey>,
+    set: HashSet<MessageKey, FastState>,
     order: VecDeque<MessageKey>,
     capacity: usize,
 }
@@ -73,7 +75,7 @@ pub(crate) struct RecentIds {
 impl RecentIds {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            set: HashSet::new(),
+            set: HashSet::default(),
             order: VecDeque::new(),
             capacity: capacity.max(1),
         }
@@ -85,16 +87,15 @@ impl RecentIds {
         if *key == MessageKey::None {
             return true;
         }
-        if self.set.contains(key) {
+        if !self.set.insert(key.clone()) {
             return false;
         }
-        if self.order.len() >= self.capacity
+        self.order.push_back(key.clone());
+        if self.order.len() > self.capacity
             && let Some(old) = self.order.pop_front()
         {
             self.set.remove(&old);
         }
-        self.set.insert(key.clone());
-        self.order.push_back(key.clone());
         true
     }
 

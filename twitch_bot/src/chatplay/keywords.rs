@@ -66,7 +66,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use thiserror::Error;
@@ -157,6 +158,8 @@ enum Job {
 
 struct Inner {
     table: RwLock<Table>,
+    /// True when a dispatch would trigger nothing: lets `dispatch` skip the lock.
+    idle: AtomicBool,
     queue: Mutex<BoundedQueue<Job>>,
     next_token: AtomicU64,
 }
@@ -218,6 +221,7 @@ impl Keywords {
                     keyword_matching: true,
                     raw: None,
                 }),
+                idle: AtomicBool::new(true),
                 queue: Mutex::new(BoundedQueue::new(capacity)),
                 next_token: AtomicU64::new(1),
             }),
@@ -506,6 +510,9 @@ impl Keywords {
     }
 
     fn collect(&self, msg: &Privmsg) -> Vec<Call> {
+        if self.inner.idle.load(Ordering::Acquire) {
+            return Vec::new();
+        }
         let table = self.read();
         let mut calls = Vec::new();
         if !table.keyword_matching {
@@ -566,8 +573,41 @@ impl Keywords {
         self.inner.table.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Table> {
-        self.inner.table.write().unwrap_or_else(PoisonError::into_inner)
+    fn write(&self) -> TableWrite<'_> {
+        TableWrite {
+            guard: self.inner.table.write().unwrap_or_else(PoisonError::into_inner),
+            idle: &self.inner.idle,
+        }
+    }
+}
+
+/// The write guard: when dropped (still holding the lock) it refreshes the `idle` flag.
+struct TableWrite<'a> {
+    guard: std::sync::RwLockWriteGuard<'a, Table>,
+    idle: &'a AtomicBool,
+}
+
+impl Deref for TableWrite<'_> {
+    type Target = Table;
+    fn deref(&self) -> &Table {
+        &self.guard
+    }
+}
+
+impl DerefMut for TableWrite<'_> {
+    fn deref_mut(&mut self) -> &mut Table {
+        &mut self.guard
+    }
+}
+
+impl Drop for TableWrite<'_> {
+    fn drop(&mut self) {
+        let idle = if self.guard.keyword_matching {
+            self.guard.entries.is_empty()
+        } else {
+            self.guard.raw.is_none()
+        };
+        self.idle.store(idle, Ordering::Release);
     }
 }
 

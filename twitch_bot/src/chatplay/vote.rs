@@ -48,6 +48,7 @@ use thiserror::Error;
 use super::ballot::match_ballot;
 use super::config::{self, ConfigError, MAX_OPTIONS, Mode, Start, TieBreak, VoteConfig};
 use super::dedup::{MessageKey, RecentIds};
+use super::fasthash::FastState;
 use super::event::{AnarchyInput, Choice, LiveTally, RoundOpened, TallyEntry, VoteResult};
 use super::normalize::normalized;
 use crate::irc::Privmsg;
@@ -152,10 +153,12 @@ struct Voter {
     last_input: Option<Instant>,
 }
 
+/// Who voted: records in a slab, found by user id (or login without tags) with one lookup.
 #[derive(Debug, Default)]
 struct Voters {
-    by_id: HashMap<Box<str>, Voter>,
-    by_login: HashMap<Box<str>, Voter>,
+    by_id: HashMap<Box<str>, u32, FastState>,
+    by_login: HashMap<Box<str>, u32, FastState>,
+    slab: Vec<Voter>,
 }
 
 impl Voters {
@@ -165,24 +168,72 @@ impl Voters {
             Some(id) => (&mut self.by_id, id),
             None => (&mut self.by_login, login),
         };
-        if !map.contains_key(key) {
-            map.insert(
-                key.into(),
-                Voter {
+        let index = match map.get(key) {
+            Some(&index) => index as usize,
+            None => {
+                let index = self.slab.len();
+                // u32 is plenty: the slab is pruned every round.
+                map.insert(key.into(), u32::try_from(index).unwrap_or(u32::MAX));
+                self.slab.push(Voter {
                     round: 0,
                     ballot: None,
                     message: MessageKey::None,
                     login: login.into(),
                     last_input: None,
-                },
-            );
-        }
-        // Infallible: the key was inserted just above if it was missing.
-        map.get_mut(key).expect("voter inserted above")
+                });
+                index
+            }
+        };
+        &mut self.slab[index]
+    }
+
+    fn get(&self, user_id: Option<&str>, login: &str) -> Option<&Voter> {
+        let index = match user_id {
+            Some(id) => self.by_id.get(id),
+            None => self.by_login.get(login),
+        }?;
+        self.slab.get(*index as usize)
+    }
+
+    fn get_mut_by_id(&mut self, user_id: &str) -> Option<&mut Voter> {
+        let index = *self.by_id.get(user_id)?;
+        self.slab.get_mut(index as usize)
+    }
+
+    fn get_mut_by_login(&mut self, login: &str) -> Option<&mut Voter> {
+        let index = *self.by_login.get(login)?;
+        self.slab.get_mut(index as usize)
     }
 
     fn all_mut(&mut self) -> impl Iterator<Item = &mut Voter> {
-        self.by_id.values_mut().chain(self.by_login.values_mut())
+        self.slab.iter_mut()
+    }
+
+    /// Keeps only the records `keep` accepts, compacting the slab.
+    fn retain(&mut self, mut keep: impl FnMut(&Voter) -> bool) {
+        let mut new_index = Vec::with_capacity(self.slab.len());
+        let mut next = 0u32;
+        for voter in &self.slab {
+            if keep(voter) {
+                new_index.push(next);
+                next += 1;
+            } else {
+                new_index.push(u32::MAX);
+            }
+        }
+        let mut i = 0;
+        self.slab.retain(|_| {
+            let kept = new_index[i] != u32::MAX;
+            i += 1;
+            kept
+        });
+        for map in [&mut self.by_id, &mut self.by_login] {
+            map.retain(|_, index| {
+                let new = new_index.get(*index as usize).copied().unwrap_or(u32::MAX);
+                *index = new;
+                new != u32::MAX
+            });
+        }
     }
 }
 
@@ -374,10 +425,7 @@ impl Vote {
 
     /// The ballot a user holds in the open round (democracy), by user id or, without one, login.
     pub fn ballot_of(&self, user_id: Option<&str>, login: &str) -> Option<Choice> {
-        let voter = match user_id {
-            Some(id) => self.voters.by_id.get(id),
-            None => self.voters.by_login.get(login),
-        }?;
+        let voter = self.voters.get(user_id, login)?;
         if self.mode != Mode::Democracy || voter.round != self.round || self.open.is_none() {
             return None;
         }
@@ -604,11 +652,10 @@ impl Vote {
         self.tally.reset(inputs);
         // Forget users who have not voted for a while (their cooldown over): bounded memory.
         let (round, cooldown) = (self.round, self.anarchy_cooldown);
-        let keep = |v: &mut Voter| {
+        let keep = |v: &Voter| {
             v.round + 8 >= round || v.last_input.is_some_and(|t| now < t + cooldown)
         };
-        self.voters.by_id.retain(|_, v| keep(v));
-        self.voters.by_login.retain(|_, v| keep(v));
+        self.voters.retain(keep);
         let closes_at = now + self.window;
         self.open = Some(OpenRound { closes_at });
         tracing::debug!(vote = %self.name, round = self.round, "round opened");
@@ -734,16 +781,17 @@ impl Vote {
             }
         };
         if let Some(id) = user_id
-            && let Some(v) = self.voters.by_id.get_mut(id)
+            && let Some(v) = self.voters.get_mut_by_id(id)
         {
             drop(v);
         }
         if let Some(login) = login {
-            if let Some(v) = self.voters.by_login.get_mut(login) {
+            if let Some(v) = self.voters.get_mut_by_login(login) {
                 drop(v);
             }
             if user_id.is_none() {
-                for v in self.voters.by_id.values_mut() {
+                // Only the login is known: find the user among those keyed by id too.
+                for v in self.voters.all_mut() {
                     if v.login.eq_ignore_ascii_case(login) {
                         drop(v);
                     }

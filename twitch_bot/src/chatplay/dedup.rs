@@ -67,7 +67,8 @@ fn parse_uuid(s: &str) -> Option<u128> {
 /// A bounded set of recently seen message keys.
 #[derive(Debug)]
 pub(crate) struct RecentIds {
-    set: HashSet<MessageKey, FastState>,
+    uuids: HashSet<u128, FastState>,
+    texts: HashSet<Box<str>, FastState>,
     order: VecDeque<MessageKey>,
     capacity: usize,
 }
@@ -75,7 +76,8 @@ pub(crate) struct RecentIds {
 impl RecentIds {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            set: HashSet::default(),
+            uuids: HashSet::default(),
+            texts: HashSet::default(),
             order: VecDeque::new(),
             capacity: capacity.max(1),
         }
@@ -84,24 +86,32 @@ impl RecentIds {
     /// Records `key`; false when it was already there (a replay). [`MessageKey::None`] is
     /// never recorded and always new.
     pub(crate) fn insert(&mut self, key: &MessageKey) -> bool {
-        if *key == MessageKey::None {
-            return true;
-        }
-        if !self.set.insert(key.clone()) {
+        let new = match key {
+            MessageKey::None => return true,
+            MessageKey::Uuid(u) => self.uuids.insert(*u),
+            MessageKey::Text(t) => !self.texts.contains(t) && self.texts.insert(t.clone()),
+        };
+        if !new {
             return false;
         }
         self.order.push_back(key.clone());
-        if self.order.len() > self.capacity
-            && let Some(old) = self.order.pop_front()
-        {
-            self.set.remove(&old);
+        if self.order.len() > self.capacity {
+            match self.order.pop_front() {
+                Some(MessageKey::Uuid(u)) => {
+                    self.uuids.remove(&u);
+                }
+                Some(MessageKey::Text(t)) => {
+                    self.texts.remove(&t);
+                }
+                _ => {}
+            }
         }
         true
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.set.len()
+        self.uuids.len() + self.texts.len()
     }
 }
 

@@ -139,6 +139,25 @@ fn the_bot_and_users_without_tags() {
 }
 
 #[test]
+fn numeric_and_other_user_ids_are_distinct_voters() {
+    let mut e = engine_with(VoteConfig::new("move", ["up", "down"]));
+    let t = Instant::now();
+    e.start(t);
+    for (id, text) in [("123", "up"), ("0123", "up"), ("123", "down"), ("abc", "up")] {
+        let mut m = chat("someone", text);
+        m.user_id = Some(id.into());
+        e.handle_privmsg(&m, t);
+    }
+    let v = e.vote("move").unwrap();
+    assert_eq!(v.voters(), 3);
+    assert_eq!(v.ballot_of(Some("123"), "someone").unwrap().option, "down");
+    let mut ban = timeout("someone");
+    ban.target_user_id = Some("123".into());
+    e.handle_clear_chat(&ban, t);
+    assert_eq!(tally_map(&e.vote("move").unwrap().tally()), labels(&[("up", 2)]));
+}
+
+#[test]
 fn clearchat_and_clearmsg_remove_ballots() {
     let mut e = engine_with(VoteConfig::new("move", ["up", "down"]));
     let t = Instant::now();

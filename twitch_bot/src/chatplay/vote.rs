@@ -39,6 +39,7 @@
 //! the number of voters.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -148,37 +149,69 @@ struct Voter {
     ballot: Option<u16>,
     /// The message that cast `ballot`.
     message: MessageKey,
-    login: Box<str>,
+    /// Hash of the login, to find the user when a CLEARCHAT names only the login.
+    login_hash: u64,
     /// Anarchy: when the last input was passed on.
     last_input: Option<Instant>,
 }
 
-/// Who voted: records in a slab, found by user id (or login without tags) with one lookup.
+/// Who voted: records in a slab, found with one lookup by user id (a `u64` for Twitch's numeric
+/// ids, text otherwise) or, without tags, by login. A new voter costs no heap allocation when
+/// the id is numeric.
 #[derive(Debug, Default)]
 struct Voters {
+    by_number: HashMap<u64, u32, FastState>,
     by_id: HashMap<Box<str>, u32, FastState>,
     by_login: HashMap<Box<str>, u32, FastState>,
     slab: Vec<Voter>,
+    logins: FastState,
+}
+
+/// A numeric user id as a `u64`; `None` for anything that would not map back to the same text
+/// (leading zeros, signs, too long).
+fn numeric_id(id: &str) -> Option<u64> {
+    let b = id.as_bytes();
+    if b.is_empty() || b.len() > 19 || (b[0] == b'0' && b.len() > 1) {
+        return None;
+    }
+    b.iter().try_fold(0u64, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + u64::from(c - b'0'))
+    })
 }
 
 impl Voters {
-    /// The user's record, created on first use (the only allocation of the ballot path).
+    fn index(&self, user_id: Option<&str>, login: &str) -> Option<u32> {
+        match user_id {
+            Some(id) => match numeric_id(id) {
+                Some(n) => self.by_number.get(&n),
+                None => self.by_id.get(id),
+            },
+            None => self.by_login.get(login),
+        }
+        .copied()
+    }
+
+    /// The user's record, created on first use.
     fn slot(&mut self, user_id: Option<&str>, login: &str) -> &mut Voter {
-        let (map, key) = match user_id {
-            Some(id) => (&mut self.by_id, id),
-            None => (&mut self.by_login, login),
-        };
-        let index = match map.get(key) {
-            Some(&index) => index as usize,
+        let index = match self.index(user_id, login) {
+            Some(index) => index as usize,
             None => {
                 let index = self.slab.len();
                 // u32 is plenty: the slab is pruned every round.
-                map.insert(key.into(), u32::try_from(index).unwrap_or(u32::MAX));
+                let value = u32::try_from(index).unwrap_or(u32::MAX);
+                match user_id {
+                    Some(id) => match numeric_id(id) {
+                        Some(n) => self.by_number.insert(n, value),
+                        None => self.by_id.insert(id.into(), value),
+                    },
+                    None => self.by_login.insert(login.into(), value),
+                };
+                let login_hash = self.logins.hash_one(login);
                 self.slab.push(Voter {
                     round: 0,
                     ballot: None,
                     message: MessageKey::None,
-                    login: login.into(),
+                    login_hash,
                     last_input: None,
                 });
                 index
@@ -188,21 +221,16 @@ impl Voters {
     }
 
     fn get(&self, user_id: Option<&str>, login: &str) -> Option<&Voter> {
-        let index = match user_id {
-            Some(id) => self.by_id.get(id),
-            None => self.by_login.get(login),
-        }?;
-        self.slab.get(*index as usize)
+        self.slab.get(self.index(user_id, login)? as usize)
     }
 
-    fn get_mut_by_id(&mut self, user_id: &str) -> Option<&mut Voter> {
-        let index = *self.by_id.get(user_id)?;
+    fn get_mut(&mut self, user_id: Option<&str>, login: &str) -> Option<&mut Voter> {
+        let index = self.index(user_id, login)?;
         self.slab.get_mut(index as usize)
     }
 
-    fn get_mut_by_login(&mut self, login: &str) -> Option<&mut Voter> {
-        let index = *self.by_login.get(login)?;
-        self.slab.get_mut(index as usize)
+    fn login_hash(&self, login: &str) -> u64 {
+        self.logins.hash_one(login)
     }
 
     fn all_mut(&mut self) -> impl Iterator<Item = &mut Voter> {
@@ -227,13 +255,14 @@ impl Voters {
             i += 1;
             kept
         });
-        for map in [&mut self.by_id, &mut self.by_login] {
-            map.retain(|_, index| {
-                let new = new_index.get(*index as usize).copied().unwrap_or(u32::MAX);
-                *index = new;
-                new != u32::MAX
-            });
-        }
+        let remap = |index: &mut u32| {
+            let new = new_index.get(*index as usize).copied().unwrap_or(u32::MAX);
+            *index = new;
+            new != u32::MAX
+        };
+        self.by_number.retain(|_, index| remap(index));
+        self.by_id.retain(|_, index| remap(index));
+        self.by_login.retain(|_, index| remap(index));
     }
 }
 
@@ -780,23 +809,25 @@ impl Vote {
                 tally.holders -= 1;
             }
         };
-        if let Some(id) = user_id
-            && let Some(v) = self.voters.get_mut_by_id(id)
-        {
-            drop(v);
-        }
-        if let Some(login) = login {
-            if let Some(v) = self.voters.get_mut_by_login(login) {
-                drop(v);
+        match (user_id, login) {
+            (Some(id), _) => {
+                if let Some(v) = self.voters.get_mut(Some(id), "") {
+                    drop(v);
+                }
             }
-            if user_id.is_none() {
+            (None, Some(login)) => {
+                if let Some(v) = self.voters.get_mut(None, login) {
+                    drop(v);
+                }
                 // Only the login is known: find the user among those keyed by id too.
+                let hash = self.voters.login_hash(login);
                 for v in self.voters.all_mut() {
-                    if v.login.eq_ignore_ascii_case(login) {
+                    if v.login_hash == hash {
                         drop(v);
                     }
                 }
             }
+            (None, None) => {}
         }
     }
 
@@ -897,5 +928,20 @@ impl Vote {
             0
         };
         tied.get(pick).map(|&i| self.choice(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numeric_id;
+
+    #[test]
+    fn numeric_ids_map_back_to_the_same_text() {
+        assert_eq!(numeric_id("0"), Some(0));
+        assert_eq!(numeric_id("123456789"), Some(123_456_789));
+        assert_eq!(numeric_id("9999999999999999999"), Some(9_999_999_999_999_999_999));
+        for bad in ["", "0123", "+1", "-1", "12a", "99999999999999999999", " 1"] {
+            assert_eq!(numeric_id(bad), None, "{bad:?}");
+        }
     }
 }

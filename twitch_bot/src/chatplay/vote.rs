@@ -147,24 +147,23 @@ struct Voter {
     round: u64,
     /// The input held (democracy) or the last input passed on (anarchy) in `round`.
     ballot: Option<u16>,
-    /// The message that cast `ballot`.
-    message: MessageKey,
+    /// The fingerprint of the message that cast `ballot` (see `Voters::fingerprint`).
+    message: u128,
     /// Hash of the login, to find the user when a CLEARCHAT names only the login.
     login_hash: u64,
     /// Anarchy: when the last input was passed on.
     last_input: Option<Instant>,
 }
 
-/// Who voted: records in a slab, found with one lookup by user id (a `u64` for Twitch's numeric
-/// ids, text otherwise) or, without tags, by login. A new voter costs no heap allocation when
-/// the id is numeric.
+/// Who voted, found with one lookup by user id (a `u64` for Twitch's numeric ids, text
+/// otherwise) or, without tags, by login. Records live inline in the maps (one cache miss per
+/// ballot); a new voter with a numeric id costs no allocation beyond the map's growth.
 #[derive(Debug, Default)]
 struct Voters {
-    by_number: HashMap<u64, u32, FastState>,
-    by_id: HashMap<Box<str>, u32, FastState>,
-    by_login: HashMap<Box<str>, u32, FastState>,
-    slab: Vec<Voter>,
-    logins: FastState,
+    by_number: HashMap<u64, Voter, FastState>,
+    by_id: HashMap<Box<str>, Voter, FastState>,
+    by_login: HashMap<Box<str>, Voter, FastState>,
+    hasher: FastState,
 }
 
 /// A numeric user id as a `u64`; `None` for anything that would not map back to the same text
@@ -180,7 +179,31 @@ fn numeric_id(id: &str) -> Option<u64> {
 }
 
 impl Voters {
-    fn index(&self, user_id: Option<&str>, login: &str) -> Option<u32> {
+    /// The user's record, created on first use.
+    fn slot(&mut self, user_id: Option<&str>, login: &str) -> &mut Voter {
+        let hasher = self.hasher;
+        let fresh = || Voter {
+            round: 0,
+            ballot: None,
+            message: 0,
+            login_hash: hasher.hash_one(login),
+            last_input: None,
+        };
+        let (map, key) = match user_id {
+            Some(id) => match numeric_id(id) {
+                Some(n) => return self.by_number.entry(n).or_insert_with(fresh),
+                None => (&mut self.by_id, id),
+            },
+            None => (&mut self.by_login, login),
+        };
+        if !map.contains_key(key) {
+            map.insert(key.into(), fresh());
+        }
+        // Infallible: inserted just above when missing.
+        map.get_mut(key).expect("voter inserted above")
+    }
+
+    fn get(&self, user_id: Option<&str>, login: &str) -> Option<&Voter> {
         match user_id {
             Some(id) => match numeric_id(id) {
                 Some(n) => self.by_number.get(&n),
@@ -188,81 +211,47 @@ impl Voters {
             },
             None => self.by_login.get(login),
         }
-        .copied()
-    }
-
-    /// The user's record, created on first use.
-    fn slot(&mut self, user_id: Option<&str>, login: &str) -> &mut Voter {
-        let index = match self.index(user_id, login) {
-            Some(index) => index as usize,
-            None => {
-                let index = self.slab.len();
-                // u32 is plenty: the slab is pruned every round.
-                let value = u32::try_from(index).unwrap_or(u32::MAX);
-                match user_id {
-                    Some(id) => match numeric_id(id) {
-                        Some(n) => self.by_number.insert(n, value),
-                        None => self.by_id.insert(id.into(), value),
-                    },
-                    None => self.by_login.insert(login.into(), value),
-                };
-                let login_hash = self.logins.hash_one(login);
-                self.slab.push(Voter {
-                    round: 0,
-                    ballot: None,
-                    message: MessageKey::None,
-                    login_hash,
-                    last_input: None,
-                });
-                index
-            }
-        };
-        &mut self.slab[index]
-    }
-
-    fn get(&self, user_id: Option<&str>, login: &str) -> Option<&Voter> {
-        self.slab.get(self.index(user_id, login)? as usize)
     }
 
     fn get_mut(&mut self, user_id: Option<&str>, login: &str) -> Option<&mut Voter> {
-        let index = self.index(user_id, login)?;
-        self.slab.get_mut(index as usize)
+        match user_id {
+            Some(id) => match numeric_id(id) {
+                Some(n) => self.by_number.get_mut(&n),
+                None => self.by_id.get_mut(id),
+            },
+            None => self.by_login.get_mut(login),
+        }
     }
 
     fn login_hash(&self, login: &str) -> u64 {
-        self.logins.hash_one(login)
+        self.hasher.hash_one(login)
+    }
+
+    /// The 128-bit fingerprint of a message key stored with a ballot (0: no id). UUIDs are
+    /// exact; other ids are hashed (a collision needs 2^64 tries).
+    fn fingerprint(&self, key: &MessageKey) -> u128 {
+        match key {
+            MessageKey::None => 0,
+            MessageKey::Uuid(u) => *u,
+            MessageKey::Text(t) => {
+                let a = self.hasher.hash_one(t);
+                let b = self.hasher.hash_one((t, 1u8));
+                (u128::from(a) << 64 | u128::from(b)) | 1
+            }
+        }
     }
 
     fn all_mut(&mut self) -> impl Iterator<Item = &mut Voter> {
-        self.slab.iter_mut()
+        self.by_number
+            .values_mut()
+            .chain(self.by_id.values_mut())
+            .chain(self.by_login.values_mut())
     }
 
-    /// Keeps only the records `keep` accepts, compacting the slab.
-    fn retain(&mut self, mut keep: impl FnMut(&Voter) -> bool) {
-        let mut new_index = Vec::with_capacity(self.slab.len());
-        let mut next = 0u32;
-        for voter in &self.slab {
-            if keep(voter) {
-                new_index.push(next);
-                next += 1;
-            } else {
-                new_index.push(u32::MAX);
-            }
-        }
-        let mut i = 0;
-        self.slab.retain(|_| {
-            let kept = new_index[i] != u32::MAX;
-            i += 1;
-            kept
-        });
-        let remap = |index: &mut u32| {
-            let new = new_index.get(*index as usize).copied().unwrap_or(u32::MAX);
-            *index = new;
-            new != u32::MAX
-        };
-        self.by_number.retain(|_, index| remap(index));
-        self.by_id.retain(|_, index| remap(index));
-        self.by_login.retain(|_, index| remap(index));
+    fn retain(&mut self, keep: impl Fn(&Voter) -> bool) {
+        self.by_number.retain(|_, v| keep(v));
+        self.by_id.retain(|_, v| keep(v));
+        self.by_login.retain(|_, v| keep(v));
     }
 }
 
@@ -743,6 +732,7 @@ impl Vote {
             return None;
         }
         let key = key.get_or_insert_with(|| MessageKey::from_id(msg.message_id.as_deref()));
+        let fingerprint = self.voters.fingerprint(key);
         if !self.seen.insert(key) {
             return None; // a replay
         }
@@ -767,7 +757,7 @@ impl Vote {
                     tally.frozen[index] += 1;
                     tally.frozen_total += 1;
                 }
-                voter.message = key.clone();
+                voter.message = fingerprint;
                 None
             }
             Mode::Anarchy => {
@@ -780,7 +770,7 @@ impl Vote {
                 if voter.ballot.replace(input).is_none() {
                     tally.distinct += 1;
                 }
-                voter.message = key.clone();
+                voter.message = fingerprint;
                 tally.frozen[index] += 1;
                 tally.frozen_total += 1;
                 Some(AnarchyInput {
@@ -836,9 +826,10 @@ impl Vote {
         if !self.removable() || *key == MessageKey::None {
             return;
         }
+        let fingerprint = self.voters.fingerprint(key);
         let (round, tally) = (self.round, &mut self.tally);
         for v in self.voters.all_mut() {
-            if v.round == round && v.message == *key && v.ballot.is_some() {
+            if v.round == round && v.message == fingerprint && v.ballot.is_some() {
                 if let Some(b) = v.ballot.take() {
                     tally.live[usize::from(b)] -= 1;
                     tally.holders -= 1;

@@ -106,9 +106,29 @@ mod tests {
     #[test]
     fn everything_else_is_rejected() {
         for text in [
-            "", "!", "+", "!vote", "!vote ", "vote up", "up down", "up!", "!!up", "+!up", "!+up",
-            "up10", "up0", "upup", "u p", "!voteup", "!vote  up", "!vote !up", "2", "left2down2",
-            "down2leftdownright", "a", "up ",
+            "",
+            "!",
+            "+",
+            "!vote",
+            "!vote ",
+            "vote up",
+            "up down",
+            "up!",
+            "!!up",
+            "+!up",
+            "!+up",
+            "up10",
+            "up0",
+            "upup",
+            "u p",
+            "!voteup",
+            "!vote  up",
+            "!vote !up",
+            "2",
+            "left2down2",
+            "down2leftdownright",
+            "a",
+            "up ",
         ] {
             assert_eq!(match_ballot(text, &OPTS, 9), None, "{text:?}");
         }

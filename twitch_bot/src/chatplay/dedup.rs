@@ -129,7 +129,10 @@ mod tests {
             MessageKey::from_id(Some("00000000-0000-0000-0000-00000000000g")),
             MessageKey::Text(_)
         ));
-        assert!(matches!(MessageKey::from_id(Some("abc")), MessageKey::Text(_)));
+        assert!(matches!(
+            MessageKey::from_id(Some("abc")),
+            MessageKey::Text(_)
+        ));
         assert_eq!(MessageKey::from_id(Some("")), MessageKey::None);
     }
 

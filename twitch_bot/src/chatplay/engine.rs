@@ -108,10 +108,12 @@ impl Engine {
         self.started = true;
         for i in 0..self.votes.len() {
             let vote = &mut self.votes[i];
-            if vote.start_mode() == Start::Auto && vote.is_running() && !vote.is_open() {
-                if let Ok(opened) = vote.open_round(now) {
-                    self.push(Event::VoteOpened(opened));
-                }
+            if vote.start_mode() == Start::Auto
+                && vote.is_running()
+                && !vote.is_open()
+                && let Ok(opened) = vote.open_round(now)
+            {
+                self.push(Event::VoteOpened(opened));
             }
         }
     }
@@ -153,7 +155,10 @@ impl Engine {
             return;
         }
         for vote in &mut self.votes {
-            vote.remove_user(clear.target_user_id.as_deref(), clear.target_login.as_deref());
+            vote.remove_user(
+                clear.target_user_id.as_deref(),
+                clear.target_login.as_deref(),
+            );
         }
     }
 
@@ -182,10 +187,11 @@ impl Engine {
                 self.push(Event::VoteClosed(result));
             }
             let vote = &mut self.votes[i];
-            if vote.start_mode() == Start::Auto && vote.is_running() {
-                if let Ok(opened) = vote.open_round(now) {
-                    self.push(Event::VoteOpened(opened));
-                }
+            if vote.start_mode() == Start::Auto
+                && vote.is_running()
+                && let Ok(opened) = vote.open_round(now)
+            {
+                self.push(Event::VoteOpened(opened));
             }
         }
     }
@@ -222,10 +228,11 @@ impl Engine {
         let i = self.index(name)?;
         let result = self.votes[i].close_round()?;
         self.push(Event::VoteClosed(result.clone()));
-        if self.votes[i].start_mode() == Start::Auto && self.votes[i].is_running() {
-            if let Ok(opened) = self.votes[i].open_round(now) {
-                self.push(Event::VoteOpened(opened));
-            }
+        if self.votes[i].start_mode() == Start::Auto
+            && self.votes[i].is_running()
+            && let Ok(opened) = self.votes[i].open_round(now)
+        {
+            self.push(Event::VoteOpened(opened));
         }
         Ok(result)
     }
@@ -297,7 +304,12 @@ impl Engine {
     }
 
     fn refresh_limits(&mut self) {
-        self.max_ballot_len = self.votes.iter().map(Vote::max_ballot_len).max().unwrap_or(0);
+        self.max_ballot_len = self
+            .votes
+            .iter()
+            .map(Vote::max_ballot_len)
+            .max()
+            .unwrap_or(0);
     }
 
     fn push(&mut self, event: Event) {
@@ -326,8 +338,12 @@ impl Engine {
             self.stop_vote(name, now).map(|_| ())
         };
         match outcome {
-            Ok(()) => tracing::info!(user = %msg.login, %action, vote = name, "moderator vote control"),
-            Err(e) => tracing::info!(user = %msg.login, %action, vote = name, error = %e, "moderator vote control refused"),
+            Ok(()) => {
+                tracing::info!(user = %msg.login, %action, vote = name, "moderator vote control")
+            }
+            Err(e) => {
+                tracing::info!(user = %msg.login, %action, vote = name, error = %e, "moderator vote control refused")
+            }
         }
         true
     }

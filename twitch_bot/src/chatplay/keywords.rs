@@ -249,7 +249,11 @@ impl Keywords {
     /// let k = twitch_bot::chatplay::Keywords::new();
     /// k.register_queued("!hello", |_| ()).unwrap();
     /// ```
-    pub fn register_queued<F>(&self, keyword: &str, handler: F) -> Result<KeywordToken, KeywordError>
+    pub fn register_queued<F>(
+        &self,
+        keyword: &str,
+        handler: F,
+    ) -> Result<KeywordToken, KeywordError>
     where
         F: Fn(&KeywordHit<'_>) + Send + Sync + 'static,
     {
@@ -447,12 +451,14 @@ impl Keywords {
                     message: msg,
                 }),
                 Call::Raw(handler, Delivery::Inline) => handler(msg),
-                Call::Keyword(handler, Delivery::Queued, keyword, word) => self.enqueue(Job::Keyword {
-                    handler,
-                    keyword,
-                    word,
-                    message: shared_msg(),
-                }),
+                Call::Keyword(handler, Delivery::Queued, keyword, word) => {
+                    self.enqueue(Job::Keyword {
+                        handler,
+                        keyword,
+                        word,
+                        message: shared_msg(),
+                    })
+                }
                 Call::Raw(handler, Delivery::Queued) => self.enqueue(Job::Raw {
                     handler,
                     message: shared_msg(),
@@ -476,7 +482,11 @@ impl Keywords {
     /// ```
     pub fn run_queued_max(&self, max: usize) -> usize {
         let jobs: Vec<Job> = {
-            let mut queue = self.inner.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut queue = self
+                .inner
+                .queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             let n = max.min(queue.len());
             (0..n).filter_map(|_| queue.pop()).collect()
         };
@@ -501,12 +511,20 @@ impl Keywords {
 
     /// Handler calls waiting for [`Keywords::run_queued`].
     pub fn queued_len(&self) -> usize {
-        self.inner.queue.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.inner
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Handler calls dropped because the game-loop queue was full.
     pub fn dropped(&self) -> u64 {
-        self.inner.queue.lock().unwrap_or_else(PoisonError::into_inner).dropped()
+        self.inner
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .dropped()
     }
 
     fn collect(&self, msg: &Privmsg) -> Vec<Call> {
@@ -530,7 +548,11 @@ impl Keywords {
             .split_whitespace()
             .map(|w| w.trim_matches(is_invisible))
             .filter(|w| !w.is_empty());
-        let take = if table.mode == MatchMode::FirstWord { 1 } else { usize::MAX };
+        let take = if table.mode == MatchMode::FirstWord {
+            1
+        } else {
+            usize::MAX
+        };
         for word in words.take(take) {
             let matches: Vec<(&String, &Entry)> = if table.case_insensitive {
                 table
@@ -560,7 +582,11 @@ impl Keywords {
     }
 
     fn enqueue(&self, job: Job) {
-        let mut queue = self.inner.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut queue = self
+            .inner
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let _ = queue.push(job); // full: dropped and counted by the queue
     }
 
@@ -570,12 +596,19 @@ impl Keywords {
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Table> {
         // A panic elsewhere cannot leave the table half-changed: every write is one operation.
-        self.inner.table.read().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .table
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn write(&self) -> TableWrite<'_> {
         TableWrite {
-            guard: self.inner.table.write().unwrap_or_else(PoisonError::into_inner),
+            guard: self
+                .inner
+                .table
+                .write()
+                .unwrap_or_else(PoisonError::into_inner),
             idle: &self.inner.idle,
         }
     }
@@ -612,7 +645,9 @@ impl Drop for TableWrite<'_> {
 }
 
 fn eq_ignore_case(a: &str, b: &str) -> bool {
-    a.chars().flat_map(char::to_lowercase).eq(b.chars().flat_map(char::to_lowercase))
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 #[cfg(test)]
@@ -622,7 +657,10 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
     use std::thread;
 
-    fn counter() -> (Arc<AtomicUsize>, impl Fn(&KeywordHit<'_>) + Send + Sync + 'static) {
+    fn counter() -> (
+        Arc<AtomicUsize>,
+        impl Fn(&KeywordHit<'_>) + Send + Sync + 'static,
+    ) {
         let n = Arc::new(AtomicUsize::new(0));
         let m = n.clone();
         (n, move |_: &KeywordHit<'_>| {
@@ -647,7 +685,11 @@ mod tests {
         }
         assert_eq!(get(&n), 4);
         k.set_match_mode(MatchMode::AnyWord);
-        assert_eq!(k.dispatch(&chat("a", "hey !vote and !vote again")), 1, "once per message");
+        assert_eq!(
+            k.dispatch(&chat("a", "hey !vote and !vote again")),
+            1,
+            "once per message"
+        );
         k.set_case_insensitive(true);
         assert_eq!(k.dispatch(&chat("a", "hey !VOTE")), 1);
         assert_eq!(get(&n), 6);
@@ -678,7 +720,9 @@ mod tests {
         k.register("!x", h).unwrap();
         let raw = Arc::new(Mutex::new(Vec::new()));
         let sink = raw.clone();
-        k.set_raw_handler(Delivery::Inline, move |m| sink.lock().unwrap().push(m.text.clone()));
+        k.set_raw_handler(Delivery::Inline, move |m| {
+            sink.lock().unwrap().push(m.text.clone())
+        });
         k.set_keyword_matching(false);
         k.dispatch(&chat("u", "!x"));
         k.dispatch(&chat("u", "hello"));
@@ -695,7 +739,9 @@ mod tests {
         let threads = Arc::new(Mutex::new(Vec::new()));
         let sink = threads.clone();
         k.register_queued("!x", move |hit| {
-            sink.lock().unwrap().push((thread::current().id(), hit.message.text.clone()))
+            sink.lock()
+                .unwrap()
+                .push((thread::current().id(), hit.message.text.clone()))
         })
         .unwrap();
         let producer = k.clone();
@@ -745,8 +791,12 @@ mod tests {
                 while !stop.load(Ordering::SeqCst) || changes < 1000 {
                     let kw = format!("!w{w}_{}", changes % 7);
                     let t = k.register(&kw, |_| ()).unwrap();
-                    k.set_enabled(&kw, changes % 2 == 0);
-                    k.set_match_mode(if changes % 3 == 0 { MatchMode::AnyWord } else { MatchMode::FirstWord });
+                    k.set_enabled(&kw, changes.is_multiple_of(2));
+                    k.set_match_mode(if changes.is_multiple_of(3) {
+                        MatchMode::AnyWord
+                    } else {
+                        MatchMode::FirstWord
+                    });
                     assert!(k.unregister(t));
                     changes += 1;
                 }
@@ -766,7 +816,11 @@ mod tests {
         for w in writers {
             assert!(w.join().unwrap() >= 1000);
         }
-        assert_eq!(get(&stable), 20_000, "the stable keyword fired for every message");
+        assert_eq!(
+            get(&stable),
+            20_000,
+            "the stable keyword fired for every message"
+        );
         assert_eq!(k.keywords(), ["!stable"]);
     }
 }

@@ -49,8 +49,8 @@ use thiserror::Error;
 use super::ballot::match_ballot;
 use super::config::{self, ConfigError, MAX_OPTIONS, Mode, Start, TieBreak, VoteConfig};
 use super::dedup::{MessageKey, RecentIds};
-use super::fasthash::FastState;
 use super::event::{AnarchyInput, Choice, LiveTally, RoundOpened, TallyEntry, VoteResult};
+use super::fasthash::FastState;
 use super::normalize::normalized;
 use crate::irc::Privmsg;
 
@@ -287,7 +287,8 @@ impl Vote {
     pub(crate) fn new(config: &VoteConfig, seed: u64, max_ids: usize) -> Result<Self, ConfigError> {
         config.validate()?;
         let window = config::window_duration(&config.name, config.window_secs)?;
-        let anarchy_cooldown = config::cooldown_duration(&config.name, config.anarchy_cooldown_secs)?;
+        let anarchy_cooldown =
+            config::cooldown_duration(&config.name, config.anarchy_cooldown_secs)?;
         let mut vote = Self {
             name: config.name.clone(),
             folded_name: normalized(&config.name),
@@ -419,7 +420,7 @@ impl Vote {
     /// ```
     pub fn top(&self, n: usize) -> Vec<TallyEntry> {
         let mut all = self.tally();
-        all.sort_by(|a, b| b.count.cmp(&a.count)); // stable: equal counts keep option order
+        all.sort_by_key(|e| std::cmp::Reverse(e.count)); // stable: equal counts keep option order
         all.truncate(n);
         all
     }
@@ -456,9 +457,9 @@ impl Vote {
             vote: self.name.clone(),
             round: self.round,
             open: self.open.is_some(),
-            remaining: self
-                .open
-                .map_or(Duration::ZERO, |o| o.closes_at.saturating_duration_since(now)),
+            remaining: self.open.map_or(Duration::ZERO, |o| {
+                o.closes_at.saturating_duration_since(now)
+            }),
             tally: self.tally(),
             voters: self.voters(),
             leader: self.candidates().first().map(|&i| self.choice(i)),
@@ -550,7 +551,12 @@ impl Vote {
     }
 
     /// Sets an option's count and enabled flag at once (the legacy ConfigureOption).
-    pub fn configure_option(&mut self, option: &str, count: u64, enabled: bool) -> Result<(), VoteError> {
+    pub fn configure_option(
+        &mut self,
+        option: &str,
+        count: u64,
+        enabled: bool,
+    ) -> Result<(), VoteError> {
         self.set_option_count(option, count)?;
         self.set_option_enabled(option, enabled)
     }
@@ -670,9 +676,8 @@ impl Vote {
         self.tally.reset(inputs);
         // Forget users who have not voted for a while (their cooldown over): bounded memory.
         let (round, cooldown) = (self.round, self.anarchy_cooldown);
-        let keep = |v: &Voter| {
-            v.round + 8 >= round || v.last_input.is_some_and(|t| now < t + cooldown)
-        };
+        let keep =
+            |v: &Voter| v.round + 8 >= round || v.last_input.is_some_and(|t| now < t + cooldown);
         self.voters.retain(keep);
         let closes_at = now + self.window;
         self.open = Some(OpenRound { closes_at });
@@ -859,7 +864,9 @@ impl Vote {
 
     fn option_total(&self, index: usize) -> u64 {
         let r = usize::from(self.max_repeat);
-        (index * r..index * r + r).map(|i| self.tally.count(i)).sum()
+        (index * r..index * r + r)
+            .map(|i| self.tally.count(i))
+            .sum()
     }
 
     fn index_of(&self, option: &str) -> Option<usize> {
@@ -868,10 +875,11 @@ impl Vote {
     }
 
     fn require(&self, option: &str) -> Result<usize, VoteError> {
-        self.index_of(option).ok_or_else(|| VoteError::UnknownOption {
-            vote: self.name.clone(),
-            option: option.to_owned(),
-        })
+        self.index_of(option)
+            .ok_or_else(|| VoteError::UnknownOption {
+                vote: self.name.clone(),
+                option: option.to_owned(),
+            })
     }
 
     fn refresh_limits(&mut self) {
@@ -930,7 +938,10 @@ mod tests {
     fn numeric_ids_map_back_to_the_same_text() {
         assert_eq!(numeric_id("0"), Some(0));
         assert_eq!(numeric_id("123456789"), Some(123_456_789));
-        assert_eq!(numeric_id("9999999999999999999"), Some(9_999_999_999_999_999_999));
+        assert_eq!(
+            numeric_id("9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
         for bad in ["", "0123", "+1", "-1", "12a", "99999999999999999999", " 1"] {
             assert_eq!(numeric_id(bad), None, "{bad:?}");
         }

@@ -12,7 +12,7 @@ use twitch_irc::message::{ClearChatAction, IRCMessage, ServerMessage};
 
 /// What one raw line becomes for the engine.
 enum Input {
-    Chat(Privmsg),
+    Chat(Box<Privmsg>),
     ClearChat(ClearChat),
     ClearMsg(ClearMsg),
     Other,
@@ -33,7 +33,7 @@ fn parse(line: &str) -> Input {
                 .collect();
             let has = |name: &str| badges.iter().any(|b| b.name == name);
             let mod_tag = m.source.tags.0.get("mod").map(String::as_str) == Some("1");
-            Input::Chat(Privmsg {
+            Input::Chat(Box::new(Privmsg {
                 channel: m.channel_login.clone(),
                 login: m.sender.login.clone(),
                 user_id: Some(m.sender.id.clone()),
@@ -53,7 +53,7 @@ fn parse(line: &str) -> Input {
                 server_timestamp_ms: None,
                 reply_parent: None,
                 first_message: false,
-            })
+            }))
         }
         ServerMessage::ClearChat(c) => {
             let (target_login, target_user_id) = match c.action {

@@ -20,7 +20,7 @@
 use std::time::Instant;
 
 use super::commands::{Commands, first_word};
-use super::config::{ConfigError, EngineConfig, Start};
+use super::config::{ConfigError, EngineConfig, Start, VoteConfig};
 use super::dedup::MessageKey;
 use super::event::{Event, LiveTally, VoteResult};
 use super::keywords::Keywords;
@@ -41,6 +41,7 @@ pub struct Engine {
     max_ballot_len: usize,
     started: bool,
     seed: u64,
+    max_remembered_ids: usize,
 }
 
 impl Engine {
@@ -79,6 +80,7 @@ impl Engine {
             max_ballot_len: 0,
             started: false,
             seed,
+            max_remembered_ids: config.max_remembered_ids,
         };
         engine.refresh_limits();
         Ok(engine)
@@ -249,6 +251,52 @@ impl Engine {
         let result = self.votes[i].close_round()?;
         self.push(Event::VoteClosed(result.clone()));
         Ok(Some(result))
+    }
+
+    /// Adds a vote at run time (the legacy gem's CreateVote). An auto vote opens its first round
+    /// at once if the engine has started.
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// use twitch_bot::chatplay::{Engine, EngineConfig, VoteConfig};
+    /// let mut engine = Engine::new(EngineConfig::new("bot")).unwrap();
+    /// engine.add_vote(VoteConfig::new("boss", ["fight", "flee"]), Instant::now()).unwrap();
+    /// assert!(engine.add_vote(VoteConfig::new("BOSS", ["x"]), Instant::now()).is_err());
+    /// assert!(engine.remove_vote("boss", Instant::now()).is_ok());
+    /// ```
+    pub fn add_vote(&mut self, config: VoteConfig, now: Instant) -> Result<(), ConfigError> {
+        config.validate()?;
+        if self.index(&config.name).is_ok() {
+            return Err(ConfigError::DuplicateVote(config.name));
+        }
+        let vote_seed = self.seed ^ (self.votes.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let vote = Vote::new(&config, vote_seed, self.max_remembered_ids)?;
+        self.votes.push(vote);
+        self.max_ballot_len = self
+            .max_ballot_len
+            .max(self.votes[self.votes.len() - 1].max_ballot_len());
+        if self.started {
+            let vote = self.votes.last_mut().expect("just pushed");
+            if vote.start_mode() == Start::Auto
+                && let Ok(opened) = vote.open_round(now)
+            {
+                self.push(Event::VoteOpened(opened));
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a vote (the legacy gem's DestroyVote); its open round closes first and its result
+    /// is returned (and queued as an event).
+    pub fn remove_vote(
+        &mut self,
+        name: &str,
+        now: Instant,
+    ) -> Result<Option<VoteResult>, VoteError> {
+        let result = self.stop_vote(name, now)?;
+        let i = self.index(name)?;
+        self.votes.remove(i);
+        Ok(result)
     }
 
     /// The next event, oldest first. Drain it after every `handle_*` call and mutator.

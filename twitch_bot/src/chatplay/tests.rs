@@ -625,6 +625,37 @@ fn the_event_queue_is_bounded() {
     assert_eq!(e.dropped_events(), 41); // 1 opened + 50 inputs - 10 kept
 }
 
+#[test]
+fn the_engine_moves_between_threads_and_keywords_are_shared() {
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync + Clone>() {}
+    send::<Engine>();
+    send_sync::<Keywords>();
+}
+
+#[test]
+fn votes_can_be_added_and_removed_at_run_time() {
+    let mut e = engine_with(VoteConfig::new("move", ["up"]));
+    let t = Instant::now();
+    e.start(t);
+    events(&mut e);
+    e.add_vote(VoteConfig::new("boss", ["a-very-long-option-name"]), t)
+        .unwrap();
+    assert!(matches!(&events(&mut e)[..], [Event::VoteOpened(o)] if o.vote == "boss"));
+    e.handle_privmsg(&chat("a", "!vote A-Very-Long-Option-Name"), t);
+    assert_eq!(e.vote("boss").unwrap().voters(), 1);
+    let r = e.remove_vote("boss", t).unwrap().unwrap();
+    assert_eq!(r.winner.unwrap().option, "a-very-long-option-name");
+    assert!(e.vote("boss").is_none());
+    assert!(matches!(
+        e.remove_vote("boss", t),
+        Err(VoteError::UnknownVote(_))
+    ));
+    let mut bad = VoteConfig::new("x", ["y"]);
+    bad.window_secs = -1.0;
+    assert!(e.add_vote(bad, t).is_err());
+}
+
 // ----- property tests -----
 
 /// One step of a generated chat.

@@ -7,6 +7,7 @@
 //!
 //! | legacy ChatPlay (`ChatPlayVoteRequestBus`) | here |
 //! |---|---|
+//! | CreateVote / DestroyVote (`ChatPlayRequestBus`) | [`Engine::add_vote`](super::Engine::add_vote), [`Engine::remove_vote`](super::Engine::remove_vote) |
 //! | AddOption / RemoveOption / OptionExists | [`Vote::add_option`], [`Vote::remove_option`], [`Vote::option_exists`] |
 //! | ConfigureOption(name, count, enabled) | [`Vote::configure_option`] |
 //! | GetOptionCount / SetOptionCount | [`Vote::option_count`], [`Vote::set_option_count`] |

@@ -29,7 +29,7 @@
 //!   handlers) and run when the game loop calls [`Keywords::run_queued`] on its thread, each
 //!   frame: the gem's TickBus. The queue is bounded ([`Keywords::with_queue_capacity`], default
 //!   1024): when full, new calls are dropped and counted ([`Keywords::dropped`]); see
-//!   [`BoundedQueue`](super::BoundedQueue).
+//!   [`BoundedQueue`].
 //!
 //! A handler that panics unwinds into whoever called `dispatch` or `run_queued`.
 //!

@@ -527,11 +527,10 @@ impl Vote {
         let removed_live: u64 = self.tally.live.drain(range.clone()).map(u64::from).sum();
         let removed_frozen: u64 = self.tally.frozen.drain(range.clone()).map(u64::from).sum();
         self.tally.manual.drain(range.clone());
-        if self.mode == Mode::Democracy {
-            self.tally.holders -= removed_live;
-            self.tally.frozen_total -= removed_frozen;
-        }
-        let round = self.round;
+        // Anarchy holds no live ballots (removed_live is 0 there).
+        self.tally.holders -= removed_live;
+        self.tally.frozen_total -= removed_frozen;
+        let (round, mode) = (self.round, self.mode);
         for voter in self.voters.all_mut() {
             if voter.round != round {
                 continue;
@@ -539,7 +538,8 @@ impl Vote {
             if let Some(b) = voter.ballot {
                 let b = usize::from(b);
                 if range.contains(&b) {
-                    voter.ballot = None;
+                    // Democracy: the ballot is gone. Anarchy: the user still took part.
+                    voter.ballot = (mode == Mode::Anarchy).then_some(0);
                 } else if b >= range.end {
                     voter.ballot = u16::try_from(b - r).ok();
                 }

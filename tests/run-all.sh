@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The project's one test command (README, and CI through .ci/run).
+#
+# On a fresh machine it installs what the tests need, under .peers/ (gitignored):
+#   - a Python venv with the `websockets` server (an independent WebSocket peer),
+#   - the Autobahn|Testsuite fuzzing server (wstest, on the machine's pyenv Python 2.7),
+# then checks formatting and runs every test of the workspace in one build profile (release):
+# unit, property, doc, peer, conformance and end-to-end tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== test peers"
+bash tests/peers/python-setup.sh
+bash tests/peers/autobahn-setup.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo test --release --workspace"
+cargo test --release --workspace

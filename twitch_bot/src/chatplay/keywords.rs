@@ -659,7 +659,7 @@ mod tests {
 
     fn counter() -> (
         Arc<AtomicUsize>,
-        impl Fn(&KeywordHit<'_>) + Send + Sync + 'static,
+        impl Fn(&KeywordHit<'_>) + Send + Sync + Clone + 'static,
     ) {
         let n = Arc::new(AtomicUsize::new(0));
         let m = n.clone();
@@ -693,6 +693,30 @@ mod tests {
         k.set_case_insensitive(true);
         assert_eq!(k.dispatch(&chat("a", "hey !VOTE")), 1);
         assert_eq!(get(&n), 6);
+    }
+
+    #[test]
+    fn utf8_keywords_like_the_gem_test_script() {
+        let k = Keywords::new();
+        let (n, h) = counter();
+        for kw in ["!こんにちは", "größeren", "mañana", "!привет"] {
+            let h = h.clone();
+            k.register(kw, move |hit| h(hit)).unwrap();
+        }
+        assert_eq!(k.dispatch(&chat("u", "!こんにちは 世界")), 1);
+        assert_eq!(k.dispatch(&chat("u", "mañana")), 1);
+        assert_eq!(k.dispatch(&chat("u", "!ПРИВЕТ")), 0);
+        k.set_case_insensitive(true);
+        assert_eq!(k.dispatch(&chat("u", "!ПРИВЕТ")), 1);
+        assert_eq!(
+            k.dispatch(&chat("u", "GRÖSSEREN")),
+            0,
+            "lowercase mapping, not full case folding"
+        );
+        assert_eq!(k.dispatch(&chat("u", "GRÖßEREN")), 1);
+        assert_eq!(get(&n), 4);
+        assert!(k.remove_keyword("mañana"));
+        assert_eq!(k.dispatch(&chat("u", "mañana")), 0);
     }
 
     #[test]

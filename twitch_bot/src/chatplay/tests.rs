@@ -824,6 +824,29 @@ proptest! {
         }
     }
 
+    /// Hostile chat never panics the engine, and normalisation's output is in canonical form.
+    #[test]
+    fn arbitrary_chat_never_panics(
+        lines in prop::collection::vec((".{0,40}", proptest::option::of(".{0,40}"), proptest::option::of("[0-9a-f-]{0,40}")), 1..30),
+    ) {
+        let mut v = VoteConfig::new("move", OPTS);
+        v.max_repeat = 9;
+        let mut e = engine_with(v);
+        let t = Instant::now();
+        e.start(t);
+        for (text, user_id, id) in &lines {
+            let mut m = chat("someone", text);
+            m.user_id = user_id.clone();
+            m.message_id = id.clone();
+            e.handle_privmsg(&m, t);
+            let n = normalize::normalized(text);
+            prop_assert!(!n.starts_with(' ') && !n.ends_with(' ') && !n.contains("  "));
+            prop_assert!(!n.chars().any(normalize::is_invisible));
+        }
+        let v = e.vote("move").unwrap();
+        prop_assert_eq!(v.tally().iter().map(|e| e.count).sum::<u64>(), v.voters());
+    }
+
     /// The result does not depend on the order other users voted in (or on hash order).
     #[test]
     fn result_is_independent_of_the_order_of_users(

@@ -82,7 +82,11 @@ impl Commands {
             .map(|c| {
                 Ok(Command {
                     name: c.name.clone(),
-                    keywords: c.keywords.iter().map(|k| (k.clone(), normalized(k))).collect(),
+                    keywords: c
+                        .keywords
+                        .iter()
+                        .map(|k| (k.clone(), normalized(k)))
+                        .collect(),
                     per_user: config::cooldown_duration(&c.name, c.cooldown_secs)?,
                     global: config::cooldown_duration(&c.name, c.global_cooldown_secs)?,
                     mods_only: c.mods_only,
@@ -163,7 +167,12 @@ impl Commands {
             channel: msg.channel.clone(),
             user: msg.login.clone(),
             user_id: msg.user_id.clone(),
-            args: rest.chars().filter(|&c| !is_invisible(c)).collect::<String>().trim().to_owned(),
+            args: rest
+                .chars()
+                .filter(|&c| !is_invisible(c))
+                .collect::<String>()
+                .trim()
+                .to_owned(),
         })
     }
 }
@@ -188,12 +197,17 @@ mod tests {
 
     #[test]
     fn first_word_and_args() {
-        assert_eq!(first_word("  \u{E0000} !jump  a b "), Some(("!jump", "  a b ")));
+        assert_eq!(
+            first_word("  \u{E0000} !jump  a b "),
+            Some(("!jump", "  a b "))
+        );
         assert_eq!(first_word("!jump"), Some(("!jump", "")));
         assert_eq!(first_word(" \u{200B} "), None);
         let mut c = Commands::new(&[CommandConfig::new("jump", ["!jump", "!j"])]).unwrap();
         let t = Instant::now();
-        let r = c.handle(&chat("ann", "!J  Over The Wall \u{E0000}"), t).unwrap();
+        let r = c
+            .handle(&chat("ann", "!J  Over The Wall \u{E0000}"), t)
+            .unwrap();
         assert_eq!(r.args, "Over The Wall");
         assert_eq!(r.keyword, "!j");
         assert_eq!(r.user_id.as_deref(), Some("id-ann"));
@@ -224,9 +238,15 @@ mod tests {
         let mut c = Commands::new(&[cfg]).unwrap();
         let t = Instant::now();
         assert!(c.handle(&chat("ann", "!jump"), t).is_some());
-        assert!(c.handle(&chat("bob", "!jump"), t + secs(2.4)).is_none(), "global");
+        assert!(
+            c.handle(&chat("bob", "!jump"), t + secs(2.4)).is_none(),
+            "global"
+        );
         assert!(c.handle(&chat("bob", "!jump"), t + secs(2.5)).is_some());
-        assert!(c.handle(&chat("ann", "!jump"), t + secs(9.9)).is_none(), "per user");
+        assert!(
+            c.handle(&chat("ann", "!jump"), t + secs(9.9)).is_none(),
+            "per user"
+        );
         assert!(c.handle(&chat("ann", "!jump"), t + secs(10.0)).is_some());
         // login-keyed without tags
         let mut anon = chat("carl", "!jump");

@@ -436,7 +436,9 @@ pub enum ConfigError {
         command: String,
     },
     /// A command keyword is empty, not one word, or too long.
-    #[error("command {command:?}: keyword {keyword:?} must be one non-empty word of at most 64 bytes")]
+    #[error(
+        "command {command:?}: keyword {keyword:?} must be one non-empty word of at most 64 bytes"
+    )]
     BadKeyword {
         /// The command.
         command: String,
@@ -462,16 +464,28 @@ pub(crate) fn check_option(vote: &str, option: &str) -> Result<String, ConfigErr
     let err = |f: fn(String, String) -> ConfigError| f(vote.to_owned(), option.to_owned());
     let folded = normalized(option);
     if folded.is_empty() {
-        return Err(err(|vote, option| ConfigError::EmptyOption { vote, option }));
+        return Err(err(|vote, option| ConfigError::EmptyOption {
+            vote,
+            option,
+        }));
     }
     if folded.contains(' ') || option.chars().any(|c| c.is_control() && !is_invisible(c)) {
-        return Err(err(|vote, option| ConfigError::OptionNotOneWord { vote, option }));
+        return Err(err(|vote, option| ConfigError::OptionNotOneWord {
+            vote,
+            option,
+        }));
     }
     if folded.starts_with(['!', '+']) {
-        return Err(err(|vote, option| ConfigError::OptionPrefix { vote, option }));
+        return Err(err(|vote, option| ConfigError::OptionPrefix {
+            vote,
+            option,
+        }));
     }
     if folded.len() > MAX_OPTION_LEN {
-        return Err(err(|vote, option| ConfigError::OptionTooLong { vote, option }));
+        return Err(err(|vote, option| ConfigError::OptionTooLong {
+            vote,
+            option,
+        }));
     }
     Ok(folded)
 }
@@ -489,7 +503,7 @@ pub(crate) fn window_duration(vote: &str, secs: f64) -> Result<Duration, ConfigE
 
 /// A cooldown as a [`Duration`], or the error naming the setting.
 pub(crate) fn cooldown_duration(what: &str, secs: f64) -> Result<Duration, ConfigError> {
-    if !(secs.is_finite() && secs >= 0.0 && secs <= MAX_COOLDOWN_SECS) {
+    if !(secs.is_finite() && (0.0..=MAX_COOLDOWN_SECS).contains(&secs)) {
         return Err(ConfigError::BadCooldown {
             what: what.to_owned(),
             secs,
@@ -506,29 +520,51 @@ mod tests {
     fn impossible_values_are_refused_with_a_named_error() {
         let ok = VoteConfig::new("move", ["up", "down"]);
         assert_eq!(ok.validate(), Ok(()));
-        let cases: Vec<(Box<dyn Fn(&mut VoteConfig)>, &str)> = vec![
+        type Change = Box<dyn Fn(&mut VoteConfig)>;
+        let cases: Vec<(Change, &str)> = vec![
             (Box::new(|v| v.options.clear()), "has no options"),
-            (Box::new(|v| v.options.push(" ".into())), "empty after normalisation"),
-            (Box::new(|v| v.options.push("\u{200B}".into())), "empty after"),
-            (Box::new(|v| v.options.push("Down".into())), "same after normalisation"),
+            (
+                Box::new(|v| v.options.push(" ".into())),
+                "empty after normalisation",
+            ),
+            (
+                Box::new(|v| v.options.push("\u{200B}".into())),
+                "empty after",
+            ),
+            (
+                Box::new(|v| v.options.push("Down".into())),
+                "same after normalisation",
+            ),
             (Box::new(|v| v.options.push("go left".into())), "one word"),
             (Box::new(|v| v.options.push("!up".into())), "must not start"),
-            (Box::new(|v| v.options.push("x".repeat(65))), "longer than 64"),
+            (
+                Box::new(|v| v.options.push("x".repeat(65))),
+                "longer than 64",
+            ),
             (Box::new(|v| v.window_secs = 0.0), "window 0 s"),
             (Box::new(|v| v.window_secs = -1.0), "window -1 s"),
             (Box::new(|v| v.window_secs = f64::NAN), "window NaN s"),
             (Box::new(|v| v.window_secs = f64::INFINITY), "window inf s"),
             (Box::new(|v| v.max_repeat = 0), "max_repeat 0"),
             (Box::new(|v| v.max_repeat = 10), "max_repeat 10"),
-            (Box::new(|v| v.anarchy_cooldown_secs = -0.5), "anarchy_cooldown_secs"),
+            (
+                Box::new(|v| v.anarchy_cooldown_secs = -0.5),
+                "anarchy_cooldown_secs",
+            ),
             (Box::new(|v| v.name = "two words".into()), "vote name"),
-            (Box::new(|v| v.options = vec!["o".into(); 300]), "300 options"),
+            (
+                Box::new(|v| v.options = vec!["o".into(); 300]),
+                "300 options",
+            ),
         ];
         for (change, expected) in cases {
             let mut v = ok.clone();
             change(&mut v);
             let err = v.validate().expect_err(expected).to_string();
-            assert!(err.contains(expected), "{err:?} should contain {expected:?}");
+            assert!(
+                err.contains(expected),
+                "{err:?} should contain {expected:?}"
+            );
         }
         let mut v = ok.clone();
         v.window_secs = 0.25;
@@ -547,7 +583,12 @@ mod tests {
         );
         let mut cmd = CommandConfig::new("x", ["!x"]);
         cmd.cooldown_secs = f64::NAN;
-        assert!(cmd.validate().unwrap_err().to_string().contains("cooldown_secs"));
+        assert!(
+            cmd.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("cooldown_secs")
+        );
         assert!(CommandConfig::new("x", ["a b"]).validate().is_err());
         assert!(EngineConfig::new("").validate().is_err());
     }

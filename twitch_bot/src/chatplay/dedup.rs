@@ -6,6 +6,8 @@
 
 use std::collections::{HashSet, VecDeque};
 
+use super::fasthash::FastState;
+
 /// A message's identity, as far as de-duplication is concerned.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum MessageKey {
@@ -65,7 +67,8 @@ fn parse_uuid(s: &str) -> Option<u128> {
 /// A bounded set of recently seen message keys.
 #[derive(Debug)]
 pub(crate) struct RecentIds {
-    set: HashSet<MessageKey>,
+    uuids: HashSet<u128, FastState>,
+    texts: HashSet<Box<str>, FastState>,
     order: VecDeque<MessageKey>,
     capacity: usize,
 }
@@ -73,7 +76,8 @@ pub(crate) struct RecentIds {
 impl RecentIds {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            set: HashSet::new(),
+            uuids: HashSet::default(),
+            texts: HashSet::default(),
             order: VecDeque::new(),
             capacity: capacity.max(1),
         }
@@ -82,25 +86,32 @@ impl RecentIds {
     /// Records `key`; false when it was already there (a replay). [`MessageKey::None`] is
     /// never recorded and always new.
     pub(crate) fn insert(&mut self, key: &MessageKey) -> bool {
-        if *key == MessageKey::None {
-            return true;
-        }
-        if self.set.contains(key) {
+        let new = match key {
+            MessageKey::None => return true,
+            MessageKey::Uuid(u) => self.uuids.insert(*u),
+            MessageKey::Text(t) => !self.texts.contains(t) && self.texts.insert(t.clone()),
+        };
+        if !new {
             return false;
         }
-        if self.order.len() >= self.capacity
-            && let Some(old) = self.order.pop_front()
-        {
-            self.set.remove(&old);
-        }
-        self.set.insert(key.clone());
         self.order.push_back(key.clone());
+        if self.order.len() > self.capacity {
+            match self.order.pop_front() {
+                Some(MessageKey::Uuid(u)) => {
+                    self.uuids.remove(&u);
+                }
+                Some(MessageKey::Text(t)) => {
+                    self.texts.remove(&t);
+                }
+                _ => {}
+            }
+        }
         true
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.set.len()
+        self.uuids.len() + self.texts.len()
     }
 }
 
@@ -118,7 +129,10 @@ mod tests {
             MessageKey::from_id(Some("00000000-0000-0000-0000-00000000000g")),
             MessageKey::Text(_)
         ));
-        assert!(matches!(MessageKey::from_id(Some("abc")), MessageKey::Text(_)));
+        assert!(matches!(
+            MessageKey::from_id(Some("abc")),
+            MessageKey::Text(_)
+        ));
         assert_eq!(MessageKey::from_id(Some("")), MessageKey::None);
     }
 

@@ -20,7 +20,7 @@
 use std::time::Instant;
 
 use super::commands::{Commands, first_word};
-use super::config::{ConfigError, EngineConfig, Start};
+use super::config::{ConfigError, EngineConfig, Start, VoteConfig};
 use super::dedup::MessageKey;
 use super::event::{Event, LiveTally, VoteResult};
 use super::keywords::Keywords;
@@ -41,6 +41,7 @@ pub struct Engine {
     max_ballot_len: usize,
     started: bool,
     seed: u64,
+    max_remembered_ids: usize,
 }
 
 impl Engine {
@@ -79,6 +80,7 @@ impl Engine {
             max_ballot_len: 0,
             started: false,
             seed,
+            max_remembered_ids: config.max_remembered_ids,
         };
         engine.refresh_limits();
         Ok(engine)
@@ -108,10 +110,12 @@ impl Engine {
         self.started = true;
         for i in 0..self.votes.len() {
             let vote = &mut self.votes[i];
-            if vote.start_mode() == Start::Auto && vote.is_running() && !vote.is_open() {
-                if let Ok(opened) = vote.open_round(now) {
-                    self.push(Event::VoteOpened(opened));
-                }
+            if vote.start_mode() == Start::Auto
+                && vote.is_running()
+                && !vote.is_open()
+                && let Ok(opened) = vote.open_round(now)
+            {
+                self.push(Event::VoteOpened(opened));
             }
         }
     }
@@ -153,7 +157,10 @@ impl Engine {
             return;
         }
         for vote in &mut self.votes {
-            vote.remove_user(clear.target_user_id.as_deref(), clear.target_login.as_deref());
+            vote.remove_user(
+                clear.target_user_id.as_deref(),
+                clear.target_login.as_deref(),
+            );
         }
     }
 
@@ -182,10 +189,11 @@ impl Engine {
                 self.push(Event::VoteClosed(result));
             }
             let vote = &mut self.votes[i];
-            if vote.start_mode() == Start::Auto && vote.is_running() {
-                if let Ok(opened) = vote.open_round(now) {
-                    self.push(Event::VoteOpened(opened));
-                }
+            if vote.start_mode() == Start::Auto
+                && vote.is_running()
+                && let Ok(opened) = vote.open_round(now)
+            {
+                self.push(Event::VoteOpened(opened));
             }
         }
     }
@@ -222,10 +230,11 @@ impl Engine {
         let i = self.index(name)?;
         let result = self.votes[i].close_round()?;
         self.push(Event::VoteClosed(result.clone()));
-        if self.votes[i].start_mode() == Start::Auto && self.votes[i].is_running() {
-            if let Ok(opened) = self.votes[i].open_round(now) {
-                self.push(Event::VoteOpened(opened));
-            }
+        if self.votes[i].start_mode() == Start::Auto
+            && self.votes[i].is_running()
+            && let Ok(opened) = self.votes[i].open_round(now)
+        {
+            self.push(Event::VoteOpened(opened));
         }
         Ok(result)
     }
@@ -242,6 +251,52 @@ impl Engine {
         let result = self.votes[i].close_round()?;
         self.push(Event::VoteClosed(result.clone()));
         Ok(Some(result))
+    }
+
+    /// Adds a vote at run time (the legacy gem's CreateVote). An auto vote opens its first round
+    /// at once if the engine has started.
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// use twitch_bot::chatplay::{Engine, EngineConfig, VoteConfig};
+    /// let mut engine = Engine::new(EngineConfig::new("bot")).unwrap();
+    /// engine.add_vote(VoteConfig::new("boss", ["fight", "flee"]), Instant::now()).unwrap();
+    /// assert!(engine.add_vote(VoteConfig::new("BOSS", ["x"]), Instant::now()).is_err());
+    /// assert!(engine.remove_vote("boss", Instant::now()).is_ok());
+    /// ```
+    pub fn add_vote(&mut self, config: VoteConfig, now: Instant) -> Result<(), ConfigError> {
+        config.validate()?;
+        if self.index(&config.name).is_ok() {
+            return Err(ConfigError::DuplicateVote(config.name));
+        }
+        let vote_seed = self.seed ^ (self.votes.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let vote = Vote::new(&config, vote_seed, self.max_remembered_ids)?;
+        self.votes.push(vote);
+        self.max_ballot_len = self
+            .max_ballot_len
+            .max(self.votes[self.votes.len() - 1].max_ballot_len());
+        if self.started {
+            let vote = self.votes.last_mut().expect("just pushed");
+            if vote.start_mode() == Start::Auto
+                && let Ok(opened) = vote.open_round(now)
+            {
+                self.push(Event::VoteOpened(opened));
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a vote (the legacy gem's DestroyVote); its open round closes first and its result
+    /// is returned (and queued as an event).
+    pub fn remove_vote(
+        &mut self,
+        name: &str,
+        now: Instant,
+    ) -> Result<Option<VoteResult>, VoteError> {
+        let result = self.stop_vote(name, now)?;
+        let i = self.index(name)?;
+        self.votes.remove(i);
+        Ok(result)
     }
 
     /// The next event, oldest first. Drain it after every `handle_*` call and mutator.
@@ -297,7 +352,12 @@ impl Engine {
     }
 
     fn refresh_limits(&mut self) {
-        self.max_ballot_len = self.votes.iter().map(Vote::max_ballot_len).max().unwrap_or(0);
+        self.max_ballot_len = self
+            .votes
+            .iter()
+            .map(Vote::max_ballot_len)
+            .max()
+            .unwrap_or(0);
     }
 
     fn push(&mut self, event: Event) {
@@ -326,8 +386,12 @@ impl Engine {
             self.stop_vote(name, now).map(|_| ())
         };
         match outcome {
-            Ok(()) => tracing::info!(user = %msg.login, %action, vote = name, "moderator vote control"),
-            Err(e) => tracing::info!(user = %msg.login, %action, vote = name, error = %e, "moderator vote control refused"),
+            Ok(()) => {
+                tracing::info!(user = %msg.login, %action, vote = name, "moderator vote control")
+            }
+            Err(e) => {
+                tracing::info!(user = %msg.login, %action, vote = name, error = %e, "moderator vote control refused")
+            }
         }
         true
     }

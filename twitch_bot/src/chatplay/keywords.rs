@@ -29,7 +29,7 @@
 //!   handlers) and run when the game loop calls [`Keywords::run_queued`] on its thread, each
 //!   frame: the gem's TickBus. The queue is bounded ([`Keywords::with_queue_capacity`], default
 //!   1024): when full, new calls are dropped and counted ([`Keywords::dropped`]); see
-//!   [`BoundedQueue`](super::BoundedQueue).
+//!   [`BoundedQueue`].
 //!
 //! A handler that panics unwinds into whoever called `dispatch` or `run_queued`.
 //!
@@ -66,7 +66,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use thiserror::Error;
@@ -157,6 +158,8 @@ enum Job {
 
 struct Inner {
     table: RwLock<Table>,
+    /// True when a dispatch would trigger nothing: lets `dispatch` skip the lock.
+    idle: AtomicBool,
     queue: Mutex<BoundedQueue<Job>>,
     next_token: AtomicU64,
 }
@@ -218,6 +221,7 @@ impl Keywords {
                     keyword_matching: true,
                     raw: None,
                 }),
+                idle: AtomicBool::new(true),
                 queue: Mutex::new(BoundedQueue::new(capacity)),
                 next_token: AtomicU64::new(1),
             }),
@@ -245,7 +249,11 @@ impl Keywords {
     /// let k = twitch_bot::chatplay::Keywords::new();
     /// k.register_queued("!hello", |_| ()).unwrap();
     /// ```
-    pub fn register_queued<F>(&self, keyword: &str, handler: F) -> Result<KeywordToken, KeywordError>
+    pub fn register_queued<F>(
+        &self,
+        keyword: &str,
+        handler: F,
+    ) -> Result<KeywordToken, KeywordError>
     where
         F: Fn(&KeywordHit<'_>) + Send + Sync + 'static,
     {
@@ -443,12 +451,14 @@ impl Keywords {
                     message: msg,
                 }),
                 Call::Raw(handler, Delivery::Inline) => handler(msg),
-                Call::Keyword(handler, Delivery::Queued, keyword, word) => self.enqueue(Job::Keyword {
-                    handler,
-                    keyword,
-                    word,
-                    message: shared_msg(),
-                }),
+                Call::Keyword(handler, Delivery::Queued, keyword, word) => {
+                    self.enqueue(Job::Keyword {
+                        handler,
+                        keyword,
+                        word,
+                        message: shared_msg(),
+                    })
+                }
                 Call::Raw(handler, Delivery::Queued) => self.enqueue(Job::Raw {
                     handler,
                     message: shared_msg(),
@@ -472,7 +482,11 @@ impl Keywords {
     /// ```
     pub fn run_queued_max(&self, max: usize) -> usize {
         let jobs: Vec<Job> = {
-            let mut queue = self.inner.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut queue = self
+                .inner
+                .queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             let n = max.min(queue.len());
             (0..n).filter_map(|_| queue.pop()).collect()
         };
@@ -497,15 +511,26 @@ impl Keywords {
 
     /// Handler calls waiting for [`Keywords::run_queued`].
     pub fn queued_len(&self) -> usize {
-        self.inner.queue.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.inner
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Handler calls dropped because the game-loop queue was full.
     pub fn dropped(&self) -> u64 {
-        self.inner.queue.lock().unwrap_or_else(PoisonError::into_inner).dropped()
+        self.inner
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .dropped()
     }
 
     fn collect(&self, msg: &Privmsg) -> Vec<Call> {
+        if self.inner.idle.load(Ordering::Acquire) {
+            return Vec::new();
+        }
         let table = self.read();
         let mut calls = Vec::new();
         if !table.keyword_matching {
@@ -523,7 +548,11 @@ impl Keywords {
             .split_whitespace()
             .map(|w| w.trim_matches(is_invisible))
             .filter(|w| !w.is_empty());
-        let take = if table.mode == MatchMode::FirstWord { 1 } else { usize::MAX };
+        let take = if table.mode == MatchMode::FirstWord {
+            1
+        } else {
+            usize::MAX
+        };
         for word in words.take(take) {
             let matches: Vec<(&String, &Entry)> = if table.case_insensitive {
                 table
@@ -553,7 +582,11 @@ impl Keywords {
     }
 
     fn enqueue(&self, job: Job) {
-        let mut queue = self.inner.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut queue = self
+            .inner
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let _ = queue.push(job); // full: dropped and counted by the queue
     }
 
@@ -563,16 +596,58 @@ impl Keywords {
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Table> {
         // A panic elsewhere cannot leave the table half-changed: every write is one operation.
-        self.inner.table.read().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .table
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Table> {
-        self.inner.table.write().unwrap_or_else(PoisonError::into_inner)
+    fn write(&self) -> TableWrite<'_> {
+        TableWrite {
+            guard: self
+                .inner
+                .table
+                .write()
+                .unwrap_or_else(PoisonError::into_inner),
+            idle: &self.inner.idle,
+        }
+    }
+}
+
+/// The write guard: when dropped (still holding the lock) it refreshes the `idle` flag.
+struct TableWrite<'a> {
+    guard: std::sync::RwLockWriteGuard<'a, Table>,
+    idle: &'a AtomicBool,
+}
+
+impl Deref for TableWrite<'_> {
+    type Target = Table;
+    fn deref(&self) -> &Table {
+        &self.guard
+    }
+}
+
+impl DerefMut for TableWrite<'_> {
+    fn deref_mut(&mut self) -> &mut Table {
+        &mut self.guard
+    }
+}
+
+impl Drop for TableWrite<'_> {
+    fn drop(&mut self) {
+        let idle = if self.guard.keyword_matching {
+            self.guard.entries.is_empty()
+        } else {
+            self.guard.raw.is_none()
+        };
+        self.idle.store(idle, Ordering::Release);
     }
 }
 
 fn eq_ignore_case(a: &str, b: &str) -> bool {
-    a.chars().flat_map(char::to_lowercase).eq(b.chars().flat_map(char::to_lowercase))
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 #[cfg(test)]
@@ -582,7 +657,10 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
     use std::thread;
 
-    fn counter() -> (Arc<AtomicUsize>, impl Fn(&KeywordHit<'_>) + Send + Sync + 'static) {
+    fn counter() -> (
+        Arc<AtomicUsize>,
+        impl Fn(&KeywordHit<'_>) + Send + Sync + Clone + 'static,
+    ) {
         let n = Arc::new(AtomicUsize::new(0));
         let m = n.clone();
         (n, move |_: &KeywordHit<'_>| {
@@ -607,10 +685,38 @@ mod tests {
         }
         assert_eq!(get(&n), 4);
         k.set_match_mode(MatchMode::AnyWord);
-        assert_eq!(k.dispatch(&chat("a", "hey !vote and !vote again")), 1, "once per message");
+        assert_eq!(
+            k.dispatch(&chat("a", "hey !vote and !vote again")),
+            1,
+            "once per message"
+        );
         k.set_case_insensitive(true);
         assert_eq!(k.dispatch(&chat("a", "hey !VOTE")), 1);
         assert_eq!(get(&n), 6);
+    }
+
+    #[test]
+    fn utf8_keywords_like_the_gem_test_script() {
+        let k = Keywords::new();
+        let (n, h) = counter();
+        for kw in ["!こんにちは", "größeren", "mañana", "!привет"] {
+            let h = h.clone();
+            k.register(kw, move |hit| h(hit)).unwrap();
+        }
+        assert_eq!(k.dispatch(&chat("u", "!こんにちは 世界")), 1);
+        assert_eq!(k.dispatch(&chat("u", "mañana")), 1);
+        assert_eq!(k.dispatch(&chat("u", "!ПРИВЕТ")), 0);
+        k.set_case_insensitive(true);
+        assert_eq!(k.dispatch(&chat("u", "!ПРИВЕТ")), 1);
+        assert_eq!(
+            k.dispatch(&chat("u", "GRÖSSEREN")),
+            0,
+            "lowercase mapping, not full case folding"
+        );
+        assert_eq!(k.dispatch(&chat("u", "GRÖßEREN")), 1);
+        assert_eq!(get(&n), 4);
+        assert!(k.remove_keyword("mañana"));
+        assert_eq!(k.dispatch(&chat("u", "mañana")), 0);
     }
 
     #[test]
@@ -638,7 +744,9 @@ mod tests {
         k.register("!x", h).unwrap();
         let raw = Arc::new(Mutex::new(Vec::new()));
         let sink = raw.clone();
-        k.set_raw_handler(Delivery::Inline, move |m| sink.lock().unwrap().push(m.text.clone()));
+        k.set_raw_handler(Delivery::Inline, move |m| {
+            sink.lock().unwrap().push(m.text.clone())
+        });
         k.set_keyword_matching(false);
         k.dispatch(&chat("u", "!x"));
         k.dispatch(&chat("u", "hello"));
@@ -655,7 +763,9 @@ mod tests {
         let threads = Arc::new(Mutex::new(Vec::new()));
         let sink = threads.clone();
         k.register_queued("!x", move |hit| {
-            sink.lock().unwrap().push((thread::current().id(), hit.message.text.clone()))
+            sink.lock()
+                .unwrap()
+                .push((thread::current().id(), hit.message.text.clone()))
         })
         .unwrap();
         let producer = k.clone();
@@ -705,8 +815,12 @@ mod tests {
                 while !stop.load(Ordering::SeqCst) || changes < 1000 {
                     let kw = format!("!w{w}_{}", changes % 7);
                     let t = k.register(&kw, |_| ()).unwrap();
-                    k.set_enabled(&kw, changes % 2 == 0);
-                    k.set_match_mode(if changes % 3 == 0 { MatchMode::AnyWord } else { MatchMode::FirstWord });
+                    k.set_enabled(&kw, changes.is_multiple_of(2));
+                    k.set_match_mode(if changes.is_multiple_of(3) {
+                        MatchMode::AnyWord
+                    } else {
+                        MatchMode::FirstWord
+                    });
                     assert!(k.unregister(t));
                     changes += 1;
                 }
@@ -726,7 +840,11 @@ mod tests {
         for w in writers {
             assert!(w.join().unwrap() >= 1000);
         }
-        assert_eq!(get(&stable), 20_000, "the stable keyword fired for every message");
+        assert_eq!(
+            get(&stable),
+            20_000,
+            "the stable keyword fired for every message"
+        );
         assert_eq!(k.keywords(), ["!stable"]);
     }
 }

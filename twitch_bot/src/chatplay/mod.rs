@@ -86,6 +86,7 @@ pub mod config;
 pub mod dedup;
 pub mod engine;
 pub mod event;
+mod fasthash;
 pub mod keywords;
 pub mod normalize;
 pub mod queue;

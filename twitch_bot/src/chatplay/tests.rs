@@ -34,7 +34,10 @@ fn closed(events: &[Event]) -> Vec<&VoteResult> {
 }
 
 fn tally_map(entries: &[TallyEntry]) -> BTreeMap<String, u64> {
-    entries.iter().map(|e| (e.choice.label(), e.count)).collect()
+    entries
+        .iter()
+        .map(|e| (e.choice.label(), e.count))
+        .collect()
 }
 
 fn labels(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
@@ -52,7 +55,10 @@ fn a_democracy_round_opens_counts_and_closes_with_a_result() {
     let opened = events(&mut e);
     match &opened[..] {
         [Event::VoteOpened(o)] => {
-            assert_eq!((o.vote.as_str(), o.round, o.window), ("move", 1, secs(12.5)));
+            assert_eq!(
+                (o.vote.as_str(), o.round, o.window),
+                ("move", 1, secs(12.5))
+            );
             assert_eq!(o.options, ["up", "down", "left"]);
             assert_eq!(o.closes_at, t + secs(12.5));
         }
@@ -61,7 +67,10 @@ fn a_democracy_round_opens_counts_and_closes_with_a_result() {
     assert_eq!(e.poll_timeout(), Some(t + secs(12.5)));
     e.handle_privmsg(&chat_id("a", "1", "up"), t + secs(1.0));
     e.handle_privmsg(&chat_id("b", "2", "Up2"), t + secs(1.0));
-    e.handle_privmsg(&chat_id("c", "3", "\x01ACTION !vote up2\x01"), t + secs(1.0));
+    e.handle_privmsg(
+        &chat_id("c", "3", "\x01ACTION !vote up2\x01"),
+        t + secs(1.0),
+    );
     e.handle_privmsg(&chat_id("d", "4", "down"), t + secs(1.0));
     e.handle_privmsg(&chat_id("x", "5", "up down"), t + secs(1.0));
     let live = e.tally("move", t + secs(2.5)).unwrap();
@@ -78,8 +87,14 @@ fn a_democracy_round_opens_counts_and_closes_with_a_result() {
     // tally in option order, then repeat order
     let order: Vec<String> = r.tally.iter().map(|e| e.choice.label()).collect();
     assert_eq!(order, ["up", "up2", "down"]);
-    assert_eq!(tally_map(&r.tally), labels(&[("up", 1), ("up2", 2), ("down", 1)]));
-    assert!(matches!(&ev[1], Event::VoteOpened(o) if o.round == 2), "auto: back to back");
+    assert_eq!(
+        tally_map(&r.tally),
+        labels(&[("up", 1), ("up2", 2), ("down", 1)])
+    );
+    assert!(
+        matches!(&ev[1], Event::VoteOpened(o) if o.round == 2),
+        "auto: back to back"
+    );
     assert_eq!(e.tally("move", t + secs(13.0)).unwrap().voters, 0);
 }
 
@@ -103,7 +118,10 @@ fn replayed_lines_after_a_reconnect_count_once_and_the_round_survives() {
     let mut e = engine_with(VoteConfig::new("move", ["up", "down"]));
     let t = Instant::now();
     e.start(t);
-    let lines = [chat_id("a", "b34ccfc7-4977-403a-8a94-33c6bac34fb8", "up"), chat_id("a", "m2", "down")];
+    let lines = [
+        chat_id("a", "b34ccfc7-4977-403a-8a94-33c6bac34fb8", "up"),
+        chat_id("a", "m2", "down"),
+    ];
     for l in &lines {
         e.handle_privmsg(l, t + secs(1.0));
     }
@@ -139,6 +157,33 @@ fn the_bot_and_users_without_tags() {
 }
 
 #[test]
+fn numeric_and_other_user_ids_are_distinct_voters() {
+    let mut e = engine_with(VoteConfig::new("move", ["up", "down"]));
+    let t = Instant::now();
+    e.start(t);
+    for (id, text) in [
+        ("123", "up"),
+        ("0123", "up"),
+        ("123", "down"),
+        ("abc", "up"),
+    ] {
+        let mut m = chat("someone", text);
+        m.user_id = Some(id.into());
+        e.handle_privmsg(&m, t);
+    }
+    let v = e.vote("move").unwrap();
+    assert_eq!(v.voters(), 3);
+    assert_eq!(v.ballot_of(Some("123"), "someone").unwrap().option, "down");
+    let mut ban = timeout("someone");
+    ban.target_user_id = Some("123".into());
+    e.handle_clear_chat(&ban, t);
+    assert_eq!(
+        tally_map(&e.vote("move").unwrap().tally()),
+        labels(&[("up", 2)])
+    );
+}
+
+#[test]
 fn clearchat_and_clearmsg_remove_ballots() {
     let mut e = engine_with(VoteConfig::new("move", ["up", "down"]));
     let t = Instant::now();
@@ -147,14 +192,23 @@ fn clearchat_and_clearmsg_remove_ballots() {
     e.handle_privmsg(&chat_id("b", "2", "up"), t);
     e.handle_privmsg(&chat_id("c", "3", "down"), t);
     e.handle_clear_chat(&timeout("a"), t);
-    assert_eq!(tally_map(&e.vote("move").unwrap().tally()), labels(&[("up", 1), ("down", 1)]));
+    assert_eq!(
+        tally_map(&e.vote("move").unwrap().tally()),
+        labels(&[("up", 1), ("down", 1)])
+    );
     // deleting c's message removes c's ballot
     e.handle_clear_msg(&delete("c", "3"), t);
-    assert_eq!(tally_map(&e.vote("move").unwrap().tally()), labels(&[("up", 1)]));
+    assert_eq!(
+        tally_map(&e.vote("move").unwrap().tally()),
+        labels(&[("up", 1)])
+    );
     // b changes their mind; deleting b's OLD message leaves the new ballot
     e.handle_privmsg(&chat_id("b", "4", "down"), t);
     e.handle_clear_msg(&delete("b", "2"), t);
-    assert_eq!(tally_map(&e.vote("move").unwrap().tally()), labels(&[("down", 1)]));
+    assert_eq!(
+        tally_map(&e.vote("move").unwrap().tally()),
+        labels(&[("down", 1)])
+    );
     // a replay of a deleted message does not bring the ballot back
     e.handle_clear_msg(&delete("b", "4"), t);
     e.handle_privmsg(&chat_id("b", "4", "down"), t);
@@ -205,7 +259,10 @@ fn ties_go_to_the_first_listed_or_a_seeded_random_pick() {
     assert!(run(TieBreak::First, 1).iter().all(|w| w == "down"));
     let a = run(TieBreak::Random, 1);
     assert_eq!(a, run(TieBreak::Random, 1), "same seed, same picks");
-    assert!(a.contains(&"down".to_owned()) && a.contains(&"left".to_owned()), "{a:?}");
+    assert!(
+        a.contains(&"down".to_owned()) && a.contains(&"left".to_owned()),
+        "{a:?}"
+    );
     assert!(!a.contains(&"up".to_owned()), "only the tied can win");
 }
 
@@ -226,7 +283,10 @@ fn min_voters_and_empty_rounds() {
     v.min_voters = 0;
     let mut e = engine_with(v);
     e.start(t);
-    e.vote_mut("move").unwrap().set_option_enabled("up", false).unwrap();
+    e.vote_mut("move")
+        .unwrap()
+        .set_option_enabled("up", false)
+        .unwrap();
     let r = e.close_round("move", t).unwrap();
     assert_eq!(r.winner.unwrap().option, "down");
     assert!(r.tally.is_empty());
@@ -251,7 +311,10 @@ fn anarchy_passes_inputs_on_at_once_with_a_per_user_cooldown() {
         .into_iter()
         .map(|ev| match ev {
             Event::Input(i) => {
-                assert_eq!((i.vote.as_str(), i.round, i.channel.as_str()), ("move", 1, "chan"));
+                assert_eq!(
+                    (i.vote.as_str(), i.round, i.channel.as_str()),
+                    ("move", 1, "chan")
+                );
                 assert_eq!(i.user_id, Some(format!("id-{}", i.user)));
                 (i.choice.option, i.choice.repeat, i.user)
             }
@@ -267,7 +330,10 @@ fn anarchy_passes_inputs_on_at_once_with_a_per_user_cooldown() {
         ]
     );
     let r = e.close_round("move", t + secs(2.0)).unwrap();
-    assert_eq!(r.winner, None, "anarchy has no winner: inputs were applied already");
+    assert_eq!(
+        r.winner, None,
+        "anarchy has no winner: inputs were applied already"
+    );
     assert_eq!(r.voters, 2);
     assert_eq!(tally_map(&r.tally), labels(&[("up2", 1), ("down", 2)]));
 }
@@ -291,7 +357,14 @@ fn command_started_votes_and_moderator_control() {
     assert!(matches!(&events(&mut e)[..], [Event::VoteOpened(o)] if o.round == 1));
     // `!vote start` alone is a ballot for the option "start"
     e.handle_privmsg(&chat("b", "!vote start"), t);
-    assert_eq!(e.vote("boss").unwrap().ballot_of(Some("id-b"), "b").unwrap().option, "start");
+    assert_eq!(
+        e.vote("boss")
+            .unwrap()
+            .ballot_of(Some("id-b"), "b")
+            .unwrap()
+            .option,
+        "start"
+    );
     e.handle_timeout(t + secs(0.5));
     let ev = events(&mut e);
     assert_eq!(ev.len(), 1, "command votes do not reopen: {ev:?}");
@@ -302,7 +375,9 @@ fn command_started_votes_and_moderator_control() {
     let mut b = chat("owner", "!vote stop boss");
     b.is_broadcaster = true;
     e.handle_privmsg(&b, t + secs(1.1));
-    assert!(matches!(&events(&mut e)[..], [Event::VoteOpened(_), Event::VoteClosed(r)] if r.round == 2));
+    assert!(
+        matches!(&events(&mut e)[..], [Event::VoteOpened(_), Event::VoteClosed(r)] if r.round == 2)
+    );
     assert!(!e.vote("boss").unwrap().is_open());
 }
 
@@ -317,7 +392,10 @@ fn stopping_an_auto_vote_and_restarting_it() {
     assert_eq!(e.start_vote("move", t + secs(100.0)), Ok(2));
     e.handle_timeout(t + secs(120.0));
     assert_eq!(e.vote("move").unwrap().round(), 3, "back to back again");
-    assert!(matches!(e.start_vote("nope", t), Err(VoteError::UnknownVote(_))));
+    assert!(matches!(
+        e.start_vote("nope", t),
+        Err(VoteError::UnknownVote(_))
+    ));
 }
 
 #[test]
@@ -336,7 +414,12 @@ fn commands_come_out_as_events() {
     match &ev[0] {
         Event::Command(c) => {
             assert_eq!(
-                (c.command.as_str(), c.channel.as_str(), c.user.as_str(), c.args.as_str()),
+                (
+                    c.command.as_str(),
+                    c.channel.as_str(),
+                    c.user.as_str(),
+                    c.args.as_str()
+                ),
                 ("jump", "chan", "a", "high")
             );
         }
@@ -351,8 +434,8 @@ fn commands_come_out_as_events() {
 
 #[test]
 fn keywords_see_chat_through_the_engine() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let mut e = engine_with(VoteConfig::new("move", ["up"]));
     let n = Arc::new(AtomicUsize::new(0));
     let m = n.clone();
@@ -381,17 +464,27 @@ fn legacy_operations() {
     assert!(matches!(vote.add_option("!x"), Err(VoteError::Config(_))));
     assert_eq!(vote.option_count("up"), Some(1));
     vote.configure_option("left", 4, true).unwrap();
-    assert_eq!(vote.top(2).iter().map(|e| (e.choice.label(), e.count)).collect::<Vec<_>>(), [
-        ("left".to_owned(), 4),
-        ("up2".to_owned(), 1)
-    ]);
+    assert_eq!(
+        vote.top(2)
+            .iter()
+            .map(|e| (e.choice.label(), e.count))
+            .collect::<Vec<_>>(),
+        [("left".to_owned(), 4), ("up2".to_owned(), 1)]
+    );
     vote.set_option_enabled("left", false).unwrap();
     assert_eq!(vote.option_enabled("left"), Some(false));
     vote.set_enabled_all(true);
     vote.set_count_all(0);
     let mut visited = Vec::new();
     vote.visit(|name, count, enabled| visited.push((name.to_owned(), count, enabled)));
-    assert_eq!(visited, [("up".to_owned(), 0, true), ("down".to_owned(), 0, true), ("left".to_owned(), 0, true)]);
+    assert_eq!(
+        visited,
+        [
+            ("up".to_owned(), 0, true),
+            ("down".to_owned(), 0, true),
+            ("left".to_owned(), 0, true)
+        ]
+    );
     vote.set_count_all(0); // idempotent
     // remove an option: its voters lose their ballot; later options keep theirs
     let mut e = engine_with(VoteConfig::new("move", ["up", "down", "left"]));
@@ -404,11 +497,20 @@ fn legacy_operations() {
     assert_eq!(vote.ballot_of(Some("id-b"), "b").unwrap().option, "left");
     assert_eq!(vote.ballot_of(Some("id-a"), "a"), None);
     vote.remove_option("down").unwrap();
-    assert!(matches!(vote.remove_option("left"), Err(VoteError::LastOption { .. })));
+    assert!(matches!(
+        vote.remove_option("left"),
+        Err(VoteError::LastOption { .. })
+    ));
     e.handle_privmsg(&chat("a", "left"), t);
-    assert_eq!(tally_map(&e.vote("move").unwrap().tally()), labels(&[("left", 2)]));
+    assert_eq!(
+        tally_map(&e.vote("move").unwrap().tally()),
+        labels(&[("left", 2)])
+    );
     // an added option with a longer name is matched
-    e.vote_mut("move").unwrap().add_option("a-much-longer-option-name").unwrap();
+    e.vote_mut("move")
+        .unwrap()
+        .add_option("a-much-longer-option-name")
+        .unwrap();
     e.handle_privmsg(&chat("c", "!vote a-much-longer-option-name"), t);
     assert_eq!(e.vote("move").unwrap().voters(), 3);
 }
@@ -422,7 +524,11 @@ fn voter_limiting_and_reset_voted_list() {
     e.vote_mut("move").unwrap().reset_voted_list();
     e.handle_privmsg(&chat("a", "down"), t);
     let v = e.vote("move").unwrap();
-    assert_eq!(tally_map(&v.tally()), labels(&[("up", 1), ("down", 1)]), "the first ballot stays counted");
+    assert_eq!(
+        tally_map(&v.tally()),
+        labels(&[("up", 1), ("down", 1)]),
+        "the first ballot stays counted"
+    );
     assert_eq!(v.voters(), 2);
     e.vote_mut("move").unwrap().set_voter_limiting(false);
     for _ in 0..3 {
@@ -442,7 +548,10 @@ fn disabled_options_take_no_ballots_and_cannot_win() {
     e.handle_privmsg(&chat("a", "up"), t);
     e.handle_privmsg(&chat("b", "up"), t);
     e.handle_privmsg(&chat("c", "down"), t);
-    e.vote_mut("move").unwrap().set_option_enabled("up", false).unwrap();
+    e.vote_mut("move")
+        .unwrap()
+        .set_option_enabled("up", false)
+        .unwrap();
     e.handle_privmsg(&chat("d", "up"), t);
     let r = e.close_round("move", t).unwrap();
     assert_eq!(tally_map(&r.tally), labels(&[("up", 2), ("down", 1)]));
@@ -472,8 +581,23 @@ fn hostile_text_never_panics() {
     let t = Instant::now();
     e.start(t);
     let nasty = [
-        "\u{0}", "\x01", "\x01ACTION", "\x01ACTION\x01", "é9", "日本9", "日本\u{E0000}9", "\u{FEFF}",
-        "up\u{301}", "İ", "ǅ", "\u{10FFFF}", "!vote \u{200B}", "+", "!", "9", "up\r\n",
+        "\u{0}",
+        "\x01",
+        "\x01ACTION",
+        "\x01ACTION\x01",
+        "é9",
+        "日本9",
+        "日本\u{E0000}9",
+        "\u{FEFF}",
+        "up\u{301}",
+        "İ",
+        "ǅ",
+        "\u{10FFFF}",
+        "!vote \u{200B}",
+        "+",
+        "!",
+        "9",
+        "up\r\n",
     ];
     for (i, text) in nasty.iter().enumerate() {
         e.handle_privmsg(&chat(&format!("u{i}"), text), t);
@@ -501,6 +625,37 @@ fn the_event_queue_is_bounded() {
     assert_eq!(e.dropped_events(), 41); // 1 opened + 50 inputs - 10 kept
 }
 
+#[test]
+fn the_engine_moves_between_threads_and_keywords_are_shared() {
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync + Clone>() {}
+    send::<Engine>();
+    send_sync::<Keywords>();
+}
+
+#[test]
+fn votes_can_be_added_and_removed_at_run_time() {
+    let mut e = engine_with(VoteConfig::new("move", ["up"]));
+    let t = Instant::now();
+    e.start(t);
+    events(&mut e);
+    e.add_vote(VoteConfig::new("boss", ["a-very-long-option-name"]), t)
+        .unwrap();
+    assert!(matches!(&events(&mut e)[..], [Event::VoteOpened(o)] if o.vote == "boss"));
+    e.handle_privmsg(&chat("a", "!vote A-Very-Long-Option-Name"), t);
+    assert_eq!(e.vote("boss").unwrap().voters(), 1);
+    let r = e.remove_vote("boss", t).unwrap().unwrap();
+    assert_eq!(r.winner.unwrap().option, "a-very-long-option-name");
+    assert!(e.vote("boss").is_none());
+    assert!(matches!(
+        e.remove_vote("boss", t),
+        Err(VoteError::UnknownVote(_))
+    ));
+    let mut bad = VoteConfig::new("x", ["y"]);
+    bad.window_secs = -1.0;
+    assert!(e.add_vote(bad, t).is_err());
+}
+
 // ----- property tests -----
 
 /// One step of a generated chat.
@@ -515,7 +670,18 @@ enum Step {
     Delete(u16),
 }
 
-const TEXTS: [&str; 10] = ["up", "down", "left", "UP ", "!down", "+left\u{E0000}", "!vote up", "up2", "lol", "up down"];
+const TEXTS: [&str; 10] = [
+    "up",
+    "down",
+    "left",
+    "UP ",
+    "!down",
+    "+left\u{E0000}",
+    "!vote up",
+    "up2",
+    "lol",
+    "up down",
+];
 const OPTS: [&str; 3] = ["up", "down", "left"];
 
 fn steps() -> impl Strategy<Value = Vec<Step>> {
@@ -539,7 +705,11 @@ struct Model {
 
 impl Model {
     fn say(&mut self, user: u8, text: &str, id: &str) {
-        let option = match text.trim_matches(|c: char| c.is_whitespace() || c == '\u{E0000}').to_lowercase().as_str() {
+        let option = match text
+            .trim_matches(|c: char| c.is_whitespace() || c == '\u{E0000}')
+            .to_lowercase()
+            .as_str()
+        {
             "up" | "!vote up" => Some(0),
             "down" | "!down" => Some(1),
             "+left" | "left" => Some(2),
@@ -652,6 +822,29 @@ proptest! {
             e.handle_privmsg(&chat_id("me", &format!("c{i}"), TEXTS[*text]), t);
             prop_assert_eq!(e.vote("move").unwrap().voters(), total);
         }
+    }
+
+    /// Hostile chat never panics the engine, and normalisation's output is in canonical form.
+    #[test]
+    fn arbitrary_chat_never_panics(
+        lines in prop::collection::vec((".{0,40}", proptest::option::of(".{0,40}"), proptest::option::of("[0-9a-f-]{0,40}")), 1..30),
+    ) {
+        let mut v = VoteConfig::new("move", OPTS);
+        v.max_repeat = 9;
+        let mut e = engine_with(v);
+        let t = Instant::now();
+        e.start(t);
+        for (text, user_id, id) in &lines {
+            let mut m = chat("someone", text);
+            m.user_id = user_id.clone();
+            m.message_id = id.clone();
+            e.handle_privmsg(&m, t);
+            let n = normalize::normalized(text);
+            prop_assert!(!n.starts_with(' ') && !n.ends_with(' ') && !n.contains("  "));
+            prop_assert!(!n.chars().any(normalize::is_invisible));
+        }
+        let v = e.vote("move").unwrap();
+        prop_assert_eq!(v.tally().iter().map(|e| e.count).sum::<u64>(), v.voters());
     }
 
     /// The result does not depend on the order other users voted in (or on hash order).

@@ -7,6 +7,7 @@
 //!
 //! | legacy ChatPlay (`ChatPlayVoteRequestBus`) | here |
 //! |---|---|
+//! | CreateVote / DestroyVote (`ChatPlayRequestBus`) | [`Engine::add_vote`](super::Engine::add_vote), [`Engine::remove_vote`](super::Engine::remove_vote) |
 //! | AddOption / RemoveOption / OptionExists | [`Vote::add_option`], [`Vote::remove_option`], [`Vote::option_exists`] |
 //! | ConfigureOption(name, count, enabled) | [`Vote::configure_option`] |
 //! | GetOptionCount / SetOptionCount | [`Vote::option_count`], [`Vote::set_option_count`] |
@@ -39,6 +40,7 @@
 //! the number of voters.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -49,6 +51,7 @@ use super::ballot::match_ballot;
 use super::config::{self, ConfigError, MAX_OPTIONS, Mode, Start, TieBreak, VoteConfig};
 use super::dedup::{MessageKey, RecentIds};
 use super::event::{AnarchyInput, Choice, LiveTally, RoundOpened, TallyEntry, VoteResult};
+use super::fasthash::FastState;
 use super::normalize::normalized;
 use crate::irc::Privmsg;
 
@@ -145,44 +148,111 @@ struct Voter {
     round: u64,
     /// The input held (democracy) or the last input passed on (anarchy) in `round`.
     ballot: Option<u16>,
-    /// The message that cast `ballot`.
-    message: MessageKey,
-    login: Box<str>,
+    /// The fingerprint of the message that cast `ballot` (see `Voters::fingerprint`).
+    message: u128,
+    /// Hash of the login, to find the user when a CLEARCHAT names only the login.
+    login_hash: u64,
     /// Anarchy: when the last input was passed on.
     last_input: Option<Instant>,
 }
 
+/// Who voted, found with one lookup by user id (a `u64` for Twitch's numeric ids, text
+/// otherwise) or, without tags, by login. Records live inline in the maps (one cache miss per
+/// ballot); a new voter with a numeric id costs no allocation beyond the map's growth.
 #[derive(Debug, Default)]
 struct Voters {
-    by_id: HashMap<Box<str>, Voter>,
-    by_login: HashMap<Box<str>, Voter>,
+    by_number: HashMap<u64, Voter, FastState>,
+    by_id: HashMap<Box<str>, Voter, FastState>,
+    by_login: HashMap<Box<str>, Voter, FastState>,
+    hasher: FastState,
+}
+
+/// A numeric user id as a `u64`; `None` for anything that would not map back to the same text
+/// (leading zeros, signs, too long).
+fn numeric_id(id: &str) -> Option<u64> {
+    let b = id.as_bytes();
+    if b.is_empty() || b.len() > 19 || (b[0] == b'0' && b.len() > 1) {
+        return None;
+    }
+    b.iter().try_fold(0u64, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + u64::from(c - b'0'))
+    })
 }
 
 impl Voters {
-    /// The user's record, created on first use (the only allocation of the ballot path).
+    /// The user's record, created on first use.
     fn slot(&mut self, user_id: Option<&str>, login: &str) -> &mut Voter {
+        let hasher = self.hasher;
+        let fresh = || Voter {
+            round: 0,
+            ballot: None,
+            message: 0,
+            login_hash: hasher.hash_one(login),
+            last_input: None,
+        };
         let (map, key) = match user_id {
-            Some(id) => (&mut self.by_id, id),
+            Some(id) => match numeric_id(id) {
+                Some(n) => return self.by_number.entry(n).or_insert_with(fresh),
+                None => (&mut self.by_id, id),
+            },
             None => (&mut self.by_login, login),
         };
         if !map.contains_key(key) {
-            map.insert(
-                key.into(),
-                Voter {
-                    round: 0,
-                    ballot: None,
-                    message: MessageKey::None,
-                    login: login.into(),
-                    last_input: None,
-                },
-            );
+            map.insert(key.into(), fresh());
         }
-        // Infallible: the key was inserted just above if it was missing.
+        // Infallible: inserted just above when missing.
         map.get_mut(key).expect("voter inserted above")
     }
 
+    fn get(&self, user_id: Option<&str>, login: &str) -> Option<&Voter> {
+        match user_id {
+            Some(id) => match numeric_id(id) {
+                Some(n) => self.by_number.get(&n),
+                None => self.by_id.get(id),
+            },
+            None => self.by_login.get(login),
+        }
+    }
+
+    fn get_mut(&mut self, user_id: Option<&str>, login: &str) -> Option<&mut Voter> {
+        match user_id {
+            Some(id) => match numeric_id(id) {
+                Some(n) => self.by_number.get_mut(&n),
+                None => self.by_id.get_mut(id),
+            },
+            None => self.by_login.get_mut(login),
+        }
+    }
+
+    fn login_hash(&self, login: &str) -> u64 {
+        self.hasher.hash_one(login)
+    }
+
+    /// The 128-bit fingerprint of a message key stored with a ballot (0: no id). UUIDs are
+    /// exact; other ids are hashed (a collision needs 2^64 tries).
+    fn fingerprint(&self, key: &MessageKey) -> u128 {
+        match key {
+            MessageKey::None => 0,
+            MessageKey::Uuid(u) => *u,
+            MessageKey::Text(t) => {
+                let a = self.hasher.hash_one(t);
+                let b = self.hasher.hash_one((t, 1u8));
+                (u128::from(a) << 64 | u128::from(b)) | 1
+            }
+        }
+    }
+
     fn all_mut(&mut self) -> impl Iterator<Item = &mut Voter> {
-        self.by_id.values_mut().chain(self.by_login.values_mut())
+        self.by_number
+            .values_mut()
+            .chain(self.by_id.values_mut())
+            .chain(self.by_login.values_mut())
+    }
+
+    fn retain(&mut self, keep: impl Fn(&Voter) -> bool) {
+        self.by_number.retain(|_, v| keep(v));
+        self.by_id.retain(|_, v| keep(v));
+        self.by_login.retain(|_, v| keep(v));
     }
 }
 
@@ -218,7 +288,8 @@ impl Vote {
     pub(crate) fn new(config: &VoteConfig, seed: u64, max_ids: usize) -> Result<Self, ConfigError> {
         config.validate()?;
         let window = config::window_duration(&config.name, config.window_secs)?;
-        let anarchy_cooldown = config::cooldown_duration(&config.name, config.anarchy_cooldown_secs)?;
+        let anarchy_cooldown =
+            config::cooldown_duration(&config.name, config.anarchy_cooldown_secs)?;
         let mut vote = Self {
             name: config.name.clone(),
             folded_name: normalized(&config.name),
@@ -350,7 +421,7 @@ impl Vote {
     /// ```
     pub fn top(&self, n: usize) -> Vec<TallyEntry> {
         let mut all = self.tally();
-        all.sort_by(|a, b| b.count.cmp(&a.count)); // stable: equal counts keep option order
+        all.sort_by_key(|e| std::cmp::Reverse(e.count)); // stable: equal counts keep option order
         all.truncate(n);
         all
     }
@@ -374,10 +445,7 @@ impl Vote {
 
     /// The ballot a user holds in the open round (democracy), by user id or, without one, login.
     pub fn ballot_of(&self, user_id: Option<&str>, login: &str) -> Option<Choice> {
-        let voter = match user_id {
-            Some(id) => self.voters.by_id.get(id),
-            None => self.voters.by_login.get(login),
-        }?;
+        let voter = self.voters.get(user_id, login)?;
         if self.mode != Mode::Democracy || voter.round != self.round || self.open.is_none() {
             return None;
         }
@@ -390,9 +458,9 @@ impl Vote {
             vote: self.name.clone(),
             round: self.round,
             open: self.open.is_some(),
-            remaining: self
-                .open
-                .map_or(Duration::ZERO, |o| o.closes_at.saturating_duration_since(now)),
+            remaining: self.open.map_or(Duration::ZERO, |o| {
+                o.closes_at.saturating_duration_since(now)
+            }),
             tally: self.tally(),
             voters: self.voters(),
             leader: self.candidates().first().map(|&i| self.choice(i)),
@@ -459,11 +527,10 @@ impl Vote {
         let removed_live: u64 = self.tally.live.drain(range.clone()).map(u64::from).sum();
         let removed_frozen: u64 = self.tally.frozen.drain(range.clone()).map(u64::from).sum();
         self.tally.manual.drain(range.clone());
-        if self.mode == Mode::Democracy {
-            self.tally.holders -= removed_live;
-            self.tally.frozen_total -= removed_frozen;
-        }
-        let round = self.round;
+        // Anarchy holds no live ballots (removed_live is 0 there).
+        self.tally.holders -= removed_live;
+        self.tally.frozen_total -= removed_frozen;
+        let (round, mode) = (self.round, self.mode);
         for voter in self.voters.all_mut() {
             if voter.round != round {
                 continue;
@@ -471,7 +538,8 @@ impl Vote {
             if let Some(b) = voter.ballot {
                 let b = usize::from(b);
                 if range.contains(&b) {
-                    voter.ballot = None;
+                    // Democracy: the ballot is gone. Anarchy: the user still took part.
+                    voter.ballot = (mode == Mode::Anarchy).then_some(0);
                 } else if b >= range.end {
                     voter.ballot = u16::try_from(b - r).ok();
                 }
@@ -484,7 +552,12 @@ impl Vote {
     }
 
     /// Sets an option's count and enabled flag at once (the legacy ConfigureOption).
-    pub fn configure_option(&mut self, option: &str, count: u64, enabled: bool) -> Result<(), VoteError> {
+    pub fn configure_option(
+        &mut self,
+        option: &str,
+        count: u64,
+        enabled: bool,
+    ) -> Result<(), VoteError> {
         self.set_option_count(option, count)?;
         self.set_option_enabled(option, enabled)
     }
@@ -604,11 +677,9 @@ impl Vote {
         self.tally.reset(inputs);
         // Forget users who have not voted for a while (their cooldown over): bounded memory.
         let (round, cooldown) = (self.round, self.anarchy_cooldown);
-        let keep = |v: &mut Voter| {
-            v.round + 8 >= round || v.last_input.is_some_and(|t| now < t + cooldown)
-        };
-        self.voters.by_id.retain(|_, v| keep(v));
-        self.voters.by_login.retain(|_, v| keep(v));
+        let keep =
+            |v: &Voter| v.round + 8 >= round || v.last_input.is_some_and(|t| now < t + cooldown);
+        self.voters.retain(keep);
         let closes_at = now + self.window;
         self.open = Some(OpenRound { closes_at });
         tracing::debug!(vote = %self.name, round = self.round, "round opened");
@@ -667,6 +738,7 @@ impl Vote {
             return None;
         }
         let key = key.get_or_insert_with(|| MessageKey::from_id(msg.message_id.as_deref()));
+        let fingerprint = self.voters.fingerprint(key);
         if !self.seen.insert(key) {
             return None; // a replay
         }
@@ -691,7 +763,7 @@ impl Vote {
                     tally.frozen[index] += 1;
                     tally.frozen_total += 1;
                 }
-                voter.message = key.clone();
+                voter.message = fingerprint;
                 None
             }
             Mode::Anarchy => {
@@ -704,7 +776,7 @@ impl Vote {
                 if voter.ballot.replace(input).is_none() {
                     tally.distinct += 1;
                 }
-                voter.message = key.clone();
+                voter.message = fingerprint;
                 tally.frozen[index] += 1;
                 tally.frozen_total += 1;
                 Some(AnarchyInput {
@@ -733,22 +805,25 @@ impl Vote {
                 tally.holders -= 1;
             }
         };
-        if let Some(id) = user_id
-            && let Some(v) = self.voters.by_id.get_mut(id)
-        {
-            drop(v);
-        }
-        if let Some(login) = login {
-            if let Some(v) = self.voters.by_login.get_mut(login) {
-                drop(v);
+        match (user_id, login) {
+            (Some(id), _) => {
+                if let Some(v) = self.voters.get_mut(Some(id), "") {
+                    drop(v);
+                }
             }
-            if user_id.is_none() {
-                for v in self.voters.by_id.values_mut() {
-                    if v.login.eq_ignore_ascii_case(login) {
+            (None, Some(login)) => {
+                if let Some(v) = self.voters.get_mut(None, login) {
+                    drop(v);
+                }
+                // Only the login is known: find the user among those keyed by id too.
+                let hash = self.voters.login_hash(login);
+                for v in self.voters.all_mut() {
+                    if v.login_hash == hash {
                         drop(v);
                     }
                 }
             }
+            (None, None) => {}
         }
     }
 
@@ -757,9 +832,10 @@ impl Vote {
         if !self.removable() || *key == MessageKey::None {
             return;
         }
+        let fingerprint = self.voters.fingerprint(key);
         let (round, tally) = (self.round, &mut self.tally);
         for v in self.voters.all_mut() {
-            if v.round == round && v.message == *key && v.ballot.is_some() {
+            if v.round == round && v.message == fingerprint && v.ballot.is_some() {
                 if let Some(b) = v.ballot.take() {
                     tally.live[usize::from(b)] -= 1;
                     tally.holders -= 1;
@@ -789,7 +865,9 @@ impl Vote {
 
     fn option_total(&self, index: usize) -> u64 {
         let r = usize::from(self.max_repeat);
-        (index * r..index * r + r).map(|i| self.tally.count(i)).sum()
+        (index * r..index * r + r)
+            .map(|i| self.tally.count(i))
+            .sum()
     }
 
     fn index_of(&self, option: &str) -> Option<usize> {
@@ -798,10 +876,11 @@ impl Vote {
     }
 
     fn require(&self, option: &str) -> Result<usize, VoteError> {
-        self.index_of(option).ok_or_else(|| VoteError::UnknownOption {
-            vote: self.name.clone(),
-            option: option.to_owned(),
-        })
+        self.index_of(option)
+            .ok_or_else(|| VoteError::UnknownOption {
+                vote: self.name.clone(),
+                option: option.to_owned(),
+            })
     }
 
     fn refresh_limits(&mut self) {
@@ -849,5 +928,23 @@ impl Vote {
             0
         };
         tied.get(pick).map(|&i| self.choice(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numeric_id;
+
+    #[test]
+    fn numeric_ids_map_back_to_the_same_text() {
+        assert_eq!(numeric_id("0"), Some(0));
+        assert_eq!(numeric_id("123456789"), Some(123_456_789));
+        assert_eq!(
+            numeric_id("9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
+        for bad in ["", "0123", "+1", "-1", "12a", "99999999999999999999", " 1"] {
+            assert_eq!(numeric_id(bad), None, "{bad:?}");
+        }
     }
 }

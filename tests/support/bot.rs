@@ -109,6 +109,27 @@ fn build_bot(target_dir: &Path, profile: &str) {
         .parent()
         .expect("the e2e crate lives in the workspace");
     let mut cmd = std::process::Command::new(cargo);
+    // `cargo test` gives the test process the e2e package's CARGO_MANIFEST_DIR, CARGO_PKG_*
+    // etc.; build scripts (ring's) track some of them, so passing them on would make this
+    // build, and the next `cargo test`, recompile half the dependency tree.
+    for (k, _) in std::env::vars_os() {
+        let Some(k) = k.to_str() else { continue };
+        if [
+            "CARGO_MANIFEST_",
+            "CARGO_PKG_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+            "CARGO_PRIMARY_PACKAGE",
+            "CARGO_TARGET_TMPDIR",
+            "CARGO_RUSTC_CURRENT_DIR",
+            "OUT_DIR",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p))
+        {
+            cmd.env_remove(k);
+        }
+    }
     cmd.current_dir(workspace)
         .args([
             "build",

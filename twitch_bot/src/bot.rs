@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use crate::chatplay::Keywords;
 use crate::config::{Config, Token};
 use crate::driver::{self, Settings};
 use crate::events::{Control, ControlError, Event};
@@ -95,6 +96,7 @@ pub struct Bot {
     events: mpsc::Receiver<Event>,
     state: watch::Receiver<ConnectionState>,
     thread: Option<JoinHandle<Result<(), BotError>>>,
+    keywords: Keywords,
     /// Events taken off the channel while [`Bot::shutdown`] waited (so the bot could deliver its results).
     leftover: std::collections::VecDeque<Event>,
 }
@@ -113,7 +115,12 @@ impl Bot {
         let (requests, requests_rx) = mpsc::channel(REQUEST_QUEUE);
         let (outbox, events) = Outbox::channel();
         let (state_tx, state) = watch::channel(ConnectionState::Connecting);
-        let settings = Settings { config, token };
+        let (keywords_to, keywords_rx) = std::sync::mpsc::sync_channel(1);
+        let settings = Settings {
+            config,
+            token,
+            keywords_to: Some(keywords_to),
+        };
         let thread = std::thread::Builder::new()
             .name("twitch_bot".into())
             .spawn(move || {
@@ -128,7 +135,20 @@ impl Bot {
                 result
             })
             .map_err(BotError::Start)?;
+        // The engine is built first thing on the bot's thread (no I/O): wait for its keyword table, or for the
+        // thread's error if the configuration cannot be used.
+        let keywords = match keywords_rx.recv() {
+            Ok(k) => k,
+            Err(_) => {
+                return Err(match thread.join() {
+                    Ok(Err(e)) => e,
+                    Ok(Ok(())) => BotError::Stopped,
+                    Err(_) => BotError::Panicked,
+                });
+            }
+        };
         Ok(Bot {
+            keywords,
             requests,
             events,
             state,
@@ -175,6 +195,23 @@ impl Bot {
     /// The event receiver itself, for async code (`bot.events().recv().await`).
     pub fn events(&mut self) -> &mut mpsc::Receiver<Event> {
         &mut self.events
+    }
+
+    /// The keyword table of the bot's ChatPlay engine (the TwitchChatPlay gem's keyword API): register
+    /// handlers for chat keywords from any thread. `Delivery::Inline` handlers run on the bot's thread as
+    /// messages arrive; queued ones ([`Keywords::register_queued`]) run when the game calls
+    /// [`Keywords::run_queued`] on its own thread, once per frame.
+    ///
+    /// ```no_run
+    /// # let mut bot = twitch_bot::bot::Bot::start(twitch_bot::config::Config::demo())?;
+    /// let token = bot.keywords().register_queued("!hello", |hit| println!("hello from {}", hit.message.login))?;
+    /// // each frame:
+    /// bot.keywords().run_queued();
+    /// bot.keywords().unregister(token);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn keywords(&self) -> &Keywords {
+        &self.keywords
     }
 
     /// The connection state now.

@@ -78,6 +78,8 @@ pub struct Settings {
     pub config: Config,
     /// The OAuth token; `None` for anonymous.
     pub token: Option<Token>,
+    /// Where to send the engine's keyword table once it exists (for [`crate::bot::Bot::keywords`]).
+    pub keywords_to: Option<std::sync::mpsc::SyncSender<chatplay::Keywords>>,
 }
 
 /// What the socket's handlers pass to the driver.
@@ -172,9 +174,13 @@ pub async fn run(
     outbox: Outbox,
     state: watch::Sender<ConnectionState>,
 ) -> Result<(), BotError> {
+    let mut settings = settings;
     let session = Session::new(session_config(&settings));
     let engine = Engine::new(settings.config.engine_config(session.nick()))
         .map_err(|e| BotError::Config(e.to_string()))?;
+    if let Some(to) = settings.keywords_to.take() {
+        let _ = to.send(engine.keywords().clone());
+    }
     let mut core = Core {
         session,
         engine,

@@ -292,7 +292,11 @@ async fn run(cli: Cli, mut config: Config, token: Option<Token>) -> Result<(), B
     }
     drop(requests_tx);
 
-    let settings = Settings { config, token };
+    let settings = Settings {
+        config,
+        token,
+        keywords_to: None,
+    };
     let result = driver::run(settings, requests_rx, outbox, state_tx).await;
     if let Err(e) = &result {
         error!("{e}");

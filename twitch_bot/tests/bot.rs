@@ -67,6 +67,27 @@ fn bot_in_process_runs_rounds_obeys_requests_and_shuts_down_with_results() {
     );
     assert_eq!(tally.0.iter().map(|(_, n)| n).sum::<u64>(), voters);
 
+    // Keyword handlers registered from the game's thread, run on it (queued) each "frame".
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sink = hits.clone();
+    let token = bot
+        .keywords()
+        .register_queued("!jump", move |hit| {
+            assert_eq!(hit.message.text.split_whitespace().next(), Some("!jump"));
+            sink.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        })
+        .unwrap();
+    let deadline = Instant::now() + GUARD;
+    while hits.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no !jump keyword hit within {GUARD:?}"
+        );
+        bot.keywords().run_queued();
+        let _ = bot.recv_timeout(Duration::from_millis(20)); // the frame's wait
+    }
+    assert!(bot.keywords().unregister(token));
+
     // stop_vote closes the open round now.
     bot.stop_vote("move").unwrap();
     next_matching(

@@ -1,5 +1,5 @@
 //! The driver: sockets, timers and the one task that moves data between them, the sans-IO
-//! [`Session`](crate::session::Session) and the ChatPlay [`Engine`](crate::chatplay::Engine).
+//! [`Session`] and the ChatPlay [`Engine`].
 //!
 //! ```text
 //!  websockets reader task ──OnMessage(&str)──► bounded frame channel ──► Session::handle_frame
@@ -9,9 +9,10 @@
 //!  Session::poll_transmit ──► WebsocketClient::send_text          Outbox ──► stdout / Bot::try_recv
 //! ```
 //!
-//! Everything runs on one task of a current-thread runtime; the socket itself runs on the `websockets`
-//! crate's runtime, connected with [`websockets::create_client_with`] and its `OnMessage` handler (called via
-//! `spawn_blocking`, since it blocks until the handshake is done).
+//! The driver is one task on the bot's [`runtime`] (one worker thread). The socket is connected with
+//! [`websockets::create_client_with`] and its `OnMessage` handler, called via `spawn_blocking` since it blocks
+//! until the handshake is done; the `websockets` crate then runs the connection's reader and writer tasks on
+//! the same runtime, so a frame goes from the handler to the driver without crossing threads.
 //!
 //! **Staying up.** Any close, error, missed PONG or server `RECONNECT` ends the link; the driver waits a
 //! [`crate::backoff`] delay (a `reconnecting` event says how long), connects again, logs in and re-joins every

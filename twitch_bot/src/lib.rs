@@ -50,8 +50,9 @@
 //!
 //! # Guarantees
 //!
-//! - **Threads.** [`bot::Bot::start`] runs the bot on one thread of its own (a current-thread tokio runtime);
-//!   the socket runs on the `websockets` crate's small shared runtime. Nothing runs on the game's thread, and
+//! - **Threads.** [`bot::Bot::start`] runs the bot on a thread of its own with a one-worker tokio runtime
+//!   ([`driver::runtime`]) that also runs the socket (plus a small blocking pool used while connecting).
+//!   Nothing runs on the game's thread (except keyword handlers it registered as queued), and
 //!   no [`bot::Bot`] method blocks except [`bot::Bot::shutdown`], [`bot::Bot::wait`] and the `*_recv` waits.
 //! - **Staying up.** Any close, error, missed PONG or server `RECONNECT` leads to a reconnect with backoff
 //!   (1 s doubling to 60 s, jittered, reset after a stable minute), re-joining every channel. An open round

@@ -185,7 +185,8 @@ pub enum Control {
         /// The vote's name.
         vote: String,
     },
-    /// `{"op":"stop_vote","vote":NAME}`: close the open round now, with its result.
+    /// `{"op":"stop_vote","vote":NAME}`: close the open round now, with its result; an `auto` vote then opens
+    /// no further rounds until the next `start_vote`.
     StopVote {
         /// The vote's name.
         vote: String,

@@ -14,7 +14,8 @@ use crate::events::{Control, ControlError, Event, MAX_CONTROL_LINE};
 /// Capacity of the stdin → driver channel, in control lines. When full, reading stdin pauses.
 pub const CONTROL_QUEUE: usize = 64;
 
-/// Writes every event from `events` to `out` as a JSON line, flushing after each, until the channel closes.
+/// Writes every event from `events` to `out` as a JSON line until the channel closes. Lines already waiting
+/// are written together; `out` is flushed whenever the queue is empty, so no line ever waits unflushed.
 ///
 /// If the reader goes away (a write fails, e.g. a broken pipe), asks the bot to shut down through `requests`
 /// and discards the remaining events.
@@ -28,12 +29,22 @@ pub fn spawn_writer<W: Write + Send + 'static>(
         .stack_size(64 * 1024)
         .spawn(move || {
             let mut broken = false;
+            let mut batch = String::new();
             while let Some(event) = events.blocking_recv() {
                 if broken {
                     continue;
                 }
-                let line = event.to_json_line();
-                if let Err(e) = out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+                // Everything already waiting goes out in one write (at most ~64 KiB); nothing waits in a
+                // buffer for later events: the batch is flushed as soon as the queue is empty.
+                batch.clear();
+                batch.push_str(&event.to_json_line());
+                while batch.len() < 64 * 1024 {
+                    match events.try_recv() {
+                        Ok(e) => batch.push_str(&e.to_json_line()),
+                        Err(_) => break,
+                    }
+                }
+                if let Err(e) = out.write_all(batch.as_bytes()).and_then(|()| out.flush()) {
                     warn!(error = %e, "cannot write events to stdout; shutting down");
                     broken = true;
                     let _ = requests.try_send(Request::Shutdown);
@@ -126,6 +137,67 @@ pub fn read_line_bounded<R: BufRead>(input: &mut R, max: usize) -> std::io::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writer into a shared buffer, or one that always fails (a closed pipe).
+    #[derive(Clone)]
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>, bool);
+
+    impl Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if self.1 {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn writer_writes_one_json_line_per_event_in_order() {
+        let (tx, rx) = mpsc::channel(16);
+        let (req_tx, _req_rx) = mpsc::channel(1);
+        let sink = Sink(Default::default(), false);
+        let t = spawn_writer(rx, sink.clone(), req_tx).unwrap();
+        for i in 0..10 {
+            tx.blocking_send(Event::Dropped { count: i }).unwrap();
+        }
+        drop(tx);
+        t.join().unwrap();
+        let out = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 10);
+        for (i, l) in lines.iter().enumerate() {
+            assert_eq!(*l, format!(r#"{{"type":"dropped","count":{i}}}"#));
+        }
+    }
+
+    #[test]
+    fn a_broken_pipe_asks_for_shutdown() {
+        let (tx, rx) = mpsc::channel(16);
+        let (req_tx, mut req_rx) = mpsc::channel(1);
+        let t = spawn_writer(rx, Sink(Default::default(), true), req_tx).unwrap();
+        tx.blocking_send(Event::Dropped { count: 1 }).unwrap();
+        assert!(matches!(req_rx.blocking_recv(), Some(Request::Shutdown)));
+        drop(tx);
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn reader_parses_ops_reports_bad_lines_and_the_end() {
+        let input =
+            std::io::Cursor::new(b"{\"op\":\"stop_vote\",\"vote\":\"m\"}\n\nnot json\n".to_vec());
+        let (tx, mut rx) = mpsc::channel(16);
+        spawn_reader(input, tx).unwrap().join().unwrap();
+        assert!(matches!(
+            rx.blocking_recv(),
+            Some(Request::Control(Control::StopVote { .. }))
+        ));
+        assert!(matches!(rx.blocking_recv(), Some(Request::BadControl(_))));
+        assert!(matches!(rx.blocking_recv(), Some(Request::InputClosed)));
+    }
 
     #[test]
     fn bounded_lines() {

@@ -53,6 +53,8 @@ pub const DEMO_TOML: &str = include_str!("../../config/demo.toml");
 const MAX_WINDOW_SECS: f64 = 3600.0;
 /// Longest accepted command cooldown (one day).
 const MAX_COOLDOWN_SECS: f64 = 86_400.0;
+/// Largest config file read (1 MiB).
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 /// Largest accepted `max_repeat` (Twitch Plays used 1 to 9).
 const MAX_REPEAT: u32 = 9;
 
@@ -339,10 +341,18 @@ impl Config {
     /// [`Config::token`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let read_error = |source| ConfigError::Read {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        // A config is a few KiB; refuse to read something huge (a wrong path such as a log or a device).
+        let len = std::fs::metadata(path).map_err(read_error)?.len();
+        if len > MAX_CONFIG_BYTES {
+            return Err(read_error(std::io::Error::other(format!(
+                "the file is {len} bytes; a config is at most {MAX_CONFIG_BYTES}"
+            ))));
+        }
+        let text = std::fs::read_to_string(path).map_err(read_error)?;
         let mut config = Config::from_toml_str(&text, path)?;
         if let Some(ca) = &config.connection.ca_file
             && ca.is_relative()

@@ -215,3 +215,13 @@ fn the_engines_own_checks_are_reported_with_the_table() {
     assert_eq!(e.key(), Some("vote[1]"), "{text}");
     assert!(matches!(e.line(), Some(3..=5)), "{text}");
 }
+
+#[test]
+fn a_huge_file_is_refused_without_reading_it_all() {
+    let path = std::env::temp_dir().join(format!("twitch_bot_huge_{}.toml", std::process::id()));
+    std::fs::write(&path, "#".repeat(2 * 1024 * 1024)).unwrap();
+    let e = Config::load(&path).unwrap_err();
+    std::fs::remove_file(&path).unwrap();
+    assert!(matches!(e, ConfigError::Read { .. }), "{e}");
+    assert!(e.to_string().contains("at most"), "{e}");
+}

@@ -953,3 +953,42 @@ async fn real_twitch_corpus_lines_do_not_disturb_the_bot() {
     );
     assert_clean_with(&server, &bot);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_backoff_grows_while_the_server_is_down_then_rejoins() {
+    let (server, mut bot) = start(MockOptions::default(), |c| c).await;
+    let port = server.addr().port();
+    // Outage: the server goes away (open connections dropped, new ones refused).
+    drop(server);
+    let mut delays = Vec::new();
+    for want in 1..=3u64 {
+        let r = bot
+            .wait_type("reconnecting", RECONNECT, |_| true)
+            .await
+            .expect("a reconnecting event per failed attempt");
+        assert_eq!(r["attempt"], want, "{r}");
+        delays.push(r["delay_ms"].as_u64().expect("delay_ms"));
+    }
+    // "exponential backoff and jitter, 1 s up to 60 s"
+    assert!((900..=2_000).contains(&delays[0]), "{delays:?}");
+    assert!(delays.iter().all(|&d| d <= 60_000), "{delays:?}");
+    assert!(
+        delays[2] as f64 >= 1.5 * delays[0] as f64,
+        "the delay grows: {delays:?}"
+    );
+    // The server comes back on the same port: the bot reconnects and re-joins its channel.
+    let server = MockTwitch::start(MockOptions {
+        port,
+        ..MockOptions::default()
+    })
+    .await
+    .expect("restart the mock on the same port");
+    server
+        .wait_for_join(CHANNEL, 0, RECONNECT)
+        .await
+        .expect("re-join after the outage");
+    bot.wait_type("joined", T, |e| e["channel"] == CHANNEL)
+        .await
+        .unwrap();
+    assert_clean_with(&server, &bot);
+}

@@ -94,6 +94,9 @@ pub struct MockOptions {
     /// the 21st within 30 s, is answered with `NOTICE msg_ratelimit` and counted as a
     /// violation (see [`MockTwitch::rate_limit_violations`]).
     pub enforce_rate_limits: bool,
+    /// The port to listen on; 0 (the default) lets the OS pick. A test that stops a server and
+    /// starts another on the same port (an outage) passes the first one's port here.
+    pub port: u16,
 }
 
 impl Default for MockOptions {
@@ -104,6 +107,7 @@ impl Default for MockOptions {
             bot_user_id: "900001".to_string(),
             answer_pings: true,
             enforce_rate_limits: true,
+            port: 0,
         }
     }
 }
@@ -372,7 +376,7 @@ impl std::fmt::Debug for MockTwitch {
 impl MockTwitch {
     /// Starts the server on `127.0.0.1:0`. Must be called inside a tokio runtime.
     pub async fn start(opts: MockOptions) -> Result<Self, MockError> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let listener = TcpListener::bind(("127.0.0.1", opts.port)).await?;
         let addr = listener.local_addr()?;
         let ca = if opts.tls {
             Some(TestCa::generate()?)

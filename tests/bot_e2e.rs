@@ -992,3 +992,86 @@ async fn reconnect_backoff_grows_while_the_server_is_down_then_rejoins() {
         .unwrap();
     assert_clean_with(&server, &bot);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_stdout_consumer_bounded_memory_and_no_lost_vote_closed() {
+    // The game stops reading stdout while chat floods an anarchy vote (one `input` event per
+    // ballot) and rounds keep closing. The bot must keep talking to Twitch (PONG), keep its
+    // memory bounded, and when the game reads again: `dropped` tells how many input events were
+    // lost, and no `vote_closed` is missing.
+    let server = MockTwitch::start(MockOptions::default()).await.unwrap();
+    let cfg = BotConfig::new(&server.url(), &[CHANNEL]).vote(VoteSpec {
+        window_secs: 0.5,
+        ..VoteSpec::anarchy("move", &["up", "down"])
+    });
+    let mut bot = BotProcess::launch(Launch {
+        config_text: Some(cfg.to_toml()),
+        hold_stdout: true,
+        ..Launch::default()
+    })
+    .await
+    .unwrap();
+    let conn = server.wait_for_join(CHANNEL, 0, T).await.unwrap();
+    let sender = server.frame_sender(conn).unwrap();
+    let ts = e2e::mock_twitch::now_ms();
+    let users = 200_000;
+    let mut frame = String::new();
+    for i in 0..users {
+        let mut c = Chat::new(
+            CHANNEL,
+            &format!("v{i}"),
+            &format!("{}", 1_000_000 + i),
+            "up",
+        );
+        c.sent_ts = Some(ts);
+        frame.push_str(&c.to_line());
+        frame.push_str("\r\n");
+        if i % 10 == 9 {
+            assert!(sender.send(std::mem::take(&mut frame)).await);
+        }
+    }
+    // The network side is not blocked by the stuck stdout.
+    sync(&server, "while-stdout-is-stuck").await;
+    let rss = bot.rss_kib().expect("VmRSS");
+    assert!(
+        rss < 64 * 1024,
+        "memory stays bounded while stdout is not read: {rss} KiB"
+    );
+    // Let a few more rounds close while stuck (time passing is the point here).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    bot.release_stdout();
+    let dropped = bot
+        .wait_type("dropped", Duration::from_secs(60), |_| true)
+        .await
+        .expect("a `dropped` event reports the lost input events");
+    assert!(
+        dropped["count"].as_u64().is_some_and(|n| n > 0),
+        "{dropped}"
+    );
+    // Read on until a couple more rounds closed; round numbers of vote_closed must have no gaps.
+    let mut seen = 0;
+    while seen < 2 {
+        bot.wait_type("vote_closed", T, |_| true).await.unwrap();
+        seen += 1;
+    }
+    let mut rounds: Vec<u64> = bot
+        .events()
+        .iter()
+        .filter(|e| e["type"] == "vote_closed")
+        .filter_map(|e| e["round"].as_u64())
+        .collect();
+    rounds.sort_unstable();
+    let first = rounds[0];
+    assert_eq!(
+        rounds,
+        (first..first + rounds.len() as u64).collect::<Vec<_>>(),
+        "no vote_closed is lost"
+    );
+    let inputs = bot.events().iter().filter(|e| e["type"] == "input").count() as u64;
+    eprintln!(
+        "slow consumer: VmRSS {rss} KiB while stuck, {} input events dropped, {inputs} delivered, vote_closed rounds {rounds:?}",
+        dropped["count"]
+    );
+    assert!(inputs + dropped["count"].as_u64().unwrap() <= users as u64);
+    assert_clean_with(&server, &bot);
+}

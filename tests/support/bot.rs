@@ -356,6 +356,8 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     /// Pass `--config <tempdir>/bot.toml` with this text; `None` passes no `--config`.
     pub config_text: Option<String>,
+    /// Do not read the bot's stdout until [`BotProcess::release_stdout`] (a slow consumer).
+    pub hold_stdout: bool,
 }
 
 struct Output {
@@ -373,6 +375,7 @@ pub struct BotProcess {
     dir: tempfile::TempDir,
     config_path: Option<PathBuf>,
     stderr_task: Option<tokio::task::JoinHandle<()>>,
+    stdout_gate: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for BotProcess {
@@ -393,6 +396,7 @@ impl BotProcess {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             config_text: Some(config.to_toml()),
+            hold_stdout: false,
         })
         .await
     }
@@ -431,7 +435,12 @@ impl BotProcess {
         }));
         let (tx, rx) = mpsc::unbounded_channel();
         let o = out.clone();
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let held = launch.hold_stdout.then(|| gate.clone());
         tokio::spawn(async move {
+            if let Some(g) = held {
+                g.notified().await;
+            }
             let mut lines = BufReader::new(stdout).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 // Every stdout line must be one JSON object (the contract); anything else is
@@ -475,7 +484,13 @@ impl BotProcess {
             dir,
             config_path,
             stderr_task: Some(stderr_task),
+            stdout_gate: gate,
         })
+    }
+
+    /// Starts reading stdout of a bot launched with [`Launch::hold_stdout`].
+    pub fn release_stdout(&self) {
+        self.stdout_gate.notify_one();
     }
 
     /// The process id.

@@ -131,6 +131,8 @@ impl Bot {
                         .await
                         .map_err(|_| BotError::Panicked)?
                 });
+                // A connect attempt still blocking in the pool must not delay the stop.
+                rt.shutdown_timeout(Duration::from_millis(500));
                 state_tx.send_replace(ConnectionState::Stopped);
                 result
             })

@@ -1,0 +1,435 @@
+//! Conformance: the Autobahn|Testsuite fuzzing server drives a client written with the crate's public API.
+//!
+//! The fuzzing server (`wstest -m fuzzingserver`, installed by `tests/peers/autobahn-setup.sh` into
+//! `<workspace>/.peers/autobahn`, or given by `AUTOBAHN_WSTEST`) is started on a free loopback port with a spec
+//! file written into a temporary directory. The client connects once per case with
+//! [`websockets::create_client_with`], echoes every text message as text (through the `OnMessage` handler) and
+//! every binary message as binary (through `on_binary`) until the server closes, then asks the server to write
+//! its reports and reads `index.json`.
+//!
+//! Gate: every case outside 12.* and 13.* (permessage-deflate, which the crate does not offer) must come out
+//! OK or INFORMATIONAL, both for the message exchange (`behavior`) and the close (`behaviorClose`); any other
+//! verdict fails the test with the list of offending cases. The counts per verdict are printed to the log.
+//!
+//! `wss://`: the same over TLS for cases 1.*, 2.*, 5.*, 6.1.* and 7.1.*, against a second fuzzing server whose
+//! certificate is issued by a throwaway CA made with rcgen at test time and trusted through
+//! [`ClientOptions::add_ca_pem`].
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use websockets::{ClientOptions, IWebsocketClient, WebsocketType, create_client_with};
+
+/// The name the fuzzing server files our results under.
+const AGENT: &str = "websockets-rs";
+
+/// Cases allowed to be NON-STRICT. Empty: 6.4.3 and 6.4.4 (invalid UTF-8 inside one text frame that arrives
+/// in chops) come out OK thanks to the crate's fail-fast UTF-8 guard, so they gate like every other case.
+const ALLOWED_NON_STRICT: &[&str] = &[];
+
+/// Failure guard for one case (the slowest, 9.* with 16 MiB messages, take about a second).
+const CASE_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[test]
+fn autobahn_fuzzingserver_ws() {
+    let mut server = FuzzingServer::start(None, &["*"], &["12.*", "13.*"]);
+    let report = run_all_cases(&mut server, WebsocketType::NonSecure, None);
+    check(&report, "ws://");
+}
+
+#[test]
+fn autobahn_fuzzingserver_wss_with_test_ca() {
+    let ca = TestCa::generate();
+    let mut server = FuzzingServer::start(Some(&ca), &["1.*", "2.*", "5.*", "6.1.*", "7.1.*"], &[]);
+    let report = run_all_cases(&mut server, WebsocketType::Secure, Some(ca.ca_pem.as_bytes()));
+    check(&report, "wss://");
+}
+
+/// One case's verdicts from `index.json`.
+#[derive(Debug)]
+struct Verdict {
+    behavior: String,
+    behavior_close: String,
+}
+
+/// Case id ("6.4.3") -> verdict.
+type Report = BTreeMap<String, Verdict>;
+
+/// Prints the counts per verdict and fails with the list of cases that do not pass the gate.
+fn check(report: &Report, label: &str) {
+    let mut behavior: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut behavior_close: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut offending = Vec::new();
+    for (id, verdict) in report {
+        *behavior.entry(verdict.behavior.as_str()).or_default() += 1;
+        *behavior_close.entry(verdict.behavior_close.as_str()).or_default() += 1;
+        if id.starts_with("12.") || id.starts_with("13.") {
+            continue;
+        }
+        let behavior_ok = matches!(verdict.behavior.as_str(), "OK" | "INFORMATIONAL")
+            || (verdict.behavior == "NON-STRICT" && ALLOWED_NON_STRICT.contains(&id.as_str()));
+        let close_ok = matches!(verdict.behavior_close.as_str(), "OK" | "INFORMATIONAL");
+        if !behavior_ok || !close_ok {
+            offending.push(format!("{id}: behavior {}, behaviorClose {}", verdict.behavior, verdict.behavior_close));
+        }
+    }
+    let line = |counts: &BTreeMap<&str, usize>| {
+        counts.iter().map(|(verdict, n)| format!("{verdict}={n}")).collect::<Vec<_>>().join(" ")
+    };
+    // Written to the real stderr (not the captured test output) so the summary is always in the log.
+    let mut log = std::io::stderr().lock();
+    let _ = writeln!(log, "autobahn {label} {} cases, behavior:      {}", report.len(), line(&behavior));
+    let _ = writeln!(log, "autobahn {label} {} cases, behaviorClose: {}", report.len(), line(&behavior_close));
+    drop(log);
+    assert!(offending.is_empty(), "Autobahn {label}: {} case(s) not OK:\n{}", offending.len(), offending.join("\n"));
+}
+
+/// What the echo handlers hand to the driving thread.
+enum Event {
+    Text(String),
+    Binary(Vec<u8>),
+    Closed,
+}
+
+/// Runs every case of `server` with the crate's client, then has the server write its report and parses it.
+fn run_all_cases(server: &mut FuzzingServer, websocket_type: WebsocketType, ca_pem: Option<&[u8]>) -> Report {
+    let base = server.url();
+    let count = case_count(&base, websocket_type, ca_pem);
+    assert!(count > 0, "the fuzzing server at {base} offers no cases");
+    let mut errors = Vec::new();
+    for case in 1..=count {
+        let url = format!("{base}/runCase?case={case}&agent={AGENT}");
+        if let Err(e) = echo_until_closed(&url, websocket_type, ca_pem) {
+            errors.push(format!("case #{case}: {e}"));
+        }
+    }
+    // Connecting to /updateReports makes the server write the reports, then it closes.
+    let url = format!("{base}/updateReports?agent={AGENT}");
+    echo_until_closed(&url, websocket_type, ca_pem).unwrap_or_else(|e| panic!("{url}: {e}\n{}", server.log_tail()));
+    let report = server.read_report();
+    assert_eq!(
+        report.len(),
+        count,
+        "the report holds {} cases, the server offered {count}; client errors: {errors:?}\n{}",
+        report.len(),
+        server.log_tail()
+    );
+    // A case whose connection failed still gets a verdict (FAILED), so it is listed by `check`; print the
+    // client-side reason too.
+    for e in &errors {
+        let _ = writeln!(std::io::stderr(), "autobahn client error: {e}");
+    }
+    report
+}
+
+/// `GET /getCaseCount`: the server sends the number of cases as one text message, then closes.
+fn case_count(base: &str, websocket_type: WebsocketType, ca_pem: Option<&[u8]>) -> usize {
+    let url = format!("{base}/getCaseCount");
+    let (tx, rx) = mpsc::channel();
+    let closed = tx.clone();
+    let options = client_options(ca_pem).on_close(move |_, _| {
+        let _ = closed.send(None);
+    });
+    let _client = create_client_with(
+        &url,
+        move |text: &str| {
+            let _ = tx.send(Some(text.to_string()));
+        },
+        websocket_type,
+        options,
+    )
+    .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
+    let text = rx
+        .recv_timeout(CASE_TIMEOUT)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("{url}: no case count received"));
+    text.trim().parse().unwrap_or_else(|e| panic!("{url}: case count {text:?}: {e}"))
+}
+
+fn client_options(ca_pem: Option<&[u8]>) -> ClientOptions {
+    let options = ClientOptions::new();
+    match ca_pem {
+        Some(pem) => options.add_ca_pem(pem.to_vec()),
+        None => options,
+    }
+}
+
+/// Connects to `url` and echoes every message back (text as text, binary as binary) until the server closes.
+fn echo_until_closed(url: &str, websocket_type: WebsocketType, ca_pem: Option<&[u8]>) -> Result<(), String> {
+    let (tx, rx) = mpsc::channel();
+    let (binary_tx, close_tx) = (tx.clone(), tx.clone());
+    let options = client_options(ca_pem)
+        .on_binary(move |data: &[u8]| {
+            let _ = binary_tx.send(Event::Binary(data.to_vec()));
+        })
+        .on_close(move |_code, _reason| {
+            let _ = close_tx.send(Event::Closed);
+        });
+    let client = create_client_with(
+        url,
+        move |text: &str| {
+            let _ = tx.send(Event::Text(text.to_string()));
+        },
+        websocket_type,
+        options,
+    )
+    .map_err(|e| format!("connect: {e}"))?;
+    let deadline = Instant::now() + CASE_TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            // A send can fail once the server has started closing; the verdict is the server's to give.
+            Ok(Event::Text(text)) => {
+                let _ = client.send_websocket_message(&text);
+            }
+            Ok(Event::Binary(data)) => {
+                let _ = client.send_websocket_message_binary(&data);
+            }
+            Ok(Event::Closed) => return Ok(()),
+            Err(_) => return Err(format!("no close within {CASE_TIMEOUT:?}")),
+        }
+    }
+}
+
+/// A throwaway CA and a server certificate for 127.0.0.1 / localhost that it signed (rustls rejects a
+/// self-signed CA certificate used as the server's own).
+struct TestCa {
+    ca_pem: String,
+    server_cert_pem: String,
+    server_key_pem: String,
+}
+
+impl TestCa {
+    fn generate() -> TestCa {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.distinguished_name.push(DnType::CommonName, "websockets autobahn test CA");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+        let issuer = Issuer::new(ca_params, ca_key);
+
+        let server_key = KeyPair::generate().expect("server key");
+        let mut params =
+            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).expect("server params");
+        params.distinguished_name.push(DnType::CommonName, "localhost");
+        let server_cert = params.signed_by(&server_key, &issuer).expect("server certificate");
+        TestCa { ca_pem: ca_cert.pem(), server_cert_pem: server_cert.pem(), server_key_pem: server_key.serialize_pem() }
+    }
+}
+
+/// Which fuzzing server program is installed.
+enum Program {
+    /// Autobahn|Testsuite's `wstest` (Python 2.7): spec file, ws:// and wss://.
+    Wstest(PathBuf),
+    /// kosoku, the fallback of `autobahn-setup.sh` where no Python 2.7 exists: same cases, ws:// only.
+    Kosoku(PathBuf),
+}
+
+fn find_program() -> Program {
+    let classify = |path: PathBuf| {
+        let is_kosoku = path.file_name().is_some_and(|n| n.to_string_lossy().contains("kosoku"));
+        if is_kosoku { Program::Kosoku(path) } else { Program::Wstest(path) }
+    };
+    if let Some(path) = std::env::var_os("AUTOBAHN_WSTEST") {
+        let path = PathBuf::from(path);
+        assert!(path.is_file(), "AUTOBAHN_WSTEST={} does not exist", path.display());
+        return classify(path);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let wstest = root.join(".peers/autobahn/py27/bin/wstest");
+    if wstest.is_file() {
+        return Program::Wstest(wstest);
+    }
+    let kosoku = root.join(".peers/autobahn/venv3/bin/kosoku");
+    if kosoku.is_file() {
+        return Program::Kosoku(kosoku);
+    }
+    panic!(
+        "the Autobahn fuzzing server is not installed: run `bash tests/peers/autobahn-setup.sh` from the workspace \
+         root (it installs wstest into .peers/autobahn), or set AUTOBAHN_WSTEST to a wstest binary; looked for {}",
+        wstest.display()
+    );
+}
+
+/// A running fuzzing server in its own temporary directory; killed (and the directory removed) on drop.
+struct FuzzingServer {
+    child: Child,
+    dir: PathBuf,
+    port: u16,
+    secure: bool,
+    kosoku: bool,
+}
+
+impl FuzzingServer {
+    fn start(tls: Option<&TestCa>, cases: &[&str], exclude: &[&str]) -> FuzzingServer {
+        let program = find_program();
+        let dir = temp_dir(if tls.is_some() { "wss" } else { "ws" });
+        // wstest cannot report an OS-assigned port, so take a free one and retry if another process grabs it.
+        let mut last_log = String::new();
+        for _attempt in 0..5 {
+            let port = free_port();
+            let mut child = match &program {
+                Program::Wstest(wstest) => spawn_wstest(wstest, &dir, port, tls, cases, exclude),
+                Program::Kosoku(kosoku) => {
+                    assert!(
+                        tls.is_none(),
+                        "the kosoku fallback of tests/peers/autobahn-setup.sh serves ws:// only; the wss:// run \
+                         needs wstest (Python 2.7)"
+                    );
+                    spawn_kosoku(kosoku, &dir, port, cases, exclude)
+                }
+            };
+            if wait_ready(&mut child, port) {
+                let kosoku = matches!(program, Program::Kosoku(_));
+                return FuzzingServer { child, dir, port, secure: tls.is_some(), kosoku };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            last_log = log_tail(&dir);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        panic!("the fuzzing server did not start listening:\n{last_log}");
+    }
+
+    fn url(&self) -> String {
+        let scheme = if self.secure { "wss" } else { "ws" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    fn read_report(&mut self) -> Report {
+        let index = self.dir.join("reports").join("index.json");
+        if self.kosoku {
+            // kosoku writes its reports as it exits, after the updateReports connection.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let text = std::fs::read_to_string(&index)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}\n{}", index.display(), self.log_tail()));
+        let json: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", index.display()));
+        let cases = json
+            .get(AGENT)
+            .and_then(Value::as_object)
+            .unwrap_or_else(|| panic!("{} has no results for agent {AGENT}", index.display()));
+        cases
+            .iter()
+            .map(|(id, result)| {
+                let field = |name: &str| result.get(name).and_then(Value::as_str).unwrap_or("MISSING").to_string();
+                (id.clone(), Verdict { behavior: field("behavior"), behavior_close: field("behaviorClose") })
+            })
+            .collect()
+    }
+
+    fn log_tail(&self) -> String {
+        log_tail(&self.dir)
+    }
+}
+
+impl Drop for FuzzingServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn spawn_wstest(
+    wstest: &Path,
+    dir: &Path,
+    port: u16,
+    tls: Option<&TestCa>,
+    cases: &[&str],
+    exclude: &[&str],
+) -> Child {
+    let mut spec = serde_json::json!({
+        "url": format!("{}://127.0.0.1:{port}", if tls.is_some() { "wss" } else { "ws" }),
+        "outdir": dir.join("reports"),
+        "cases": cases,
+        "exclude-cases": exclude,
+        "exclude-agent-cases": {},
+    });
+    if let Some(ca) = tls {
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, &ca.server_cert_pem).expect("write cert.pem");
+        std::fs::write(&key, &ca.server_key_pem).expect("write key.pem");
+        spec["cert"] = cert.to_string_lossy().into();
+        spec["key"] = key.to_string_lossy().into();
+    }
+    let spec_path = dir.join("fuzzingserver.json");
+    std::fs::write(&spec_path, spec.to_string()).expect("write the spec file");
+    let log = std::fs::File::create(dir.join("server.log")).expect("create server.log");
+    Command::new(wstest)
+        .args(["-m", "fuzzingserver", "-u", "0", "-s"])
+        .arg(&spec_path)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log file"))
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", wstest.display()))
+}
+
+fn spawn_kosoku(kosoku: &Path, dir: &Path, port: u16, cases: &[&str], exclude: &[&str]) -> Child {
+    let log = std::fs::File::create(dir.join("server.log")).expect("create server.log");
+    let mut command = Command::new(kosoku);
+    command.args(["-m", "fuzzingserver", &format!("127.0.0.1:{port}"), "-o"]).arg(dir.join("reports"));
+    for case in cases {
+        command.args(["-i", case]);
+    }
+    for case in exclude {
+        command.args(["-x", case]);
+    }
+    command
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log file"))
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", kosoku.display()))
+}
+
+/// Waits until the server accepts TCP connections; false if it exited first (e.g. the port was taken).
+fn wait_ready(child: &mut Child, port: u16) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        // The server is a separate program with no readiness signal but its port: poll it.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// The last lines of the server's output, for failure messages.
+fn log_tail(dir: &Path) -> String {
+    let text = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).expect("a free loopback port").port()
+}
+
+fn temp_dir(label: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("websockets-autobahn-{label}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
+}
+

@@ -1,2 +1,110 @@
-//! A WebSocket client with the Lumberyard Websockets gem's API. (Docs come with issue 2.)
+//! A WebSocket client with the API of the Lumberyard Websockets gem (`CreateClient`, `IWebsocketClient`,
+//! `OnMessage`, the `WebsocketsRequestBus`), secure by default, without the gem's flaws: certificates and
+//! host names are verified, every failure is reported as a typed [`Error`], and connections share one small
+//! tokio runtime instead of one OS thread each.
+//!
+//! Built on tokio, async-tungstenite 0.35 and rustls 0.23 (ring provider; roots from webpki-roots, plus the
+//! OS roots with feature `platform-roots`, plus any CA you add).
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::mpsc;
+//! use std::time::Duration;
+//! use websockets::{create_client_with, ClientOptions, IWebsocketClient, WebsocketType};
+//!
+//! fn main() -> Result<(), websockets::Error> {
+//!     let (tx, rx) = mpsc::channel::<String>();
+//!     let options = ClientOptions::new()
+//!         .on_close(|code, reason| println!("closed: {code} {reason:?}"))
+//!         .on_error(|err| eprintln!("connection error: {err}"));
+//!     // Returns once the WebSocket handshake is done, or with an error naming what failed.
+//!     let client = create_client_with(
+//!         "wss://echo.websocket.example/",
+//!         move |msg: &str| { let _ = tx.send(msg.to_owned()); }, // runs on the reader task
+//!         WebsocketType::Secure,
+//!         options,
+//!     )?;
+//!     client.send_websocket_message("hello")?; // queued, never blocks on the network
+//!     let echo = rx.recv_timeout(Duration::from_secs(5)).expect("echo");
+//!     println!("echo: {echo}");
+//!     client.close(1000, "done")?; // or just drop it: that closes with 1000 in the background
+//!     client.wait_closed(Duration::from_secs(5));
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Async code uses [`WebsocketClient::connect`] (handlers) or [`WebsocketClient::connect_stream`] (a
+//! [`Stream`](futures_util::Stream) of [`Event`]s); a game loop uses a [`MessageQueue`] it drains each frame.
+//!
+//! # Which thread runs what
+//!
+//! | code | runs on |
+//! |---|---|
+//! | `on_open`, `on_message` ([`OnMessage`]), `on_binary`, `on_pong`, `on_error`, `on_close` | the connection's **reader task**, on the runtime: the caller's tokio runtime when connected from inside one, else the process-wide runtime's threads named `websockets-rt` (2 workers) |
+//! | [`MessageQueue`] events | the thread that calls [`MessageQueue::drain`] (e.g. the game thread) |
+//! | [`Messages`] stream items | the task that polls the stream |
+//! | sending, closing, dropping | the caller's thread queues the work; the connection's **writer task** does the I/O |
+//!
+//! Handlers of one connection run one at a time, in arrival order. A handler that blocks stalls only its
+//! own connection's reading (and one runtime worker), so keep handlers short or hand work off (queue,
+//! channel). A handler may call any method of its own client, including dropping it.
+//!
+//! # Guarantees
+//!
+//! - **Blocking:** [`create_client`] / [`create_client_with`] block until the handshake is done or fails
+//!   (connect timeout 10 s by default). Nothing else blocks on the network: sends and closes queue work for
+//!   the writer task; dropping a client starts a close handshake (code 1000) in the background, bounded by
+//!   the close timeout (5 s), and returns at once, so dropping a client in its own handler cannot deadlock.
+//! - **Runtimes:** no thread per connection. Called from inside a multi-thread tokio runtime, the connection
+//!   runs on it (the blocking wait uses `block_in_place`); from inside a current-thread runtime, it runs on
+//!   the process-wide runtime (no panic); async callers should use [`WebsocketClient::connect`].
+//! - **Errors:** connecting fails with a typed [`Error`] naming the step: [`Error::InvalidUrl`],
+//!   [`Error::UnsupportedScheme`], [`Error::SchemeMismatch`] (`ws://` with `Secure` or `wss://` with
+//!   `NonSecure`: never a silent downgrade), [`Error::Dns`], [`Error::ConnectionRefused`],
+//!   [`Error::Connect`], [`Error::Timeout`] (with the phase), [`Error::Tls`] (with a [`TlsErrorKind`] such as
+//!   untrusted certificate or host-name mismatch, and rustls's reason), [`Error::UpgradeRejected`] (with the
+//!   HTTP status). Later failures reach `on_error` / [`Event::Error`], and every connection ends with exactly
+//!   one `on_close(code, reason)` (1006 when there was no close handshake).
+//! - **Sends:** never truncated at NUL; bounded by [`ClientOptions::max_send_queue_bytes`] (an
+//!   [`Error::SendQueueFull`] instead of unbounded memory); [`Error::Closed`] after a close started.
+//!   The writer flushes only when its queue is drained, so bursts of small messages share syscalls.
+//! - **Receives:** messages are passed on without copying (the handler's `&str` borrows the received buffer);
+//!   incoming messages are limited by [`ClientOptions::max_message_size`].
+//! - **Thread safety:** [`WebsocketClient`] is `Send + Sync`; call it from any thread. A panicking handler is
+//!   caught and reported as [`Error::HandlerPanicked`]; the connection keeps running.
+//!
+//! # The gem's API in Rust
+//!
+//! | Websockets gem (C++) | this crate |
+//! |---|---|
+//! | `WebsocketsRequestBus` / `CreateClient(url, fn, type)` | [`WebsocketsRequestBus::create_client`] → [`ClientId`], or [`create_client`] → [`WebsocketClient`] |
+//! | `CreateClientWithAuth(url, fn, auth)` | [`create_client_with_auth`], [`ClientOptions::authorization`] |
+//! | `IWebsocketClient` | [`IWebsocketClient`] (implemented by [`WebsocketClient`]) |
+//! | `IsConnectionOpen()` | [`IWebsocketClient::is_connection_open`] |
+//! | `SendWebsocketMessage(str)` | [`IWebsocketClient::send_websocket_message`] → `Result` |
+//! | `SendWebsocketMessageBinary(ptr, len)` | [`IWebsocketClient::send_websocket_message_binary`] → `Result` |
+//! | `CloseWebsocket()` | [`IWebsocketClient::close_websocket`], [`WebsocketClient::close`] (code, reason) |
+//! | `OnMessage` | [`OnMessage`] (`Fn(&str)`), plus `on_binary`, `on_open`, `on_close`, `on_error` |
+//! | `WebsocketType::{Secure, InSecure}` | [`WebsocketType::Secure`] (default), [`WebsocketType::NonSecure`] |
+//! | `TickBus::QueueFunction` (in TwitchChatPlay) | [`MessageQueue`] |
+
+mod blocking;
+mod bus;
+mod client;
+mod error;
+mod options;
+mod queue;
+mod runtime;
+mod tls;
+mod transport;
 mod utf8_guard;
+
+pub use async_tungstenite::tungstenite::{Bytes, Utf8Bytes};
+pub use blocking::{IWebsocketClient, create_client, create_client_with, create_client_with_auth};
+pub use bus::WebsocketsRequestBus;
+pub use client::{ClientId, CloseInfo, Messages, WebsocketClient};
+pub use error::{ConnectPhase, Error, TlsErrorKind};
+pub use options::{ClientOptions, OnMessage, WebsocketType};
+pub use queue::{Event, MessageQueue};
+pub use runtime::{RUNTIME_THREAD_NAME, RUNTIME_WORKERS};

@@ -1,0 +1,751 @@
+//! The async core: [`WebsocketClient`], its connect, and the two tasks that drive every connection
+//! (a reader task that runs the handlers, a writer task that coalesces sends).
+
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_tungstenite::WebSocketStream;
+use async_tungstenite::tokio::TokioAdapter;
+use async_tungstenite::tungstenite::client::IntoClientRequest;
+use async_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use async_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use async_tungstenite::tungstenite::{self, Bytes, Message, Utf8Bytes};
+use futures_util::{SinkExt, Stream, StreamExt};
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::error::{ConnectPhase, Error};
+use crate::options::{
+    BytesHandler, ClientOptions, CloseHandler, ErrorHandler, OpenHandler, TextHandler,
+    WebsocketType,
+};
+use crate::queue::{Event, MessageQueue};
+use crate::transport::{self, BoxedTransport, PhaseTracker, Target};
+
+type WsStream = WebSocketStream<TokioAdapter<BoxedTransport>>;
+type WsSender = async_tungstenite::WebSocketSender<TokioAdapter<BoxedTransport>>;
+type WsReceiver = async_tungstenite::WebSocketReceiver<TokioAdapter<BoxedTransport>>;
+
+const OPEN: u8 = 0;
+const CLOSING: u8 = 1;
+const CLOSED: u8 = 2;
+
+/// A process-unique client number, used by [`WebsocketsRequestBus`](crate::WebsocketsRequestBus) to
+/// address clients and shown in logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientId(pub u64);
+
+impl std::fmt::Display for ClientId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// How the connection ended: the close code and reason delivered to `on_close`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseInfo {
+    /// The close code (1006 when the connection ended without a close handshake).
+    pub code: u16,
+    /// The close reason.
+    pub reason: String,
+}
+
+enum Command {
+    Send(Message, usize),
+    Close(Option<CloseFrame>),
+}
+
+/// State shared by the client handle and its two tasks.
+struct Shared {
+    id: ClientId,
+    state: AtomicU8,
+    commands: mpsc::UnboundedSender<Command>,
+    queued_bytes: AtomicUsize,
+    max_send_queue_bytes: usize,
+    max_message_size: usize,
+    close_timeout: Duration,
+    /// Set by the reader on every received frame; read by the keep-alive check.
+    activity: AtomicBool,
+    /// Fires to make the reader give up (close timeout, keep-alive timeout, write failure).
+    kill: Mutex<Option<oneshot::Sender<Error>>>,
+    /// Fires when the reader finished, so the writer stops too.
+    writer_stop: tokio::sync::Notify,
+    closed: watch::Sender<Option<CloseInfo>>,
+    runtime: Handle,
+}
+
+impl Shared {
+    fn kill(&self, error: Error) {
+        let sender = self.kill.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(sender) = sender {
+            let _ = sender.send(error);
+        }
+    }
+
+    /// Starts the close handshake (once); a timer drops the connection if the peer does not answer in time.
+    fn start_close(self: &Arc<Self>, frame: Option<CloseFrame>) -> bool {
+        if self
+            .state
+            .compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        let _ = self.commands.send(Command::Close(frame));
+        let shared = Arc::clone(self);
+        let timeout = self.close_timeout;
+        self.runtime.spawn(async move {
+            let mut closed = shared.closed.subscribe();
+            let done = closed.wait_for(|c| c.is_some());
+            if tokio::time::timeout(timeout, done).await.is_err() {
+                shared.kill(Error::CloseTimeout(timeout));
+            }
+        });
+        true
+    }
+}
+
+/// A WebSocket client connection: the crate's one client type, for async and blocking callers alike.
+///
+/// Created by [`create_client`](crate::create_client) / [`create_client_with`](crate::create_client_with)
+/// (blocking) or [`WebsocketClient::connect`] (async). It is `Send + Sync`; every method can be called from
+/// any thread and none blocks on network I/O: sends are queued for the connection's writer task.
+///
+/// Dropping it starts a close handshake (code 1000) in the background, bounded by the close timeout; the
+/// dropping thread does not wait, so dropping it inside its own handler is fine.
+///
+/// It implements the gem-shaped [`IWebsocketClient`](crate::IWebsocketClient) trait.
+pub struct WebsocketClient {
+    shared: Arc<Shared>,
+    subprotocol: Option<String>,
+}
+
+impl std::fmt::Debug for WebsocketClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebsocketClient")
+            .field("id", &self.shared.id)
+            .field("open", &self.is_open())
+            .field("subprotocol", &self.subprotocol)
+            .finish()
+    }
+}
+
+/// The received [`Event`]s of a connection made with [`WebsocketClient::connect_stream`], as a
+/// [`Stream`]. It ends after [`Event::Closed`].
+///
+/// Bounded: while it is full the reader task waits (backpressure on the socket), so nothing is lost.
+/// Dropping it is fine: events are then no longer collected.
+#[derive(Debug)]
+pub struct Messages {
+    rx: mpsc::Receiver<Event>,
+}
+
+impl Messages {
+    /// The next event, or `None` after the connection's `Closed` event.
+    pub async fn recv(&mut self) -> Option<Event> {
+        self.rx.recv().await
+    }
+}
+
+impl Stream for Messages {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+impl WebsocketClient {
+    /// Connects (DNS, TCP, TLS for `wss://`, HTTP upgrade) and returns once the WebSocket is open, or with an
+    /// [`Error`] naming the step that failed. Handlers come from `options`. Must be called inside a tokio
+    /// runtime; the connection's tasks run on that runtime.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), websockets::Error> {
+    /// use websockets::{ClientOptions, WebsocketClient, WebsocketType};
+    ///
+    /// let options = ClientOptions::new().on_message(|msg| println!("got {msg}"));
+    /// let client = WebsocketClient::connect("wss://echo.example/", WebsocketType::Secure, options).await?;
+    /// client.send_text("hello")?;
+    /// client.close(1000, "bye")?;
+    /// let info = client.closed().await;
+    /// println!("closed with {}", info.code);
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(
+        url: &str,
+        websocket_type: WebsocketType,
+        options: ClientOptions,
+    ) -> Result<Self, Error> {
+        connect_inner(url, websocket_type, options, None).await
+    }
+
+    /// Like [`connect`](Self::connect), and also returns the connection's events as a [`Messages`] stream
+    /// holding at most `capacity` unread events.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), websockets::Error> {
+    /// use futures_util::StreamExt;
+    /// use websockets::{ClientOptions, Event, WebsocketClient, WebsocketType};
+    ///
+    /// let (client, mut messages) =
+    ///     WebsocketClient::connect_stream("ws://127.0.0.1:9001/", WebsocketType::NonSecure, ClientOptions::new(), 64).await?;
+    /// client.send_text("ping")?;
+    /// while let Some(event) = messages.next().await {
+    ///     if let Event::Text(text) = event {
+    ///         println!("{}", &*text);
+    ///         break;
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_stream(
+        url: &str,
+        websocket_type: WebsocketType,
+        options: ClientOptions,
+        capacity: usize,
+    ) -> Result<(Self, Messages), Error> {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let client = connect_inner(url, websocket_type, options, Some(tx)).await?;
+        Ok((client, Messages { rx }))
+    }
+
+    /// This client's process-unique id.
+    pub fn id(&self) -> ClientId {
+        self.shared.id
+    }
+
+    /// Whether the connection is open: true from connect until a close starts or the connection fails.
+    pub fn is_open(&self) -> bool {
+        self.shared.state.load(Ordering::Acquire) == OPEN
+    }
+
+    /// The subprotocol the server chose, if any was offered and accepted.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    /// Bytes queued for sending that the writer task has not handed to the socket yet.
+    pub fn queued_bytes(&self) -> usize {
+        self.shared.queued_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Queues a text message. Takes `String`, `&str` or [`Utf8Bytes`]; an owned `String` is sent without a
+    /// copy. Never blocks; fails with [`Error::Closed`], [`Error::SendQueueFull`] or
+    /// [`Error::MessageTooLarge`]. Embedded NUL characters are sent as they are.
+    pub fn send_text(&self, text: impl Into<Utf8Bytes>) -> Result<(), Error> {
+        let text = text.into();
+        let len = text.len();
+        self.enqueue(Message::Text(text), len)
+    }
+
+    /// Queues a binary message. Takes `Vec<u8>`, `&'static [u8]` or [`Bytes`]; owned buffers are not copied.
+    /// Never blocks; fails like [`send_text`](Self::send_text).
+    pub fn send_binary(&self, data: impl Into<Bytes>) -> Result<(), Error> {
+        let data = data.into();
+        let len = data.len();
+        self.enqueue(Message::Binary(data), len)
+    }
+
+    /// Queues a ping with `payload` (at most 125 bytes); the peer's pong reaches
+    /// [`ClientOptions::on_pong`].
+    pub fn send_ping(&self, payload: impl Into<Bytes>) -> Result<(), Error> {
+        let payload = payload.into();
+        if payload.len() > 125 {
+            return Err(Error::MessageTooLarge {
+                size: payload.len(),
+                max: 125,
+            });
+        }
+        let len = payload.len();
+        self.enqueue(Message::Ping(payload), len)
+    }
+
+    fn enqueue(&self, message: Message, len: usize) -> Result<(), Error> {
+        let shared = &self.shared;
+        if shared.state.load(Ordering::Acquire) != OPEN {
+            return Err(Error::Closed);
+        }
+        if len > shared.max_message_size {
+            return Err(Error::MessageTooLarge {
+                size: len,
+                max: shared.max_message_size,
+            });
+        }
+        let before = shared.queued_bytes.fetch_add(len, Ordering::AcqRel);
+        if before + len > shared.max_send_queue_bytes {
+            shared.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+            return Err(Error::SendQueueFull {
+                queued: before,
+                limit: shared.max_send_queue_bytes,
+            });
+        }
+        shared
+            .commands
+            .send(Command::Send(message, len))
+            .map_err(|_| {
+                shared.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+                Error::Closed
+            })
+    }
+
+    /// Starts the close handshake with `code` and `reason` (messages queued before are sent first). Never
+    /// blocks; await [`closed`](Self::closed) to know when it finished. Fails with [`Error::InvalidClose`]
+    /// for a code that may not be sent (e.g. 1005, 1006) or a reason over 123 bytes, and with
+    /// [`Error::Closed`] if a close already started.
+    pub fn close(&self, code: u16, reason: &str) -> Result<(), Error> {
+        let close_code = CloseCode::from(code);
+        if !close_code.is_allowed() || !(1000..=4999).contains(&code) {
+            return Err(Error::InvalidClose(format!(
+                "close code {code} may not be sent"
+            )));
+        }
+        if reason.len() > 123 {
+            return Err(Error::InvalidClose(format!(
+                "reason is {} bytes, at most 123 allowed",
+                reason.len()
+            )));
+        }
+        let frame = CloseFrame {
+            code: close_code,
+            reason: Utf8Bytes::from(reason),
+        };
+        if self.shared.start_close(Some(frame)) {
+            Ok(())
+        } else {
+            Err(Error::Closed)
+        }
+    }
+
+    /// Waits until the connection has ended (close handshake done, failed, or timed out) and returns how.
+    pub async fn closed(&self) -> CloseInfo {
+        let mut rx = self.shared.closed.subscribe();
+        let info = rx.wait_for(|c| c.is_some()).await.map(|c| c.clone());
+        match info {
+            Ok(Some(info)) => info,
+            _ => CloseInfo {
+                code: 1006,
+                reason: "connection task ended".to_string(),
+            },
+        }
+    }
+
+    /// Blocking version of [`closed`](Self::closed) with a time limit: `None` if it had not closed within
+    /// `timeout`. Do not call it from a handler of this client (it would wait for itself until `timeout`).
+    pub fn wait_closed(&self, timeout: Duration) -> Option<CloseInfo> {
+        let mut rx = self.shared.closed.subscribe();
+        let fut = async move {
+            let r = tokio::time::timeout(timeout, rx.wait_for(|c| c.is_some())).await;
+            Ok::<_, Error>(match r {
+                Ok(Ok(c)) => c.clone(),
+                _ => None,
+            })
+        };
+        crate::runtime::block_on(fut).ok().flatten()
+    }
+}
+
+impl Drop for WebsocketClient {
+    fn drop(&mut self) {
+        if self.shared.start_close(Some(CloseFrame {
+            code: CloseCode::Normal,
+            reason: Utf8Bytes::from_static(""),
+        })) {
+            tracing::debug!(client = %self.shared.id, "client dropped: closing in the background");
+        }
+    }
+}
+
+async fn connect_inner(
+    url: &str,
+    websocket_type: WebsocketType,
+    options: ClientOptions,
+    channel: Option<mpsc::Sender<Event>>,
+) -> Result<WebsocketClient, Error> {
+    let target = Target::parse(url, websocket_type)?;
+    let tls = if target.secure {
+        Some(crate::tls::client_config(&options.extra_cas)?)
+    } else {
+        None
+    };
+    let request = build_request(&target, &options)?;
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(options.max_message_size))
+        .max_frame_size(Some(options.max_message_size));
+    let phase = PhaseTracker::default();
+    let handshake = async {
+        let stream = transport::open(&target, tls, &phase).await?;
+        phase.set(ConnectPhase::Upgrade);
+        async_tungstenite::tokio::client_async_with_config(request, stream, Some(config))
+            .await
+            .map_err(handshake_error)
+    };
+    let (ws, response) = match tokio::time::timeout(options.connect_timeout, handshake).await {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(Error::Timeout {
+                phase: phase.get(),
+                after: options.connect_timeout,
+            });
+        }
+    };
+    let subprotocol = response
+        .headers()
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    let id = ClientId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
+    tracing::debug!(client = %id, url = %target.url, "connected");
+    Ok(spawn_connection(id, ws, subprotocol, options, channel))
+}
+
+fn build_request(
+    target: &Target,
+    options: &ClientOptions,
+) -> Result<tungstenite::handshake::client::Request, Error> {
+    let mut request = target
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| Error::InvalidUrl {
+            url: target.url.to_string(),
+            reason: e.to_string(),
+        })?;
+    let headers = request.headers_mut();
+    for (name, value) in &options.headers {
+        let header_name =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|e| Error::InvalidHeader {
+                name: name.clone(),
+                reason: e.to_string(),
+            })?;
+        let mut header_value = HeaderValue::from_str(value).map_err(|e| Error::InvalidHeader {
+            name: name.clone(),
+            reason: e.to_string(),
+        })?;
+        if header_name == "authorization"
+            || header_name == "proxy-authorization"
+            || header_name == "cookie"
+        {
+            header_value.set_sensitive(true);
+        }
+        headers.append(header_name, header_value);
+    }
+    if !options.subprotocols.is_empty() {
+        let joined = options.subprotocols.join(", ");
+        let value = HeaderValue::from_str(&joined).map_err(|e| Error::InvalidHeader {
+            name: "Sec-WebSocket-Protocol".into(),
+            reason: e.to_string(),
+        })?;
+        headers.insert("sec-websocket-protocol", value);
+    }
+    Ok(request)
+}
+
+fn handshake_error(err: tungstenite::Error) -> Error {
+    match err {
+        tungstenite::Error::Http(response) => Error::UpgradeRejected {
+            status: response.status().as_u16(),
+            reason: response.status().canonical_reason().map(str::to_string),
+        },
+        other => Error::Handshake(other),
+    }
+}
+
+/// Everything the reader task calls: the handlers and the optional queue / stream.
+struct Handlers {
+    id: ClientId,
+    on_message: Option<TextHandler>,
+    on_binary: Option<BytesHandler>,
+    on_pong: Option<BytesHandler>,
+    on_open: Option<OpenHandler>,
+    on_close: Option<CloseHandler>,
+    on_error: Option<ErrorHandler>,
+    queue: Option<MessageQueue>,
+    channel: Option<mpsc::Sender<Event>>,
+}
+
+impl Handlers {
+    /// Runs a user handler, turning a panic into an [`Error::HandlerPanicked`] report.
+    fn call(&self, name: &'static str, f: impl FnOnce()) {
+        if std::panic::catch_unwind(AssertUnwindSafe(f)).is_err() {
+            tracing::error!(client = %self.id, handler = name, "handler panicked");
+            if name != "on_error" {
+                let err = Error::HandlerPanicked(name);
+                if let Some(h) = &self.on_error
+                    && std::panic::catch_unwind(AssertUnwindSafe(|| h(&err))).is_err()
+                {
+                    tracing::error!(client = %self.id, handler = "on_error", "handler panicked");
+                }
+            }
+        }
+    }
+
+    async fn deliver(&mut self, event: impl Fn() -> Event) {
+        if let Some(queue) = &self.queue {
+            queue.push(event()).await;
+        }
+        if let Some(channel) = &self.channel
+            && channel.send(event()).await.is_err()
+        {
+            self.channel = None;
+        }
+    }
+
+    fn deliver_final(&mut self, event: impl Fn() -> Event) {
+        if let Some(queue) = &self.queue {
+            queue.push_final(event());
+        }
+        if let Some(channel) = self.channel.take() {
+            // The stream's reader may be gone or full; a final event must not block the task forever,
+            // so it is handed over by a separate task that waits for room.
+            let event = event();
+            tokio::spawn(async move {
+                let _ = channel.send(event).await;
+            });
+        }
+    }
+}
+
+fn spawn_connection(
+    id: ClientId,
+    ws: WsStream,
+    subprotocol: Option<String>,
+    options: ClientOptions,
+    channel: Option<mpsc::Sender<Event>>,
+) -> WebsocketClient {
+    let (commands, command_rx) = mpsc::unbounded_channel();
+    let (kill_tx, kill_rx) = oneshot::channel();
+    let shared = Arc::new(Shared {
+        id,
+        state: AtomicU8::new(OPEN),
+        commands,
+        queued_bytes: AtomicUsize::new(0),
+        max_send_queue_bytes: options.max_send_queue_bytes,
+        max_message_size: options.max_message_size,
+        close_timeout: options.close_timeout,
+        activity: AtomicBool::new(false),
+        kill: Mutex::new(Some(kill_tx)),
+        writer_stop: tokio::sync::Notify::new(),
+        closed: watch::channel(None).0,
+        runtime: Handle::current(),
+    });
+    let handlers = Handlers {
+        id,
+        on_message: options.on_message,
+        on_binary: options.on_binary,
+        on_pong: options.on_pong,
+        on_open: options.on_open,
+        on_close: options.on_close,
+        on_error: options.on_error,
+        queue: options.queue,
+        channel,
+    };
+    let (sender, receiver) = ws.split();
+    tokio::spawn(reader(receiver, Arc::clone(&shared), handlers, kill_rx));
+    tokio::spawn(writer(
+        sender,
+        Arc::clone(&shared),
+        command_rx,
+        options.ping_interval,
+    ));
+    WebsocketClient {
+        shared,
+        subprotocol,
+    }
+}
+
+/// The reader task: receives messages and runs the handlers, then reports the end exactly once.
+async fn reader(
+    mut stream: WsReceiver,
+    shared: Arc<Shared>,
+    mut handlers: Handlers,
+    mut kill: oneshot::Receiver<Error>,
+) {
+    if let Some(h) = &handlers.on_open {
+        handlers.call("on_open", || h());
+    }
+    handlers.deliver(|| Event::Open).await;
+
+    let mut close: Option<CloseInfo> = None;
+    let mut error: Option<Error> = None;
+    loop {
+        let item = tokio::select! {
+            biased;
+            killed = &mut kill => {
+                if let Ok(e) = killed { error = Some(e); }
+                break;
+            }
+            item = stream.next() => item,
+        };
+        let message = match item {
+            None => break,
+            Some(Ok(message)) => message,
+            Some(Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed)) => {
+                break;
+            }
+            Some(Err(e)) => {
+                error = Some(Error::Protocol(e));
+                break;
+            }
+        };
+        shared.activity.store(true, Ordering::Relaxed);
+        match message {
+            Message::Text(text) => {
+                if let Some(h) = &handlers.on_message {
+                    handlers.call("on_message", || h(text.as_str()));
+                }
+                if handlers.queue.is_some() || handlers.channel.is_some() {
+                    handlers.deliver(|| Event::Text(text.clone())).await;
+                }
+            }
+            Message::Binary(data) => {
+                match &handlers.on_binary {
+                    Some(h) => handlers.call("on_binary", || h(&data)),
+                    None if handlers.queue.is_none() && handlers.channel.is_none() => {
+                        tracing::debug!(client = %shared.id, len = data.len(), "binary message dropped: no on_binary handler");
+                    }
+                    None => {}
+                }
+                if handlers.queue.is_some() || handlers.channel.is_some() {
+                    handlers.deliver(|| Event::Binary(data.clone())).await;
+                }
+            }
+            Message::Pong(payload) => {
+                if let Some(h) = &handlers.on_pong {
+                    handlers.call("on_pong", || h(&payload));
+                }
+            }
+            Message::Close(frame) => {
+                // tungstenite answers the close frame itself; the stream ends once the peer hangs up.
+                let _ = shared.state.compare_exchange(
+                    OPEN,
+                    CLOSING,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+                close = Some(match frame {
+                    Some(f) => CloseInfo {
+                        code: u16::from(f.code),
+                        reason: f.reason.as_str().to_string(),
+                    },
+                    None => CloseInfo {
+                        code: 1005,
+                        reason: String::new(),
+                    },
+                });
+            }
+            Message::Ping(_) | Message::Frame(_) => {}
+        }
+    }
+
+    shared.state.store(CLOSED, Ordering::Release);
+    shared.writer_stop.notify_one();
+    // Release the socket now (the writer drops its half when it sees writer_stop).
+    drop(stream);
+    let info = match close {
+        Some(info) => info,
+        None => CloseInfo {
+            code: 1006,
+            reason: match &error {
+                Some(e) => e.to_string(),
+                None => "connection ended without a close handshake".to_string(),
+            },
+        },
+    };
+    tracing::debug!(client = %shared.id, code = info.code, reason = %info.reason, "connection closed");
+    if let Some(e) = error {
+        tracing::debug!(client = %shared.id, error = %e, "connection error");
+        if let Some(h) = &handlers.on_error {
+            handlers.call("on_error", || h(&e));
+        }
+        handlers.deliver_final(move || Event::Error(clone_error(&e)));
+    }
+    if let Some(h) = &handlers.on_close {
+        handlers.call("on_close", || h(info.code, &info.reason));
+    }
+    let (code, reason) = (info.code, info.reason.clone());
+    handlers.deliver_final(move || Event::Closed {
+        code,
+        reason: reason.clone(),
+    });
+    shared.closed.send_replace(Some(info));
+}
+
+/// Errors are not `Clone` (they carry I/O errors); events get an equivalent copy.
+fn clone_error(e: &Error) -> Error {
+    match e {
+        Error::KeepAliveTimeout(d) => Error::KeepAliveTimeout(*d),
+        Error::CloseTimeout(d) => Error::CloseTimeout(*d),
+        Error::HandlerPanicked(n) => Error::HandlerPanicked(n),
+        other => Error::Protocol(tungstenite::Error::Io(std::io::Error::other(
+            other.to_string(),
+        ))),
+    }
+}
+
+/// The writer task: feeds queued messages to the socket and flushes only once the queue is drained
+/// (write coalescing); sends keep-alive pings.
+async fn writer(
+    mut sink: WsSender,
+    shared: Arc<Shared>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    ping_interval: Option<Duration>,
+) {
+    let mut ping = ping_interval
+        .map(|every| tokio::time::interval_at(tokio::time::Instant::now() + every, every));
+    let mut ping_outstanding = false;
+    loop {
+        let first = tokio::select! {
+            biased;
+            _ = shared.writer_stop.notified() => return,
+            command = commands.recv() => match command {
+                Some(c) => c,
+                None => return,
+            },
+            _ = async { ping.as_mut().expect("guarded").tick().await }, if ping.is_some() => {
+                if ping_outstanding && !shared.activity.swap(false, Ordering::Relaxed) {
+                    shared.kill(Error::KeepAliveTimeout(ping_interval.unwrap_or_default()));
+                    return;
+                }
+                shared.activity.store(false, Ordering::Relaxed);
+                ping_outstanding = true;
+                Command::Send(Message::Ping(Bytes::new()), 0)
+            }
+        };
+        let batch = async {
+            let mut next = Some(first);
+            while let Some(command) = next {
+                match command {
+                    Command::Send(message, len) => {
+                        let result = sink.feed(message).await;
+                        shared.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+                        result?;
+                    }
+                    Command::Close(frame) => sink.feed(Message::Close(frame)).await?,
+                }
+                next = commands.try_recv().ok();
+            }
+            sink.flush().await
+        };
+        let result = tokio::select! {
+            biased;
+            _ = shared.writer_stop.notified() => return,
+            result = batch => result,
+        };
+        if let Err(e) = result {
+            if shared.state.load(Ordering::Acquire) == OPEN {
+                shared.kill(Error::Protocol(e));
+            } else {
+                tracing::debug!(client = %shared.id, error = %e, "write after close ignored");
+            }
+            return;
+        }
+    }
+}

@@ -26,6 +26,7 @@ import sys
 from urllib.parse import parse_qs, urlparse
 
 from websockets.asyncio.server import serve
+from websockets.exceptions import ConnectionClosed
 
 
 def select_subprotocol(connection, subprotocols):
@@ -44,12 +45,20 @@ async def process_request(connection, request):
     return None
 
 
+async def echo(ws):
+    """Echo until the client closes, whatever close code it uses."""
+    try:
+        async for message in ws:
+            await ws.send(message)
+    except ConnectionClosed:
+        pass
+
+
 async def handler(ws):
     url = urlparse(ws.request.path)
     path, query = url.path, parse_qs(url.query)
     if path == "/echo":
-        async for message in ws:
-            await ws.send(message)
+        await echo(ws)
     elif path == "/close":
         await ws.close(int(query.get("code", ["1000"])[0]), query.get("reason", [""])[0])
     elif path == "/ping":
@@ -59,17 +68,14 @@ async def handler(ws):
             await ws.send("pong:srv")
         except asyncio.TimeoutError:
             await ws.send("no-pong")
-        async for message in ws:
-            await ws.send(message)
+        await echo(ws)
     elif path == "/report":
-        async for message in ws:
-            await ws.send(message)
+        await echo(ws)
         print(f"closed {ws.close_code} {ws.close_reason}", flush=True)
     elif path == "/headers":
         headers = {k.lower(): v for k, v in ws.request.headers.raw_items()}
         await ws.send(json.dumps({"headers": headers, "subprotocol": ws.subprotocol}))
-        async for message in ws:
-            await ws.send(message)
+        await echo(ws)
     elif path == "/abort":
         await ws.recv()
         ws.transport.abort()
@@ -78,8 +84,7 @@ async def handler(ws):
         size = int(query.get("size", ["10"])[0])
         for _ in range(n):
             await ws.send("x" * size)
-        async for message in ws:
-            await ws.send(message)
+        await echo(ws)
     else:
         await ws.close(4404, f"unknown path {path}")
 

@@ -665,7 +665,8 @@ async fn reader(
         if let Some(h) = &handlers.on_error {
             handlers.call("on_error", || h(&e));
         }
-        handlers.deliver_final(move || Event::Error(clone_error(&e)));
+        let e = Arc::new(e);
+        handlers.deliver_final(move || Event::Error(Arc::clone(&e)));
     }
     if let Some(h) = &handlers.on_close {
         handlers.call("on_close", || h(info.code, &info.reason));
@@ -676,18 +677,6 @@ async fn reader(
         reason: reason.clone(),
     });
     shared.closed.send_replace(Some(info));
-}
-
-/// Errors are not `Clone` (they carry I/O errors); events get an equivalent copy.
-fn clone_error(e: &Error) -> Error {
-    match e {
-        Error::KeepAliveTimeout(d) => Error::KeepAliveTimeout(*d),
-        Error::CloseTimeout(d) => Error::CloseTimeout(*d),
-        Error::HandlerPanicked(n) => Error::HandlerPanicked(n),
-        other => Error::Protocol(tungstenite::Error::Io(std::io::Error::other(
-            other.to_string(),
-        ))),
-    }
 }
 
 /// The writer task: feeds queued messages to the socket and flushes only once the queue is drained

@@ -23,7 +23,7 @@ pub enum Event {
     /// A binary message.
     Binary(Bytes),
     /// An error after the connection opened (see [`ClientOptions::on_error`](crate::ClientOptions::on_error)).
-    Error(Error),
+    Error(Arc<Error>),
     /// The connection ended (always the last event), with the peer's close code and reason, or 1006 when it
     /// ended without a close handshake.
     Closed {

@@ -75,6 +75,8 @@ struct Shared {
     kill: Mutex<Option<oneshot::Sender<Error>>>,
     /// Fires when the reader finished, so the writer stops too.
     writer_stop: tokio::sync::Notify,
+    /// Fires when the writer has flushed a close frame (a failing reader waits for it before hanging up).
+    close_sent: tokio::sync::Notify,
     closed: watch::Sender<Option<CloseInfo>>,
     runtime: Handle,
 }
@@ -533,6 +535,7 @@ fn spawn_connection(
         activity: AtomicBool::new(false),
         kill: Mutex::new(Some(kill_tx)),
         writer_stop: tokio::sync::Notify::new(),
+        close_sent: tokio::sync::Notify::new(),
         closed: watch::channel(None).0,
         runtime: Handle::current(),
     });
@@ -591,6 +594,13 @@ async fn reader(
                 break;
             }
             Some(Err(e)) => {
+                // RFC 6455 §7.1.7, "Fail the WebSocket Connection": tell the peer why with a close frame,
+                // sent after the replies already queued, then hang up.
+                if let Some(frame) = failure_close_frame(&e) {
+                    if shared.start_close(Some(frame)) {
+                        let _ = tokio::time::timeout(shared.close_timeout, shared.close_sent.notified()).await;
+                    }
+                }
                 error = Some(Error::Protocol(e));
                 break;
             }
@@ -679,6 +689,21 @@ async fn reader(
     shared.closed.send_replace(Some(info));
 }
 
+/// The close frame that fails the connection after a receive error, or `None` when the connection is gone
+/// (I/O error) and only hanging up is left.
+fn failure_close_frame(e: &tungstenite::Error) -> Option<CloseFrame> {
+    let (code, reason) = match e {
+        tungstenite::Error::Utf8(_) => (CloseCode::Invalid, "invalid UTF-8 in a text message"),
+        tungstenite::Error::Io(io) if crate::utf8_guard::is_invalid_utf8(io) => {
+            (CloseCode::Invalid, "invalid UTF-8 in a text message")
+        }
+        tungstenite::Error::Protocol(_) => (CloseCode::Protocol, "protocol error"),
+        tungstenite::Error::Capacity(_) => (CloseCode::Size, "message too big"),
+        _ => return None,
+    };
+    Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) })
+}
+
 /// The writer task: feeds queued messages to the socket and flushes only once the queue is drained
 /// (write coalescing); sends keep-alive pings.
 async fn writer(
@@ -708,6 +733,7 @@ async fn writer(
                 Command::Send(Message::Ping(Bytes::new()), 0)
             }
         };
+        let mut has_close = false;
         let batch = async {
             let mut next = Some(first);
             while let Some(command) = next {
@@ -717,7 +743,10 @@ async fn writer(
                         shared.queued_bytes.fetch_sub(len, Ordering::AcqRel);
                         result?;
                     }
-                    Command::Close(frame) => sink.feed(Message::Close(frame)).await?,
+                    Command::Close(frame) => {
+                        has_close = true;
+                        sink.feed(Message::Close(frame)).await?
+                    }
                 }
                 next = commands.try_recv().ok();
             }
@@ -728,6 +757,9 @@ async fn writer(
             _ = shared.writer_stop.notified() => return,
             result = batch => result,
         };
+        if has_close && result.is_ok() {
+            shared.close_sent.notify_one();
+        }
         if let Err(e) = result {
             if shared.state.load(Ordering::Acquire) == OPEN {
                 shared.kill(Error::Protocol(e));

@@ -20,11 +20,11 @@ use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use websockets::{ClientOptions, IWebsocketClient, WebsocketType, create_client_with};
+use websockets::{ClientOptions, IWebsocketClient, WebsocketClient, WebsocketType, create_client_with};
 
 /// The name the fuzzing server files our results under.
 const AGENT: &str = "websockets-rs";
@@ -90,11 +90,32 @@ fn check(report: &Report, label: &str) {
     assert!(offending.is_empty(), "Autobahn {label}: {} case(s) not OK:\n{}", offending.len(), offending.join("\n"));
 }
 
-/// What the echo handlers hand to the driving thread.
-enum Event {
+/// The echo state shared by the handlers and the test thread. Echoes are sent from inside the handlers, so
+/// each is queued before the connection reads the next frame (as an echo loop would); a message that arrives
+/// before `create_client_with` has returned the client waits in `pending`.
+#[derive(Default)]
+struct Echo {
+    client: Option<WebsocketClient>,
+    pending: Vec<Reply>,
+}
+
+enum Reply {
     Text(String),
     Binary(Vec<u8>),
-    Closed,
+}
+
+impl Echo {
+    fn reply(&mut self, reply: Reply) {
+        let Some(client) = &self.client else {
+            self.pending.push(reply);
+            return;
+        };
+        // A send can fail once the connection is closing; the verdict is the server's to give.
+        let _ = match reply {
+            Reply::Text(text) => client.send_websocket_message(&text),
+            Reply::Binary(data) => client.send_websocket_message_binary(&data),
+        };
+    }
 }
 
 /// Runs every case of `server` with the crate's client, then has the server write its report and parses it.
@@ -161,41 +182,38 @@ fn client_options(ca_pem: Option<&[u8]>) -> ClientOptions {
     }
 }
 
+fn lock(echo: &Mutex<Echo>) -> MutexGuard<'_, Echo> {
+    echo.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Connects to `url` and echoes every message back (text as text, binary as binary) until the server closes.
 fn echo_until_closed(url: &str, websocket_type: WebsocketType, ca_pem: Option<&[u8]>) -> Result<(), String> {
-    let (tx, rx) = mpsc::channel();
-    let (binary_tx, close_tx) = (tx.clone(), tx.clone());
+    let echo = Arc::new(Mutex::new(Echo::default()));
+    let (closed_tx, closed) = mpsc::channel();
+    let (text_echo, binary_echo) = (Arc::clone(&echo), Arc::clone(&echo));
     let options = client_options(ca_pem)
-        .on_binary(move |data: &[u8]| {
-            let _ = binary_tx.send(Event::Binary(data.to_vec()));
-        })
+        .on_binary(move |data: &[u8]| lock(&binary_echo).reply(Reply::Binary(data.to_vec())))
         .on_close(move |_code, _reason| {
-            let _ = close_tx.send(Event::Closed);
+            let _ = closed_tx.send(());
         });
     let client = create_client_with(
         url,
-        move |text: &str| {
-            let _ = tx.send(Event::Text(text.to_string()));
-        },
+        move |text: &str| lock(&text_echo).reply(Reply::Text(text.to_string())),
         websocket_type,
         options,
     )
     .map_err(|e| format!("connect: {e}"))?;
-    let deadline = Instant::now() + CASE_TIMEOUT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            // A send can fail once the server has started closing; the verdict is the server's to give.
-            Ok(Event::Text(text)) => {
-                let _ = client.send_websocket_message(&text);
-            }
-            Ok(Event::Binary(data)) => {
-                let _ = client.send_websocket_message_binary(&data);
-            }
-            Ok(Event::Closed) => return Ok(()),
-            Err(_) => return Err(format!("no close within {CASE_TIMEOUT:?}")),
+    {
+        let mut echo = lock(&echo);
+        echo.client = Some(client);
+        for reply in std::mem::take(&mut echo.pending) {
+            echo.reply(reply);
         }
     }
+    let result = closed.recv_timeout(CASE_TIMEOUT).map_err(|_| format!("no close within {CASE_TIMEOUT:?}"));
+    // The handlers hold `echo`, which holds the client: break the cycle.
+    lock(&echo).client = None;
+    result
 }
 
 /// A throwaway CA and a server certificate for 127.0.0.1 / localhost that it signed (rustls rejects a

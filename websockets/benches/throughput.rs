@@ -1,0 +1,446 @@
+//! Client throughput and CPU cost: this crate's client against a raw async-tungstenite client, in one run.
+//!
+//! Run with `cargo bench -p websockets --bench throughput` (a plain `cargo test` never runs it).
+//!
+//! The servers are tokio + async-tungstenite, in a child process (this same binary, started with
+//! `WEBSOCKETS_BENCH_SERVER=1`), so every thread of this process is client-side and the client's CPU time is
+//! the sum over this process's threads (`/proc/self/task/*/schedstat`, nanoseconds).
+//!
+//! Three comparisons, each with 20 B and 1 KiB text messages, `ROUNDS` alternating rounds, medians printed:
+//! 1. send-only: N messages to a server that only reads, then an `END` marker it answers with its count.
+//!    Crate: a plain `send_websocket_message` loop (queued; the writer task flushes when the queue drains).
+//!    Raw: `SinkExt::send` per message (one flush, so one write, per message). Floor: crate >= 1.3x raw.
+//! 2. pipelined echo, 64 messages in flight. Crate: the `OnMessage` handler sends the next message. Raw: a
+//!    task that reads an echo and `send`s the next. Floors: crate msg/s >= raw, crate CPU/msg <= raw.
+//! 3. the send-only loop through `WebsocketsRequestBus` vs the direct client. Floor: bus costs < 5%.
+//!
+//! The machine may be noisy (2 cores, other builds): compare the ratios, and prefer a quiet moment.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, mpsc};
+use std::time::{Duration, Instant};
+
+use async_tungstenite::tungstenite::Message;
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use websockets::{
+    Error, IWebsocketClient, WebsocketClient, WebsocketType, WebsocketsRequestBus, create_client,
+};
+
+const SERVER_ENV: &str = "WEBSOCKETS_BENCH_SERVER";
+const ROUNDS: usize = 5;
+const IN_FLIGHT: u64 = 64;
+const WAIT: Duration = Duration::from_secs(120);
+
+fn main() {
+    if std::env::var_os(SERVER_ENV).is_some() {
+        server::run();
+        return;
+    }
+    // `cargo bench` passes --bench; `cargo test --benches` does not: then only check that it starts.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("throughput: skipped (run it with `cargo bench -p websockets --bench throughput`)");
+        return;
+    }
+    let server = ServerProcess::start();
+    let addr = server.addr;
+    let raw_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(websockets::RUNTIME_WORKERS)
+        .thread_name("raw-client")
+        .enable_all()
+        .build()
+        .expect("raw client runtime");
+    println!("load before: {}", load_average());
+    println!(
+        "{ROUNDS} rounds each, median shown; client CPU = all threads of the client process; server in a child process"
+    );
+
+    for (size, send_n, echo_n) in [(20usize, 200_000u64, 100_000u64), (1024, 50_000, 50_000)] {
+        let msg: String = "x".repeat(size);
+        let label = if size == 1024 { "1 KiB".to_string() } else { format!("{size} B") };
+
+        // 1. send-only
+        let (mut raw, mut ours) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            raw.push(raw_rt.block_on(raw_send_only(addr, &msg, send_n)));
+            ours.push(crate_send_only(addr, &msg, send_n, Path::Direct));
+        }
+        let (raw, ours) = (Summary::of(&raw), Summary::of(&ours));
+        report(&format!("send-only {label}"), &raw, &ours);
+        verdict("crate/raw msg/s", ours.rate / raw.rate, ">=", 1.3);
+
+        // 2. pipelined echo
+        let (mut raw, mut ours) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            raw.push(raw_rt.block_on(raw_echo(addr, &msg, echo_n)));
+            ours.push(crate_echo(addr, &msg, echo_n));
+        }
+        let (raw, ours) = (Summary::of(&raw), Summary::of(&ours));
+        report(&format!("echo x{IN_FLIGHT} {label}"), &raw, &ours);
+        verdict("crate/raw msg/s", ours.rate / raw.rate, ">=", 1.0);
+        verdict("crate/raw CPU/msg", ours.cpu_us / raw.cpu_us, "<=", 1.0);
+
+        // 3. bus vs direct
+        let (mut direct, mut bus) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            direct.push(crate_send_only(addr, &msg, send_n, Path::Direct));
+            bus.push(crate_send_only(addr, &msg, send_n, Path::Bus));
+        }
+        let (direct, bus) = (Summary::of(&direct), Summary::of(&bus));
+        println!(
+            "bus vs direct {label}: direct {:>9.0} msg/s {:>6.2} µs CPU/msg | bus {:>9.0} msg/s {:>6.2} µs CPU/msg",
+            direct.rate, direct.cpu_us, bus.rate, bus.cpu_us
+        );
+        verdict("bus overhead, msg/s (1 - bus/direct)", 1.0 - bus.rate / direct.rate, "<", 0.05);
+        verdict("bus overhead, CPU/msg (bus/direct - 1)", bus.cpu_us / direct.cpu_us - 1.0, "<", 0.05);
+    }
+    println!("load after: {}", load_average());
+}
+
+/// One round's result.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    messages: u64,
+    elapsed: Duration,
+    cpu_ns: u64,
+}
+
+/// Medians over the rounds.
+struct Summary {
+    rate: f64,
+    cpu_us: f64,
+}
+
+impl Summary {
+    fn of(samples: &[Sample]) -> Summary {
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        Summary {
+            rate: median(samples.iter().map(|s| s.messages as f64 / s.elapsed.as_secs_f64()).collect()),
+            cpu_us: median(samples.iter().map(|s| s.cpu_ns as f64 / 1000.0 / s.messages as f64).collect()),
+        }
+    }
+}
+
+fn report(name: &str, raw: &Summary, ours: &Summary) {
+    println!(
+        "{name:<18} raw {:>9.0} msg/s {:>6.2} µs CPU/msg | crate {:>9.0} msg/s {:>6.2} µs CPU/msg | msg/s x{:.2}, CPU/msg x{:.2}",
+        raw.rate,
+        raw.cpu_us,
+        ours.rate,
+        ours.cpu_us,
+        ours.rate / raw.rate,
+        ours.cpu_us / raw.cpu_us
+    );
+}
+
+fn verdict(what: &str, value: f64, op: &str, floor: f64) {
+    let met = match op {
+        ">=" => value >= floor,
+        "<=" => value <= floor,
+        _ => value < floor,
+    };
+    println!("    {what}: {value:.3} (floor {op} {floor}) {}", if met { "met" } else { "MISSED" });
+}
+
+/// CPU time of every thread of this process so far, in nanoseconds.
+fn process_cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
+        .sum()
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim().to_string()
+}
+
+/// Measures from here to `finish`.
+struct Meter {
+    start: Instant,
+    cpu: u64,
+}
+
+impl Meter {
+    fn start() -> Meter {
+        Meter { cpu: process_cpu_ns(), start: Instant::now() }
+    }
+
+    fn finish(self, messages: u64) -> Sample {
+        Sample { messages, elapsed: self.start.elapsed(), cpu_ns: process_cpu_ns().saturating_sub(self.cpu) }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Path {
+    Direct,
+    Bus,
+}
+
+/// Retries a send that the crate refused because its send queue is full (back-pressure).
+fn send_retrying(mut send: impl FnMut() -> Result<(), Error>) {
+    loop {
+        match send() {
+            Ok(()) => return,
+            Err(Error::SendQueueFull { .. }) => std::thread::yield_now(),
+            Err(e) => panic!("send failed: {e}"),
+        }
+    }
+}
+
+fn crate_send_only(addr: SocketAddr, msg: &str, n: u64, path: Path) -> Sample {
+    let (tx, rx) = mpsc::channel();
+    let client = create_client(
+        &format!("ws://{addr}/sink"),
+        move |count: &str| {
+            let _ = tx.send(count.parse::<u64>().expect("the sink server answers with its count"));
+        },
+        WebsocketType::NonSecure,
+    )
+    .expect("connect to the sink server");
+    let meter;
+    match path {
+        Path::Direct => {
+            meter = Meter::start();
+            for _ in 0..n {
+                send_retrying(|| client.send_websocket_message(msg));
+            }
+            send_retrying(|| client.send_websocket_message("END"));
+        }
+        Path::Bus => {
+            let id = WebsocketsRequestBus::register(client);
+            meter = Meter::start();
+            for _ in 0..n {
+                send_retrying(|| WebsocketsRequestBus::send_websocket_message(id, msg));
+            }
+            send_retrying(|| WebsocketsRequestBus::send_websocket_message(id, "END"));
+            let received = rx.recv_timeout(WAIT).expect("the sink server's count");
+            let sample = meter.finish(n);
+            assert_eq!(received, n, "the sink server counted {received} of {n} messages");
+            WebsocketsRequestBus::destroy_client(id);
+            return sample;
+        }
+    }
+    let received = rx.recv_timeout(WAIT).expect("the sink server's count");
+    let sample = meter.finish(n);
+    assert_eq!(received, n, "the sink server counted {received} of {n} messages");
+    sample
+}
+
+fn crate_echo(addr: SocketAddr, msg: &str, n: u64) -> Sample {
+    struct State {
+        client: OnceLock<WebsocketClient>,
+        sent: AtomicU64,
+        received: AtomicU64,
+        msg: String,
+        n: u64,
+        done: mpsc::SyncSender<()>,
+    }
+    let (done, finished) = mpsc::sync_channel(1);
+    let state = Arc::new(State {
+        client: OnceLock::new(),
+        sent: AtomicU64::new(0),
+        received: AtomicU64::new(0),
+        msg: msg.to_string(),
+        n,
+        done,
+    });
+    let handler_state = Arc::clone(&state);
+    let client = create_client(
+        &format!("ws://{addr}/echo"),
+        move |_echo: &str| {
+            let s = &handler_state;
+            let received = s.received.fetch_add(1, Ordering::Relaxed) + 1;
+            if received == s.n {
+                let _ = s.done.try_send(());
+            } else if s.sent.fetch_add(1, Ordering::Relaxed) < s.n {
+                let client = s.client.get().expect("set before the first send");
+                send_retrying(|| client.send_websocket_message(&s.msg));
+            }
+        },
+        WebsocketType::NonSecure,
+    )
+    .expect("connect to the echo server");
+    let _ = state.client.set(client);
+    let client = state.client.get().expect("just set");
+    let meter = Meter::start();
+    for _ in 0..IN_FLIGHT.min(n) {
+        state.sent.fetch_add(1, Ordering::Relaxed);
+        send_retrying(|| client.send_websocket_message(msg));
+    }
+    finished.recv_timeout(WAIT).expect("all echoes back");
+    let sample = meter.finish(n);
+    // The handler holds `state`, which holds the client: close it to end the connection.
+    let _ = client.close_websocket();
+    sample
+}
+
+type RawStream = async_tungstenite::WebSocketStream<async_tungstenite::tokio::TokioAdapter<tokio::net::TcpStream>>;
+
+/// A raw async-tungstenite client with TCP_NODELAY, as a careful user would write it.
+async fn raw_connect(addr: SocketAddr, path: &str) -> RawStream {
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("TCP connect");
+    tcp.set_nodelay(true).expect("TCP_NODELAY");
+    let (ws, _) =
+        async_tungstenite::tokio::client_async(format!("ws://{addr}{path}"), tcp).await.expect("WebSocket handshake");
+    ws
+}
+
+async fn raw_send_only(addr: SocketAddr, msg: &str, n: u64) -> Sample {
+    let msg = msg.to_string();
+    tokio::spawn(async move {
+        let ws = raw_connect(addr, "/sink").await;
+        let (mut sink, mut stream) = ws.split();
+        let meter = Meter::start();
+        for _ in 0..n {
+            sink.send(Message::text(msg.as_str())).await.expect("send");
+        }
+        sink.send(Message::text("END")).await.expect("send");
+        let reply = stream.next().await.expect("a reply").expect("the count");
+        let sample = meter.finish(n);
+        let received: u64 = reply.to_text().expect("text").parse().expect("a count");
+        assert_eq!(received, n, "the sink server counted {received} of {n} messages");
+        let _ = SinkExt::close(&mut sink).await;
+        sample
+    })
+    .await
+    .expect("raw send task")
+}
+
+async fn raw_echo(addr: SocketAddr, msg: &str, n: u64) -> Sample {
+    let msg = msg.to_string();
+    tokio::spawn(async move {
+        let ws = raw_connect(addr, "/echo").await;
+        let (mut sink, mut stream) = ws.split();
+        let meter = Meter::start();
+        let mut sent = 0;
+        while sent < IN_FLIGHT.min(n) {
+            sink.send(Message::text(msg.as_str())).await.expect("send");
+            sent += 1;
+        }
+        let mut received = 0;
+        while received < n {
+            stream.next().await.expect("an echo").expect("an echo");
+            received += 1;
+            if sent < n {
+                sink.send(Message::text(msg.as_str())).await.expect("send");
+                sent += 1;
+            }
+        }
+        let sample = meter.finish(n);
+        let _ = SinkExt::close(&mut sink).await;
+        sample
+    })
+    .await
+    .expect("raw echo task")
+}
+
+/// The server child process; killed on drop.
+struct ServerProcess {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ServerProcess {
+    fn start() -> ServerProcess {
+        let mut child = Command::new(std::env::current_exe().expect("own path"))
+            .env(SERVER_ENV, "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the bench server process");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("server address");
+        let addr = line.trim().parse().unwrap_or_else(|e| panic!("server address {line:?}: {e}"));
+        ServerProcess { child, addr }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+mod server {
+    //! The loopback servers: `/sink` reads and counts, answering `END` with the count; `/echo` echoes,
+    //! flushing when no further message is ready.
+
+    use super::*;
+    use async_tungstenite::tungstenite::handshake::server::{Request, Response};
+
+    pub(super) fn run() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("server runtime");
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            println!("{}", listener.local_addr().expect("address"));
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { continue };
+                let _ = tcp.set_nodelay(true);
+                tokio::spawn(async move {
+                    let mut path = String::new();
+                    let callback = |req: &Request, resp: Response| {
+                        path = req.uri().path().to_string();
+                        Ok(resp)
+                    };
+                    let Ok(ws) = async_tungstenite::tokio::accept_hdr_async(tcp, callback).await else { return };
+                    if path == "/echo" { echo(ws).await } else { sink(ws).await }
+                });
+            }
+        });
+    }
+
+    async fn sink(ws: RawStreamServer) {
+        let (mut tx, mut rx) = ws.split();
+        let mut count: u64 = 0;
+        while let Some(Ok(message)) = rx.next().await {
+            match message {
+                Message::Text(t) if t.as_str() == "END" => {
+                    if tx.send(Message::text(count.to_string())).await.is_err() {
+                        return;
+                    }
+                    count = 0;
+                }
+                Message::Text(_) | Message::Binary(_) => count += 1,
+                _ => {}
+            }
+        }
+    }
+
+    async fn echo(ws: RawStreamServer) {
+        let (mut tx, mut rx) = ws.split();
+        while let Some(Ok(message)) = rx.next().await {
+            if !(message.is_text() || message.is_binary()) {
+                continue;
+            }
+            if tx.feed(message).await.is_err() {
+                return;
+            }
+            // Coalesce: keep feeding while more is ready, flush when the input pauses.
+            loop {
+                match rx.next().now_or_never() {
+                    Some(Some(Ok(m))) if m.is_text() || m.is_binary() => {
+                        if tx.feed(m).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Some(Ok(_))) => {}
+                    Some(_) => return,
+                    None => break,
+                }
+            }
+            if tx.flush().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    type RawStreamServer = async_tungstenite::WebSocketStream<async_tungstenite::tokio::TokioAdapter<tokio::net::TcpStream>>;
+}

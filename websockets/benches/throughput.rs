@@ -41,7 +41,9 @@ fn main() {
     }
     // `cargo bench` passes --bench; `cargo test --benches` does not: then only check that it starts.
     if !std::env::args().any(|a| a == "--bench") {
-        println!("throughput: skipped (run it with `cargo bench -p websockets --bench throughput`)");
+        println!(
+            "throughput: skipped (run it with `cargo bench -p websockets --bench throughput`)"
+        );
         return;
     }
     let server = ServerProcess::start();
@@ -59,7 +61,11 @@ fn main() {
 
     for (size, send_n, echo_n) in [(20usize, 200_000u64, 100_000u64), (1024, 50_000, 50_000)] {
         let msg: String = "x".repeat(size);
-        let label = if size == 1024 { "1 KiB".to_string() } else { format!("{size} B") };
+        let label = if size == 1024 {
+            "1 KiB".to_string()
+        } else {
+            format!("{size} B")
+        };
 
         // 1. send-only
         let (mut raw, mut ours) = (Vec::new(), Vec::new());
@@ -93,8 +99,18 @@ fn main() {
             "bus vs direct {label}: direct {:>9.0} msg/s {:>6.2} µs CPU/msg | bus {:>9.0} msg/s {:>6.2} µs CPU/msg",
             direct.rate, direct.cpu_us, bus.rate, bus.cpu_us
         );
-        verdict("bus overhead, msg/s (1 - bus/direct)", 1.0 - bus.rate / direct.rate, "<", 0.05);
-        verdict("bus overhead, CPU/msg (bus/direct - 1)", bus.cpu_us / direct.cpu_us - 1.0, "<", 0.05);
+        verdict(
+            "bus overhead, msg/s (1 - bus/direct)",
+            1.0 - bus.rate / direct.rate,
+            "<",
+            0.05,
+        );
+        verdict(
+            "bus overhead, CPU/msg (bus/direct - 1)",
+            bus.cpu_us / direct.cpu_us - 1.0,
+            "<",
+            0.05,
+        );
     }
     println!("load after: {}", load_average());
 }
@@ -120,8 +136,18 @@ impl Summary {
             v[v.len() / 2]
         };
         Summary {
-            rate: median(samples.iter().map(|s| s.messages as f64 / s.elapsed.as_secs_f64()).collect()),
-            cpu_us: median(samples.iter().map(|s| s.cpu_ns as f64 / 1000.0 / s.messages as f64).collect()),
+            rate: median(
+                samples
+                    .iter()
+                    .map(|s| s.messages as f64 / s.elapsed.as_secs_f64())
+                    .collect(),
+            ),
+            cpu_us: median(
+                samples
+                    .iter()
+                    .map(|s| s.cpu_ns as f64 / 1000.0 / s.messages as f64)
+                    .collect(),
+            ),
         }
     }
 }
@@ -144,21 +170,33 @@ fn verdict(what: &str, value: f64, op: &str, floor: f64) {
         "<=" => value <= floor,
         _ => value < floor,
     };
-    println!("    {what}: {value:.3} (floor {op} {floor}) {}", if met { "met" } else { "MISSED" });
+    println!(
+        "    {what}: {value:.3} (floor {op} {floor}) {}",
+        if met { "met" } else { "MISSED" }
+    );
 }
 
 /// CPU time of every thread of this process so far, in nanoseconds.
 fn process_cpu_ns() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
     tasks
         .filter_map(Result::ok)
         .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
+        .filter_map(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+        })
         .sum()
 }
 
 fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim().to_string()
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// Measures from here to `finish`.
@@ -169,11 +207,18 @@ struct Meter {
 
 impl Meter {
     fn start() -> Meter {
-        Meter { cpu: process_cpu_ns(), start: Instant::now() }
+        Meter {
+            cpu: process_cpu_ns(),
+            start: Instant::now(),
+        }
     }
 
     fn finish(self, messages: u64) -> Sample {
-        Sample { messages, elapsed: self.start.elapsed(), cpu_ns: process_cpu_ns().saturating_sub(self.cpu) }
+        Sample {
+            messages,
+            elapsed: self.start.elapsed(),
+            cpu_ns: process_cpu_ns().saturating_sub(self.cpu),
+        }
     }
 }
 
@@ -199,7 +244,11 @@ fn crate_send_only(addr: SocketAddr, msg: &str, n: u64, path: Path) -> Sample {
     let client = create_client(
         &format!("ws://{addr}/sink"),
         move |count: &str| {
-            let _ = tx.send(count.parse::<u64>().expect("the sink server answers with its count"));
+            let _ = tx.send(
+                count
+                    .parse::<u64>()
+                    .expect("the sink server answers with its count"),
+            );
         },
         WebsocketType::NonSecure,
     )
@@ -222,14 +271,20 @@ fn crate_send_only(addr: SocketAddr, msg: &str, n: u64, path: Path) -> Sample {
             send_retrying(|| WebsocketsRequestBus::send_websocket_message(id, "END"));
             let received = rx.recv_timeout(WAIT).expect("the sink server's count");
             let sample = meter.finish(n);
-            assert_eq!(received, n, "the sink server counted {received} of {n} messages");
+            assert_eq!(
+                received, n,
+                "the sink server counted {received} of {n} messages"
+            );
             WebsocketsRequestBus::destroy_client(id);
             return sample;
         }
     }
     let received = rx.recv_timeout(WAIT).expect("the sink server's count");
     let sample = meter.finish(n);
-    assert_eq!(received, n, "the sink server counted {received} of {n} messages");
+    assert_eq!(
+        received, n,
+        "the sink server counted {received} of {n} messages"
+    );
     sample
 }
 
@@ -277,18 +332,23 @@ fn crate_echo(addr: SocketAddr, msg: &str, n: u64) -> Sample {
     finished.recv_timeout(WAIT).expect("all echoes back");
     let sample = meter.finish(n);
     // The handler holds `state`, which holds the client: close it to end the connection.
-    let _ = client.close_websocket();
+    client.close_websocket();
     sample
 }
 
-type RawStream = async_tungstenite::WebSocketStream<async_tungstenite::tokio::TokioAdapter<tokio::net::TcpStream>>;
+type RawStream = async_tungstenite::WebSocketStream<
+    async_tungstenite::tokio::TokioAdapter<tokio::net::TcpStream>,
+>;
 
 /// A raw async-tungstenite client with TCP_NODELAY, as a careful user would write it.
 async fn raw_connect(addr: SocketAddr, path: &str) -> RawStream {
-    let tcp = tokio::net::TcpStream::connect(addr).await.expect("TCP connect");
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("TCP connect");
     tcp.set_nodelay(true).expect("TCP_NODELAY");
-    let (ws, _) =
-        async_tungstenite::tokio::client_async(format!("ws://{addr}{path}"), tcp).await.expect("WebSocket handshake");
+    let (ws, _) = async_tungstenite::tokio::client_async(format!("ws://{addr}{path}"), tcp)
+        .await
+        .expect("WebSocket handshake");
     ws
 }
 
@@ -305,7 +365,10 @@ async fn raw_send_only(addr: SocketAddr, msg: &str, n: u64) -> Sample {
         let reply = stream.next().await.expect("a reply").expect("the count");
         let sample = meter.finish(n);
         let received: u64 = reply.to_text().expect("text").parse().expect("a count");
-        assert_eq!(received, n, "the sink server counted {received} of {n} messages");
+        assert_eq!(
+            received, n,
+            "the sink server counted {received} of {n} messages"
+        );
         let _ = SinkExt::close(&mut sink).await;
         sample
     })
@@ -356,8 +419,13 @@ impl ServerProcess {
             .spawn()
             .expect("start the bench server process");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("server address");
-        let addr = line.trim().parse().unwrap_or_else(|e| panic!("server address {line:?}: {e}"));
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("server address");
+        let addr = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("server address {line:?}: {e}"));
         ServerProcess { child, addr }
     }
 }
@@ -377,21 +445,37 @@ mod server {
     use async_tungstenite::tungstenite::handshake::server::{Request, Response};
 
     pub(super) fn run() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("server runtime");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("server runtime");
         rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
             println!("{}", listener.local_addr().expect("address"));
             loop {
-                let Ok((tcp, _)) = listener.accept().await else { continue };
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
                 let _ = tcp.set_nodelay(true);
                 tokio::spawn(async move {
                     let mut path = String::new();
+                    // The signature is tungstenite's handshake callback (its error type is an HTTP response).
+                    #[allow(clippy::result_large_err)]
                     let callback = |req: &Request, resp: Response| {
                         path = req.uri().path().to_string();
                         Ok(resp)
                     };
-                    let Ok(ws) = async_tungstenite::tokio::accept_hdr_async(tcp, callback).await else { return };
-                    if path == "/echo" { echo(ws).await } else { sink(ws).await }
+                    let Ok(ws) = async_tungstenite::tokio::accept_hdr_async(tcp, callback).await
+                    else {
+                        return;
+                    };
+                    if path == "/echo" {
+                        echo(ws).await
+                    } else {
+                        sink(ws).await
+                    }
                 });
             }
         });
@@ -442,5 +526,7 @@ mod server {
         }
     }
 
-    type RawStreamServer = async_tungstenite::WebSocketStream<async_tungstenite::tokio::TokioAdapter<tokio::net::TcpStream>>;
+    type RawStreamServer = async_tungstenite::WebSocketStream<
+        async_tungstenite::tokio::TokioAdapter<tokio::net::TcpStream>,
+    >;
 }

@@ -596,10 +596,11 @@ async fn reader(
             Some(Err(e)) => {
                 // RFC 6455 §7.1.7, "Fail the WebSocket Connection": tell the peer why with a close frame,
                 // sent after the replies already queued, then hang up.
-                if let Some(frame) = failure_close_frame(&e) {
-                    if shared.start_close(Some(frame)) {
-                        let _ = tokio::time::timeout(shared.close_timeout, shared.close_sent.notified()).await;
-                    }
+                if let Some(frame) = failure_close_frame(&e)
+                    && shared.start_close(Some(frame))
+                {
+                    let sent = shared.close_sent.notified();
+                    let _ = tokio::time::timeout(shared.close_timeout, sent).await;
                 }
                 error = Some(Error::Protocol(e));
                 break;
@@ -701,7 +702,10 @@ fn failure_close_frame(e: &tungstenite::Error) -> Option<CloseFrame> {
         tungstenite::Error::Capacity(_) => (CloseCode::Size, "message too big"),
         _ => return None,
     };
-    Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) })
+    Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    })
 }
 
 /// The writer task: feeds queued messages to the socket and flushes only once the queue is drained

@@ -57,12 +57,20 @@ pub(crate) struct Utf8Guard<S> {
 impl<S> Utf8Guard<S> {
     /// Wraps a client-side byte stream on which the HTTP upgrade request has not been sent yet.
     pub(crate) fn new(inner: S) -> Self {
-        Utf8Guard { inner, checker: FrameUtf8Checker::new(), failed: false }
+        Utf8Guard {
+            inner,
+            checker: FrameUtf8Checker::new(),
+            failed: false,
+        }
     }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Utf8Guard<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if this.failed {
             return Poll::Ready(Err(invalid_utf8_error()));
@@ -71,7 +79,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Utf8Guard<S> {
         ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
         if let Err(Violation { at }) = this.checker.handle_bytes(&buf.filled()[before..]) {
             this.failed = true;
-            tracing::debug!("invalid UTF-8 in a text message; failing the connection before the frame is complete");
+            tracing::debug!(
+                "invalid UTF-8 in a text message; failing the connection before the frame is complete"
+            );
             if at == 0 {
                 buf.set_filled(before);
                 return Poll::Ready(Err(invalid_utf8_error()));
@@ -84,7 +94,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Utf8Guard<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Utf8Guard<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, data)
     }
 
@@ -139,7 +153,11 @@ enum State {
     /// Collecting a frame header (2 to 10 bytes; servers do not mask).
     Header { buf: [u8; 10], len: u8 },
     /// Inside a frame's payload.
-    Payload { remaining: u64, text: bool, ends_message: bool },
+    Payload {
+        remaining: u64,
+        text: bool,
+        ends_message: bool,
+    },
     /// Something this checker does not follow: tungstenite alone decides from here on.
     PassThrough,
 }
@@ -151,7 +169,11 @@ const OP_BINARY: u8 = 0x2;
 impl FrameUtf8Checker {
     /// A checker for a fresh client connection (starting with the server's HTTP response).
     pub(crate) fn new() -> Self {
-        FrameUtf8Checker { state: State::HttpHead { matched: 0 }, message: None, utf8: Utf8Stream::default() }
+        FrameUtf8Checker {
+            state: State::HttpHead { matched: 0 },
+            message: None,
+            utf8: Utf8Stream::default(),
+        }
     }
 
     /// Feeds the next bytes received from the server. Returns the position of the first byte that makes a
@@ -171,7 +193,10 @@ impl FrameUtf8Checker {
                         *matched = u8::from(byte == b'\r');
                     }
                     if *matched == 4 {
-                        self.state = State::Header { buf: [0; 10], len: 0 };
+                        self.state = State::Header {
+                            buf: [0; 10],
+                            len: 0,
+                        };
                     }
                 }
                 State::Header { buf, len } => {
@@ -183,11 +208,15 @@ impl FrameUtf8Checker {
                         self.end_of_frame_if_empty(data, pos)?;
                     }
                 }
-                State::Payload { remaining, text, .. } => {
+                State::Payload {
+                    remaining, text, ..
+                } => {
                     let available = data.len() - pos;
                     let take = usize::try_from(*remaining).map_or(available, |r| r.min(available));
                     if *text {
-                        self.utf8.feed(&data[pos..pos + take]).map_err(|at| Violation { at: pos + at })?;
+                        self.utf8
+                            .feed(&data[pos..pos + take])
+                            .map_err(|at| Violation { at: pos + at })?;
                     }
                     *remaining -= take as u64;
                     pos += take;
@@ -200,23 +229,35 @@ impl FrameUtf8Checker {
 
     /// When the current frame's payload is fully read: closes the message if the frame was its last one.
     fn end_of_frame_if_empty(&mut self, data: &[u8], pos: usize) -> Result<(), Violation> {
-        if let State::Payload { remaining: 0, text, ends_message } = self.state {
+        if let State::Payload {
+            remaining: 0,
+            text,
+            ends_message,
+        } = self.state
+        {
             if ends_message {
                 self.message = None;
                 if text && !self.utf8.finish() {
                     // The message ends inside a code point: blame its last byte.
-                    return Err(Violation { at: pos.saturating_sub(1).min(data.len()) });
+                    return Err(Violation {
+                        at: pos.saturating_sub(1).min(data.len()),
+                    });
                 }
                 self.utf8 = Utf8Stream::default();
             }
-            self.state = State::Header { buf: [0; 10], len: 0 };
+            self.state = State::Header {
+                buf: [0; 10],
+                len: 0,
+            };
         }
         Ok(())
     }
 
     /// Once the header in `self.state` is complete, the state that follows it.
     fn header_done(&mut self) -> Option<State> {
-        let State::Header { buf, len } = &self.state else { return None };
+        let State::Header { buf, len } = &self.state else {
+            return None;
+        };
         let len = usize::from(*len);
         if len < 2 {
             return None;
@@ -237,7 +278,9 @@ impl FrameUtf8Checker {
         let payload_len = match ext {
             0 => u64::from(b1 & 0x7F),
             2 => u64::from(u16::from_be_bytes([buf[2], buf[3]])),
-            _ => u64::from_be_bytes([buf[2], buf[3], buf[4], buf[5], buf[6], buf[7], buf[8], buf[9]]),
+            _ => u64::from_be_bytes([
+                buf[2], buf[3], buf[4], buf[5], buf[6], buf[7], buf[8], buf[9],
+            ]),
         };
         if rsv != 0 || masked || payload_len >> 63 != 0 {
             return Some(State::PassThrough);
@@ -245,17 +288,29 @@ impl FrameUtf8Checker {
         let text = match (opcode, self.message) {
             (OP_CONTINUATION, Some(kind)) => kind == MessageKind::Text,
             (OP_TEXT, None) | (OP_BINARY, None) => {
-                let kind = if opcode == OP_TEXT { MessageKind::Text } else { MessageKind::Binary };
+                let kind = if opcode == OP_TEXT {
+                    MessageKind::Text
+                } else {
+                    MessageKind::Binary
+                };
                 self.message = Some(kind);
                 kind == MessageKind::Text
             }
             // Close, ping, pong: final and short, or tungstenite rejects them.
             (0x8..=0xA, _) if fin && payload_len <= 125 => {
-                return Some(State::Payload { remaining: payload_len, text: false, ends_message: false });
+                return Some(State::Payload {
+                    remaining: payload_len,
+                    text: false,
+                    ends_message: false,
+                });
             }
             _ => return Some(State::PassThrough),
         };
-        Some(State::Payload { remaining: payload_len, text, ends_message: fin })
+        Some(State::Payload {
+            remaining: payload_len,
+            text,
+            ends_message: fin,
+        })
     }
 }
 
@@ -354,7 +409,9 @@ mod tests {
     /// Checks `stream` under every chunking: the violation (if `reveal` is some) must be reported exactly
     /// when the byte at `reveal` arrives, with only bytes before it passed on.
     fn check_all_chunkings(stream: &[u8], reveal: Option<usize>) {
-        let mut chunkings: Vec<Vec<usize>> = (1..=stream.len()).map(|c| (c..stream.len()).step_by(c).collect()).collect();
+        let mut chunkings: Vec<Vec<usize>> = (1..=stream.len())
+            .map(|c| (c..stream.len()).step_by(c).collect())
+            .collect();
         chunkings.extend((1..stream.len()).map(|split| vec![split]));
         for cuts in chunkings {
             let mut checker = FrameUtf8Checker::new();
@@ -370,10 +427,18 @@ mod tests {
             match (got, reveal) {
                 (None, None) => {}
                 (Some((start, end, at)), Some(r)) => {
-                    assert!(start <= r && r < end, "cuts {cuts:?}: revealed by chunk {start}..{end}, bad byte at {r}");
-                    assert!(at <= r, "cuts {cuts:?}: passes on bytes up to {at}, bad byte at {r}");
+                    assert!(
+                        start <= r && r < end,
+                        "cuts {cuts:?}: revealed by chunk {start}..{end}, bad byte at {r}"
+                    );
+                    assert!(
+                        at <= r,
+                        "cuts {cuts:?}: passes on bytes up to {at}, bad byte at {r}"
+                    );
                 }
-                (got, _) => panic!("cuts {cuts:?}: got {got:?}, expected a violation at {reveal:?}"),
+                (got, _) => {
+                    panic!("cuts {cuts:?}: got {got:?}, expected a violation at {reveal:?}")
+                }
             }
         }
     }
@@ -381,7 +446,11 @@ mod tests {
     #[test]
     fn valid_text_and_binary_pass() {
         let mut s = HEAD.to_vec();
-        s.extend(frame(true, OP_TEXT, "Hello-µ@ßöäüàá-UTF-8!! κόσμε 𝄞".as_bytes()));
+        s.extend(frame(
+            true,
+            OP_TEXT,
+            "Hello-µ@ßöäüàá-UTF-8!! κόσμε 𝄞".as_bytes(),
+        ));
         s.extend(frame(true, OP_BINARY, &[0xFF, 0xFE, 0x80, 0xC0]));
         s.extend(frame(false, OP_TEXT, &"κόσμε".as_bytes()[..3]));
         s.extend(frame(true, 0x9, b"ping"));
@@ -434,7 +503,12 @@ mod tests {
 
     #[test]
     fn unknown_frames_turn_it_into_a_pass_through() {
-        for bad_header in [vec![0xC1, 0x01, b'a'], vec![0x83, 0x00], vec![0x80, 0x00], vec![0x81, 0x81, 0, 0, 0, 0]] {
+        for bad_header in [
+            vec![0xC1, 0x01, b'a'],
+            vec![0x83, 0x00],
+            vec![0x80, 0x00],
+            vec![0x81, 0x81, 0, 0, 0, 0],
+        ] {
             let mut s = HEAD.to_vec();
             s.extend(bad_header);
             s.extend(frame(true, OP_TEXT, b"\xFF"));
@@ -451,7 +525,11 @@ mod tests {
                 let mut s = HEAD.to_vec();
                 s.extend(frame(true, OP_TEXT, &payload));
                 let flagged = check_chunked(&s, 1).is_some();
-                assert_eq!(flagged, std::str::from_utf8(&payload).is_err(), "payload {payload:02X?}");
+                assert_eq!(
+                    flagged,
+                    std::str::from_utf8(&payload).is_err(),
+                    "payload {payload:02X?}"
+                );
             }
         }
     }

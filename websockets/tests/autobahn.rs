@@ -24,7 +24,9 @@ use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use websockets::{ClientOptions, IWebsocketClient, WebsocketClient, WebsocketType, create_client_with};
+use websockets::{
+    ClientOptions, IWebsocketClient, WebsocketClient, WebsocketType, create_client_with,
+};
 
 /// The name the fuzzing server files our results under.
 const AGENT: &str = "websockets-rs";
@@ -47,7 +49,11 @@ fn autobahn_fuzzingserver_ws() {
 fn autobahn_fuzzingserver_wss_with_test_ca() {
     let ca = TestCa::generate();
     let mut server = FuzzingServer::start(Some(&ca), &["1.*", "2.*", "5.*", "6.1.*", "7.1.*"], &[]);
-    let report = run_all_cases(&mut server, WebsocketType::Secure, Some(ca.ca_pem.as_bytes()));
+    let report = run_all_cases(
+        &mut server,
+        WebsocketType::Secure,
+        Some(ca.ca_pem.as_bytes()),
+    );
     check(&report, "wss://");
 }
 
@@ -68,7 +74,9 @@ fn check(report: &Report, label: &str) {
     let mut offending = Vec::new();
     for (id, verdict) in report {
         *behavior.entry(verdict.behavior.as_str()).or_default() += 1;
-        *behavior_close.entry(verdict.behavior_close.as_str()).or_default() += 1;
+        *behavior_close
+            .entry(verdict.behavior_close.as_str())
+            .or_default() += 1;
         if id.starts_with("12.") || id.starts_with("13.") {
             continue;
         }
@@ -76,18 +84,40 @@ fn check(report: &Report, label: &str) {
             || (verdict.behavior == "NON-STRICT" && ALLOWED_NON_STRICT.contains(&id.as_str()));
         let close_ok = matches!(verdict.behavior_close.as_str(), "OK" | "INFORMATIONAL");
         if !behavior_ok || !close_ok {
-            offending.push(format!("{id}: behavior {}, behaviorClose {}", verdict.behavior, verdict.behavior_close));
+            offending.push(format!(
+                "{id}: behavior {}, behaviorClose {}",
+                verdict.behavior, verdict.behavior_close
+            ));
         }
     }
     let line = |counts: &BTreeMap<&str, usize>| {
-        counts.iter().map(|(verdict, n)| format!("{verdict}={n}")).collect::<Vec<_>>().join(" ")
+        counts
+            .iter()
+            .map(|(verdict, n)| format!("{verdict}={n}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     };
     // Written to the real stderr (not the captured test output) so the summary is always in the log.
     let mut log = std::io::stderr().lock();
-    let _ = writeln!(log, "autobahn {label} {} cases, behavior:      {}", report.len(), line(&behavior));
-    let _ = writeln!(log, "autobahn {label} {} cases, behaviorClose: {}", report.len(), line(&behavior_close));
+    let _ = writeln!(
+        log,
+        "autobahn {label} {} cases, behavior:      {}",
+        report.len(),
+        line(&behavior)
+    );
+    let _ = writeln!(
+        log,
+        "autobahn {label} {} cases, behaviorClose: {}",
+        report.len(),
+        line(&behavior_close)
+    );
     drop(log);
-    assert!(offending.is_empty(), "Autobahn {label}: {} case(s) not OK:\n{}", offending.len(), offending.join("\n"));
+    assert!(
+        offending.is_empty(),
+        "Autobahn {label}: {} case(s) not OK:\n{}",
+        offending.len(),
+        offending.join("\n")
+    );
 }
 
 /// The echo state shared by the handlers and the test thread. Echoes are sent from inside the handlers, so
@@ -119,7 +149,11 @@ impl Echo {
 }
 
 /// Runs every case of `server` with the crate's client, then has the server write its report and parses it.
-fn run_all_cases(server: &mut FuzzingServer, websocket_type: WebsocketType, ca_pem: Option<&[u8]>) -> Report {
+fn run_all_cases(
+    server: &mut FuzzingServer,
+    websocket_type: WebsocketType,
+    ca_pem: Option<&[u8]>,
+) -> Report {
     let base = server.url();
     let count = case_count(&base, websocket_type, ca_pem);
     assert!(count > 0, "the fuzzing server at {base} offers no cases");
@@ -132,7 +166,8 @@ fn run_all_cases(server: &mut FuzzingServer, websocket_type: WebsocketType, ca_p
     }
     // Connecting to /updateReports makes the server write the reports, then it closes.
     let url = format!("{base}/updateReports?agent={AGENT}");
-    echo_until_closed(&url, websocket_type, ca_pem).unwrap_or_else(|e| panic!("{url}: {e}\n{}", server.log_tail()));
+    echo_until_closed(&url, websocket_type, ca_pem)
+        .unwrap_or_else(|e| panic!("{url}: {e}\n{}", server.log_tail()));
     let report = server.read_report();
     assert_eq!(
         report.len(),
@@ -171,7 +206,9 @@ fn case_count(base: &str, websocket_type: WebsocketType, ca_pem: Option<&[u8]>) 
         .ok()
         .flatten()
         .unwrap_or_else(|| panic!("{url}: no case count received"));
-    text.trim().parse().unwrap_or_else(|e| panic!("{url}: case count {text:?}: {e}"))
+    text.trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{url}: case count {text:?}: {e}"))
 }
 
 fn client_options(ca_pem: Option<&[u8]>) -> ClientOptions {
@@ -187,7 +224,11 @@ fn lock(echo: &Mutex<Echo>) -> MutexGuard<'_, Echo> {
 }
 
 /// Connects to `url` and echoes every message back (text as text, binary as binary) until the server closes.
-fn echo_until_closed(url: &str, websocket_type: WebsocketType, ca_pem: Option<&[u8]>) -> Result<(), String> {
+fn echo_until_closed(
+    url: &str,
+    websocket_type: WebsocketType,
+    ca_pem: Option<&[u8]>,
+) -> Result<(), String> {
     let echo = Arc::new(Mutex::new(Echo::default()));
     let (closed_tx, closed) = mpsc::channel();
     let (text_echo, binary_echo) = (Arc::clone(&echo), Arc::clone(&echo));
@@ -210,7 +251,9 @@ fn echo_until_closed(url: &str, websocket_type: WebsocketType, ca_pem: Option<&[
             echo.reply(reply);
         }
     }
-    let result = closed.recv_timeout(CASE_TIMEOUT).map_err(|_| format!("no close within {CASE_TIMEOUT:?}"));
+    let result = closed
+        .recv_timeout(CASE_TIMEOUT)
+        .map_err(|_| format!("no close within {CASE_TIMEOUT:?}"));
     // The handlers hold `echo`, which holds the client: break the cycle.
     lock(&echo).client = None;
     result
@@ -226,10 +269,14 @@ struct TestCa {
 
 impl TestCa {
     fn generate() -> TestCa {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+        };
         let ca_key = KeyPair::generate().expect("CA key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca_params.distinguished_name.push(DnType::CommonName, "websockets autobahn test CA");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "websockets autobahn test CA");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
@@ -237,10 +284,19 @@ impl TestCa {
 
         let server_key = KeyPair::generate().expect("server key");
         let mut params =
-            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).expect("server params");
-        params.distinguished_name.push(DnType::CommonName, "localhost");
-        let server_cert = params.signed_by(&server_key, &issuer).expect("server certificate");
-        TestCa { ca_pem: ca_cert.pem(), server_cert_pem: server_cert.pem(), server_key_pem: server_key.serialize_pem() }
+            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+                .expect("server params");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        let server_cert = params
+            .signed_by(&server_key, &issuer)
+            .expect("server certificate");
+        TestCa {
+            ca_pem: ca_cert.pem(),
+            server_cert_pem: server_cert.pem(),
+            server_key_pem: server_key.serialize_pem(),
+        }
     }
 }
 
@@ -254,12 +310,22 @@ enum Program {
 
 fn find_program() -> Program {
     let classify = |path: PathBuf| {
-        let is_kosoku = path.file_name().is_some_and(|n| n.to_string_lossy().contains("kosoku"));
-        if is_kosoku { Program::Kosoku(path) } else { Program::Wstest(path) }
+        let is_kosoku = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains("kosoku"));
+        if is_kosoku {
+            Program::Kosoku(path)
+        } else {
+            Program::Wstest(path)
+        }
     };
     if let Some(path) = std::env::var_os("AUTOBAHN_WSTEST") {
         let path = PathBuf::from(path);
-        assert!(path.is_file(), "AUTOBAHN_WSTEST={} does not exist", path.display());
+        assert!(
+            path.is_file(),
+            "AUTOBAHN_WSTEST={} does not exist",
+            path.display()
+        );
         return classify(path);
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -308,7 +374,13 @@ impl FuzzingServer {
             };
             if wait_ready(&mut child, port) {
                 let kosoku = matches!(program, Program::Kosoku(_));
-                return FuzzingServer { child, dir, port, secure: tls.is_some(), kosoku };
+                return FuzzingServer {
+                    child,
+                    dir,
+                    port,
+                    secure: tls.is_some(),
+                    kosoku,
+                };
             }
             let _ = child.kill();
             let _ = child.wait();
@@ -332,9 +404,11 @@ impl FuzzingServer {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
-        let text = std::fs::read_to_string(&index)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}\n{}", index.display(), self.log_tail()));
-        let json: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", index.display()));
+        let text = std::fs::read_to_string(&index).unwrap_or_else(|e| {
+            panic!("cannot read {}: {e}\n{}", index.display(), self.log_tail())
+        });
+        let json: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", index.display()));
         let cases = json
             .get(AGENT)
             .and_then(Value::as_object)
@@ -342,8 +416,20 @@ impl FuzzingServer {
         cases
             .iter()
             .map(|(id, result)| {
-                let field = |name: &str| result.get(name).and_then(Value::as_str).unwrap_or("MISSING").to_string();
-                (id.clone(), Verdict { behavior: field("behavior"), behavior_close: field("behaviorClose") })
+                let field = |name: &str| {
+                    result
+                        .get(name)
+                        .and_then(Value::as_str)
+                        .unwrap_or("MISSING")
+                        .to_string()
+                };
+                (
+                    id.clone(),
+                    Verdict {
+                        behavior: field("behavior"),
+                        behavior_close: field("behaviorClose"),
+                    },
+                )
             })
             .collect()
     }
@@ -400,7 +486,9 @@ fn spawn_wstest(
 fn spawn_kosoku(kosoku: &Path, dir: &Path, port: u16, cases: &[&str], exclude: &[&str]) -> Child {
     let log = std::fs::File::create(dir.join("server.log")).expect("create server.log");
     let mut command = Command::new(kosoku);
-    command.args(["-m", "fuzzingserver", &format!("127.0.0.1:{port}"), "-o"]).arg(dir.join("reports"));
+    command
+        .args(["-m", "fuzzingserver", &format!("127.0.0.1:{port}"), "-o"])
+        .arg(dir.join("reports"));
     for case in cases {
         command.args(["-i", case]);
     }
@@ -441,13 +529,22 @@ fn log_tail(dir: &Path) -> String {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).expect("a free loopback port").port()
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
 }
 
 fn temp_dir(label: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!("websockets-autobahn-{label}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!(
+        "websockets-autobahn-{label}-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     dir
 }
-

@@ -12,7 +12,8 @@ it serves wss:// (TLS). Behaviour is chosen by the request path:
   /reject                   refuse the upgrade with HTTP 403
   /slow                     wait 60 s before answering the upgrade (for connect timeouts)
   /abort                    drop the TCP connection without a close frame, after the first message
-  /flood?n=N&size=S         send N text messages of S bytes ("x" * S), then echo
+  /flood?n=N&size=S         send N text messages of S bytes ("x" * S), then echo; print "closed ..." at the end
+  /bad-utf8                 send a text frame holding invalid UTF-8; print "closed <code> <reason>" at the end
 
 Installed by tests/peers/python-setup.sh into <workspace>/.peers/venv.
 """
@@ -85,6 +86,11 @@ async def handler(ws):
         for _ in range(n):
             await ws.send("x" * size)
         await echo(ws)
+        print(f"closed {ws.close_code} {ws.close_reason}", flush=True)
+    elif path == "/bad-utf8":
+        await ws.send(b"valid start \xff\xfe invalid", text=True)
+        await echo(ws)
+        print(f"closed {ws.close_code} {ws.close_reason}", flush=True)
     else:
         await ws.close(4404, f"unknown path {path}")
 

@@ -58,6 +58,8 @@ pub struct CloseInfo {
 enum Command {
     Send(Message, usize),
     Close(Option<CloseFrame>),
+    /// Fail the connection (RFC 6455 7.1.7): send this close frame if possible, then stop writing.
+    Fail(CloseFrame),
 }
 
 /// State shared by the client handle and its two tasks.
@@ -75,8 +77,6 @@ struct Shared {
     kill: Mutex<Option<oneshot::Sender<Error>>>,
     /// Fires when the reader finished, so the writer stops too.
     writer_stop: tokio::sync::Notify,
-    /// Fires when the writer has flushed a close frame (a failing reader waits for it before hanging up).
-    close_sent: tokio::sync::Notify,
     closed: watch::Sender<Option<CloseInfo>>,
     runtime: Handle,
 }
@@ -535,7 +535,6 @@ fn spawn_connection(
         activity: AtomicBool::new(false),
         kill: Mutex::new(Some(kill_tx)),
         writer_stop: tokio::sync::Notify::new(),
-        close_sent: tokio::sync::Notify::new(),
         closed: watch::channel(None).0,
         runtime: Handle::current(),
     });
@@ -578,6 +577,7 @@ async fn reader(
 
     let mut close: Option<CloseInfo> = None;
     let mut error: Option<Error> = None;
+    let mut fail_code: Option<CloseCode> = None;
     loop {
         let item = tokio::select! {
             biased;
@@ -594,14 +594,17 @@ async fn reader(
                 break;
             }
             Some(Err(e)) => {
-                // RFC 6455 §7.1.7, "Fail the WebSocket Connection": tell the peer why with a close frame,
-                // sent after the replies already queued, then hang up.
-                if let Some(frame) = failure_close_frame(&e)
-                    && shared.start_close(Some(frame))
-                {
-                    let sent = shared.close_sent.notified();
-                    let _ = tokio::time::timeout(shared.close_timeout, sent).await;
-                }
+                // A peer that breaks the protocol gets a close frame saying how, before we hang up.
+                fail_code = match &e {
+                    tungstenite::Error::Utf8(_) => Some(CloseCode::Invalid),
+                    // The same, found by the UTF-8 guard while the frame was still arriving.
+                    tungstenite::Error::Io(io) if crate::utf8_guard::is_invalid_utf8(io) => {
+                        Some(CloseCode::Invalid)
+                    }
+                    tungstenite::Error::Capacity(_) => Some(CloseCode::Size),
+                    tungstenite::Error::Protocol(_) => Some(CloseCode::Protocol),
+                    _ => None,
+                };
                 error = Some(Error::Protocol(e));
                 break;
             }
@@ -657,8 +660,23 @@ async fn reader(
     }
 
     shared.state.store(CLOSED, Ordering::Release);
-    shared.writer_stop.notify_one();
-    // Release the socket now (the writer drops its half when it sees writer_stop).
+    match fail_code {
+        Some(code) if close.is_none() => {
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(""),
+            };
+            let _ = shared.commands.send(Command::Fail(frame));
+            // The writer stops after sending it; should the peer not read, stop it after the close timeout.
+            let stopper = Arc::clone(&shared);
+            shared.runtime.spawn(async move {
+                tokio::time::sleep(stopper.close_timeout).await;
+                stopper.writer_stop.notify_one();
+            });
+        }
+        _ => shared.writer_stop.notify_one(),
+    }
+    // Release our half of the socket now (the writer drops the other half when it stops).
     drop(stream);
     let info = match close {
         Some(info) => info,
@@ -690,24 +708,6 @@ async fn reader(
     shared.closed.send_replace(Some(info));
 }
 
-/// The close frame that fails the connection after a receive error, or `None` when the connection is gone
-/// (I/O error) and only hanging up is left.
-fn failure_close_frame(e: &tungstenite::Error) -> Option<CloseFrame> {
-    let (code, reason) = match e {
-        tungstenite::Error::Utf8(_) => (CloseCode::Invalid, "invalid UTF-8 in a text message"),
-        tungstenite::Error::Io(io) if crate::utf8_guard::is_invalid_utf8(io) => {
-            (CloseCode::Invalid, "invalid UTF-8 in a text message")
-        }
-        tungstenite::Error::Protocol(_) => (CloseCode::Protocol, "protocol error"),
-        tungstenite::Error::Capacity(_) => (CloseCode::Size, "message too big"),
-        _ => return None,
-    };
-    Some(CloseFrame {
-        code,
-        reason: Utf8Bytes::from_static(reason),
-    })
-}
-
 /// The writer task: feeds queued messages to the socket and flushes only once the queue is drained
 /// (write coalescing); sends keep-alive pings.
 async fn writer(
@@ -737,7 +737,7 @@ async fn writer(
                 Command::Send(Message::Ping(Bytes::new()), 0)
             }
         };
-        let mut has_close = false;
+        // Feed everything queued, then flush once: many small messages share one write syscall.
         let batch = async {
             let mut next = Some(first);
             while let Some(command) = next {
@@ -747,30 +747,32 @@ async fn writer(
                         shared.queued_bytes.fetch_sub(len, Ordering::AcqRel);
                         result?;
                     }
-                    Command::Close(frame) => {
-                        has_close = true;
-                        sink.feed(Message::Close(frame)).await?
+                    Command::Close(frame) => sink.feed(Message::Close(frame)).await?,
+                    Command::Fail(frame) => {
+                        sink.send(Message::Close(Some(frame))).await?;
+                        return Ok(false);
                     }
                 }
                 next = commands.try_recv().ok();
             }
-            sink.flush().await
+            sink.flush().await.map(|()| true)
         };
         let result = tokio::select! {
             biased;
             _ = shared.writer_stop.notified() => return,
             result = batch => result,
         };
-        if has_close && result.is_ok() {
-            shared.close_sent.notify_one();
-        }
-        if let Err(e) = result {
-            if shared.state.load(Ordering::Acquire) == OPEN {
+        match result {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) if shared.state.load(Ordering::Acquire) == OPEN => {
                 shared.kill(Error::Protocol(e));
-            } else {
-                tracing::debug!(client = %shared.id, error = %e, "write after close ignored");
+                return;
             }
-            return;
+            Err(e) => {
+                tracing::debug!(client = %shared.id, error = %e, "write after close ignored");
+                return;
+            }
         }
     }
 }

@@ -89,6 +89,8 @@
 //! | `WebsocketType::{Secure, InSecure}` | [`WebsocketType::Secure`] (default), [`WebsocketType::NonSecure`] |
 //! | `TickBus::QueueFunction` (in TwitchChatPlay) | [`MessageQueue`] |
 
+#![warn(missing_docs)]
+
 mod blocking;
 mod bus;
 mod client;

@@ -399,8 +399,30 @@ fn message_size_is_bounded_both_ways() {
             max: 100
         })
     ));
-    // The server's 200-byte message is over the limit: the connection fails instead of buffering it.
-    assert_ne!(rx.next(), 1000);
+    // The server's 200-byte message is over the limit: the connection fails instead of buffering it, and
+    // the server is told why (1009 "message too big").
+    assert_eq!(rx.next(), 1006);
+    assert_eq!(peer.next_line(), "closed 1009 ");
+}
+
+#[test]
+fn invalid_utf8_from_the_peer_fails_the_connection_with_1007() {
+    let peer = PythonPeer::start();
+    let (tx, rx) = channel();
+    let (err_tx, err_rx) = channel::<String>();
+    let options = ClientOptions::new()
+        .on_close(move |code, _| tx.send(code).unwrap())
+        .on_error(move |e| err_tx.send(e.to_string()).unwrap());
+    let _client = create_client_with(
+        &peer.ws_url("/bad-utf8"),
+        |m: &str| panic!("invalid UTF-8 reached the text handler: {m:?}"),
+        WebsocketType::NonSecure,
+        options,
+    )
+    .expect("connect");
+    assert!(err_rx.next().to_lowercase().contains("utf"));
+    assert_eq!(rx.next(), 1006);
+    assert_eq!(peer.next_line(), "closed 1007 ");
 }
 
 #[test]

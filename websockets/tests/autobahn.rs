@@ -20,7 +20,7 @@ use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -120,13 +120,22 @@ fn check(report: &Report, label: &str) {
     );
 }
 
-/// The echo state shared by the handlers and the test thread. Echoes are sent from inside the handlers, so
-/// each is queued before the connection reads the next frame (as an echo loop would); a message that arrives
-/// before `create_client_with` has returned the client waits in `pending`.
-#[derive(Default)]
+/// The echo state shared by the handlers and the test thread.
+///
+/// Echoes are sent from inside the handlers, so each one is queued before the connection reads the next frame,
+/// as an echo loop would: when a case follows a message with a protocol violation in the same TCP segment, the
+/// echo must leave before the connection fails (Autobahn 3.2, 4.1.4, 5.15, ...). The server sends as soon as
+/// the handshake is done, possibly before `create_client_with` has handed the client back, so a handler waits
+/// (on a condition variable, not a timer) until the test thread publishes the client.
 struct Echo {
-    client: Option<WebsocketClient>,
-    pending: Vec<Reply>,
+    state: Mutex<EchoState>,
+    published: Condvar,
+}
+
+enum EchoState {
+    Connecting,
+    Open(WebsocketClient),
+    Done,
 }
 
 enum Reply {
@@ -134,10 +143,35 @@ enum Reply {
     Binary(Vec<u8>),
 }
 
+/// Failure guard for a handler waiting for the client to be published.
+const PUBLISH_WAIT: Duration = Duration::from_secs(10);
+
 impl Echo {
-    fn reply(&mut self, reply: Reply) {
-        let Some(client) = &self.client else {
-            self.pending.push(reply);
+    fn new() -> Echo {
+        Echo {
+            state: Mutex::new(EchoState::Connecting),
+            published: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, EchoState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn set(&self, state: EchoState) {
+        *self.lock() = state;
+        self.published.notify_all();
+    }
+
+    fn reply(&self, reply: Reply) {
+        let state = self.lock();
+        let (state, _) = self
+            .published
+            .wait_timeout_while(state, PUBLISH_WAIT, |s| matches!(s, EchoState::Connecting))
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let EchoState::Open(client) = &*state else {
             return;
         };
         // A send can fail once the connection is closing; the verdict is the server's to give.
@@ -219,43 +253,39 @@ fn client_options(ca_pem: Option<&[u8]>) -> ClientOptions {
     }
 }
 
-fn lock(echo: &Mutex<Echo>) -> MutexGuard<'_, Echo> {
-    echo.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// Connects to `url` and echoes every message back (text as text, binary as binary) until the server closes.
 fn echo_until_closed(
     url: &str,
     websocket_type: WebsocketType,
     ca_pem: Option<&[u8]>,
 ) -> Result<(), String> {
-    let echo = Arc::new(Mutex::new(Echo::default()));
+    let echo = Arc::new(Echo::new());
     let (closed_tx, closed) = mpsc::channel();
     let (text_echo, binary_echo) = (Arc::clone(&echo), Arc::clone(&echo));
     let options = client_options(ca_pem)
-        .on_binary(move |data: &[u8]| lock(&binary_echo).reply(Reply::Binary(data.to_vec())))
+        .on_binary(move |data: &[u8]| binary_echo.reply(Reply::Binary(data.to_vec())))
         .on_close(move |_code, _reason| {
             let _ = closed_tx.send(());
         });
     let client = create_client_with(
         url,
-        move |text: &str| lock(&text_echo).reply(Reply::Text(text.to_string())),
+        move |text: &str| text_echo.reply(Reply::Text(text.to_string())),
         websocket_type,
         options,
-    )
-    .map_err(|e| format!("connect: {e}"))?;
-    {
-        let mut echo = lock(&echo);
-        echo.client = Some(client);
-        for reply in std::mem::take(&mut echo.pending) {
-            echo.reply(reply);
+    );
+    let client = match client {
+        Ok(client) => client,
+        Err(e) => {
+            echo.set(EchoState::Done);
+            return Err(format!("connect: {e}"));
         }
-    }
+    };
+    echo.set(EchoState::Open(client));
     let result = closed
         .recv_timeout(CASE_TIMEOUT)
         .map_err(|_| format!("no close within {CASE_TIMEOUT:?}"));
     // The handlers hold `echo`, which holds the client: break the cycle.
-    lock(&echo).client = None;
+    echo.set(EchoState::Done);
     result
 }
 

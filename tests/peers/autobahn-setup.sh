@@ -5,7 +5,8 @@
 # wstest is Python 2.7 code. It runs on the CPython 2.7 that the machine image ships under pyenv:
 #   python3 venv -> virtualenv<20.22 (the last line that still creates 2.7 envs) -> py27 env -> autobahntestsuite.
 # Where no Python 2.7 exists, it falls back to kosoku (Python 3, the same Autobahn case files, ws:// only,
-# its own command line) at $AB/venv3/bin/kosoku; websockets/tests/autobahn.rs drives either one.
+# its own command line; the test puts a TLS relay in front of it for wss://) at $AB/venv3/bin/kosoku;
+# websockets/tests/autobahn.rs drives either one.
 #
 # Idempotent: a second run only checks. Works on a fresh machine as root (CI). Prints the server path last.
 # Override the install dir with AUTOBAHN_DIR, the interpreter with PY27.
@@ -46,7 +47,7 @@ if [ -n "$PY27" ] && [ -x "$PY27" ]; then
     # Pins Twisted 19.10, autobahn 0.10.9, pyOpenSSL 19.1.
     "$AB/py27/bin/pip" install -q autobahntestsuite==25.10.1
 else
-    echo "autobahn-setup.sh: no Python 2.7 found (pyenv or PATH); falling back to kosoku (ws:// only)" >&2
+    echo "autobahn-setup.sh: no Python 2.7 found (pyenv or PATH); falling back to kosoku" >&2
     "$AB/venv3/bin/pip" install -q kosoku
     "$KOSOKU" --help >/dev/null 2>&1 || { echo "autobahn-setup.sh: $KOSOKU does not run" >&2; exit 2; }
     echo "$KOSOKU"

@@ -330,11 +330,69 @@ impl TestCa {
     }
 }
 
+/// A TLS-terminating relay (tokio-rustls, the test CA's server certificate) in front of a ws:// server, for
+/// the kosoku fallback, which has no TLS of its own. Stops with its runtime on drop.
+struct TlsRelay {
+    port: u16,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl TlsRelay {
+    fn start(ca: &TestCa, backend_port: u16) -> TlsRelay {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let cert =
+            CertificateDer::from_pem_slice(ca.server_cert_pem.as_bytes()).expect("server cert");
+        let key = PrivateKeyDer::from_pem_slice(ca.server_key_pem.as_bytes()).expect("server key");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .expect("TLS server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("relay runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
+            .expect("relay listener");
+        let port = listener.local_addr().expect("relay address").port();
+        runtime.spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let _ = tcp.set_nodelay(true);
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let backend =
+                        tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, backend_port));
+                    let Ok(mut backend) = backend.await else {
+                        return;
+                    };
+                    let _ = backend.set_nodelay(true);
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut backend).await;
+                });
+            }
+        });
+        TlsRelay {
+            port,
+            _runtime: runtime,
+        }
+    }
+}
+
 /// Which fuzzing server program is installed.
 enum Program {
     /// Autobahn|Testsuite's `wstest` (Python 2.7): spec file, ws:// and wss://.
     Wstest(PathBuf),
-    /// kosoku, the fallback of `autobahn-setup.sh` where no Python 2.7 exists: same cases, ws:// only.
+    /// kosoku, the fallback of `autobahn-setup.sh` where no Python 2.7 exists: same cases, ws:// only
+    /// (wss:// goes through a [`TlsRelay`]).
     Kosoku(PathBuf),
 }
 
@@ -381,6 +439,7 @@ struct FuzzingServer {
     port: u16,
     secure: bool,
     kosoku: bool,
+    relay: Option<TlsRelay>,
 }
 
 impl FuzzingServer {
@@ -393,23 +452,22 @@ impl FuzzingServer {
             let port = free_port();
             let mut child = match &program {
                 Program::Wstest(wstest) => spawn_wstest(wstest, &dir, port, tls, cases, exclude),
-                Program::Kosoku(kosoku) => {
-                    assert!(
-                        tls.is_none(),
-                        "the kosoku fallback of tests/peers/autobahn-setup.sh serves ws:// only; the wss:// run \
-                         needs wstest (Python 2.7)"
-                    );
-                    spawn_kosoku(kosoku, &dir, port, cases, exclude)
-                }
+                Program::Kosoku(kosoku) => spawn_kosoku(kosoku, &dir, port, cases, exclude),
             };
             if wait_ready(&mut child, port) {
                 let kosoku = matches!(program, Program::Kosoku(_));
+                // kosoku speaks ws:// only: for wss://, TLS ends in a relay in front of it.
+                let relay = match tls {
+                    Some(ca) if kosoku => Some(TlsRelay::start(ca, port)),
+                    _ => None,
+                };
                 return FuzzingServer {
                     child,
                     dir,
                     port,
                     secure: tls.is_some(),
                     kosoku,
+                    relay,
                 };
             }
             let _ = child.kill();
@@ -422,7 +480,8 @@ impl FuzzingServer {
 
     fn url(&self) -> String {
         let scheme = if self.secure { "wss" } else { "ws" };
-        format!("{scheme}://127.0.0.1:{}", self.port)
+        let port = self.relay.as_ref().map_or(self.port, |relay| relay.port);
+        format!("{scheme}://127.0.0.1:{port}")
     }
 
     fn read_report(&mut self) -> Report {

@@ -29,14 +29,25 @@ fi
 PY27="${PY27:-$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/2.7*/bin/python2.7 2>/dev/null | sort -V | tail -n 1 || true)}"
 [ -n "$PY27" ] || PY27="$(command -v python2.7 || true)"
 
-# A plain python3 (not a pyenv shim that may point at a version without venv).
+# A Python 3 with venv; on a fresh Debian (CI runs as root) apt can supply it.
+apt_python3() {
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "autobahn-setup.sh: installing python3 + python3-venv with apt-get" >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null
+    fi
+}
+command -v python3 >/dev/null || apt_python3
 PY3="$(command -v python3 || true)"
 [ -n "$PY3" ] || { echo "autobahn-setup.sh: python3 is needed (apt-get install python3 python3-venv)" >&2; exit 2; }
 
 mkdir -p "$AB"
 if [ ! -x "$AB/venv3/bin/pip" ]; then
     rm -rf "$AB/venv3"
-    "$PY3" -m venv "$AB/venv3"
+    if ! "$PY3" -m venv "$AB/venv3"; then
+        rm -rf "$AB/venv3"
+        apt_python3
+        "$PY3" -m venv "$AB/venv3"
+    fi
 fi
 
 if [ -n "$PY27" ] && [ -x "$PY27" ]; then

@@ -77,6 +77,9 @@ struct Shared {
     kill: Mutex<Option<oneshot::Sender<Error>>>,
     /// Fires when the reader finished, so the writer stops too.
     writer_stop: tokio::sync::Notify,
+    /// Wakes async senders waiting for room in the send queue (only signalled when `space_wanted`).
+    space: tokio::sync::Notify,
+    space_wanted: AtomicBool,
     closed: watch::Sender<Option<CloseInfo>>,
     runtime: Handle,
 }
@@ -269,6 +272,12 @@ impl WebsocketClient {
     }
 
     fn enqueue(&self, message: Message, len: usize) -> Result<(), Error> {
+        self.reserve(len)?;
+        self.push(message, len)
+    }
+
+    /// Counts `len` bytes into the send queue, or says why it cannot.
+    fn reserve(&self, len: usize) -> Result<(), Error> {
         let shared = &self.shared;
         if shared.state.load(Ordering::Acquire) != OPEN {
             return Err(Error::Closed);
@@ -287,6 +296,12 @@ impl WebsocketClient {
                 limit: shared.max_send_queue_bytes,
             });
         }
+        Ok(())
+    }
+
+    /// Hands a reserved message to the writer task.
+    fn push(&self, message: Message, len: usize) -> Result<(), Error> {
+        let shared = &self.shared;
         shared
             .commands
             .send(Command::Send(message, len))
@@ -294,6 +309,48 @@ impl WebsocketClient {
                 shared.queued_bytes.fetch_sub(len, Ordering::AcqRel);
                 Error::Closed
             })
+    }
+
+    /// Async send with backpressure: like [`send_text`](Self::send_text), but when the send queue is full
+    /// it waits for the writer task to make room instead of failing with [`Error::SendQueueFull`].
+    ///
+    /// ```no_run
+    /// # async fn run(client: websockets::WebsocketClient) -> Result<(), websockets::Error> {
+    /// for i in 0..1_000_000 {
+    ///     client.send_text_async(format!("message {i}")).await?; // never more than the queue bound in memory
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_text_async(&self, text: impl Into<Utf8Bytes>) -> Result<(), Error> {
+        let text = text.into();
+        let len = text.len();
+        self.reserve_async(len).await?;
+        self.push(Message::Text(text), len)
+    }
+
+    /// Async send of a binary message with backpressure (see [`send_text_async`](Self::send_text_async)).
+    pub async fn send_binary_async(&self, data: impl Into<Bytes>) -> Result<(), Error> {
+        let data = data.into();
+        let len = data.len();
+        self.reserve_async(len).await?;
+        self.push(Message::Binary(data), len)
+    }
+
+    async fn reserve_async(&self, len: usize) -> Result<(), Error> {
+        loop {
+            match self.reserve(len) {
+                Err(Error::SendQueueFull { .. }) => {}
+                other => return other,
+            }
+            let space = self.shared.space.notified();
+            tokio::pin!(space);
+            space.as_mut().enable();
+            self.shared.space_wanted.store(true, Ordering::SeqCst);
+            match self.reserve(len) {
+                Err(Error::SendQueueFull { .. }) => space.await,
+                other => return other,
+            }
+        }
     }
 
     /// Starts the close handshake with `code` and `reason` (messages queued before are sent first). Never
@@ -535,6 +592,8 @@ fn spawn_connection(
         activity: AtomicBool::new(false),
         kill: Mutex::new(Some(kill_tx)),
         writer_stop: tokio::sync::Notify::new(),
+        space: tokio::sync::Notify::new(),
+        space_wanted: AtomicBool::new(false),
         closed: watch::channel(None).0,
         runtime: Handle::current(),
     });
@@ -660,6 +719,7 @@ async fn reader(
     }
 
     shared.state.store(CLOSED, Ordering::Release);
+    shared.space.notify_waiters(); // async senders waiting for room get Error::Closed
     match fail_code {
         Some(code) if close.is_none() => {
             let frame = CloseFrame {
@@ -762,6 +822,9 @@ async fn writer(
             _ = shared.writer_stop.notified() => return,
             result = batch => result,
         };
+        if shared.space_wanted.swap(false, Ordering::SeqCst) {
+            shared.space.notify_waiters();
+        }
         match result {
             Ok(true) => {}
             Ok(false) => return,

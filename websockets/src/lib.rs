@@ -35,7 +35,8 @@
 //! ```
 //!
 //! Async code uses [`WebsocketClient::connect`] (handlers) or [`WebsocketClient::connect_stream`] (a
-//! [`Stream`](futures_util::Stream) of [`Event`]s); a game loop uses a [`MessageQueue`] it drains each frame.
+//! [`Stream`](futures_util::Stream) of [`Event`]s) and may send with backpressure through
+//! [`WebsocketClient::send_text_async`]; a game loop uses a [`MessageQueue`] it drains each frame.
 //!
 //! # Which thread runs what
 //!

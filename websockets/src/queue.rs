@@ -38,8 +38,10 @@ pub enum Event {
 ///
 /// **Policy when full:** nothing is dropped. The connection's reader task waits until the queue has room
 /// again, so the socket is not read meanwhile and TCP flow control slows the peer down (backpressure). A
-/// game that stops draining therefore stalls its connection (keep-alive pongs included), but never loses a
-/// message and never grows memory without bound. `Closed` and `Error` events are always added, even past
+/// game that stops draining therefore stalls its connection (pongs included, so with a
+/// [`ping_interval`](crate::ClientOptions::ping_interval) a stall longer than two intervals ends the
+/// connection with [`Error::KeepAliveTimeout`](crate::Error::KeepAliveTimeout)), but never loses a message
+/// and never grows memory without bound. `Closed` and `Error` events are always added, even past
 /// the bound (at most a few per connection), so the end of a connection is never lost.
 ///
 /// One queue may be shared by several connections; the events do not say which connection they came from,

@@ -175,3 +175,51 @@ fn wrap(stream: BoxedTransport) -> BoxedTransport {
     // Fails a text message on invalid UTF-8 while its frame is still arriving (see `utf8_guard`).
     Box::new(crate::utf8_guard::Utf8Guard::new(stream))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_ports_and_hosts() {
+        let t = Target::parse("wss://irc-ws.chat.twitch.tv", WebsocketType::Secure).unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.secure, t.ip),
+            ("irc-ws.chat.twitch.tv", 443, true, None)
+        );
+        let t = Target::parse("ws://127.0.0.1/chat?x=1", WebsocketType::NonSecure).unwrap();
+        assert_eq!((t.port, t.ip), (80, Some(IpAddr::from([127, 0, 0, 1]))));
+        let t = Target::parse("ws://[::1]:9001/", WebsocketType::NonSecure).unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("::1", 9001));
+        assert!(t.ip.is_some_and(|ip| ip.is_loopback()));
+    }
+
+    #[test]
+    fn scheme_must_match_the_type() {
+        assert!(matches!(
+            Target::parse("ws://example.com/", WebsocketType::Secure),
+            Err(Error::SchemeMismatch { .. })
+        ));
+        assert!(matches!(
+            Target::parse("wss://example.com/", WebsocketType::NonSecure),
+            Err(Error::SchemeMismatch { .. })
+        ));
+        assert!(matches!(
+            Target::parse("https://example.com/", WebsocketType::Secure),
+            Err(Error::UnsupportedScheme { .. })
+        ));
+    }
+
+    #[test]
+    fn bad_urls_are_invalid() {
+        for url in ["", "   ", "no scheme", "ws://", "wss://:1/"] {
+            assert!(
+                matches!(
+                    Target::parse(url, WebsocketType::Secure),
+                    Err(Error::InvalidUrl { .. } | Error::SchemeMismatch { .. })
+                ),
+                "{url:?}"
+            );
+        }
+    }
+}

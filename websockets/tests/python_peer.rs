@@ -539,3 +539,40 @@ fn request_bus_creates_and_addresses_clients() {
         Err(Error::UnknownClient(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_send_waits_for_room_instead_of_failing() {
+    use futures_util::StreamExt;
+    let peer = PythonPeer::start();
+    let options = ClientOptions::new().max_send_queue_bytes(1024);
+    let (client, mut messages) = WebsocketClient::connect_stream(
+        &peer.ws_url("/echo"),
+        WebsocketType::NonSecure,
+        options,
+        4096,
+    )
+    .await
+    .expect("connect");
+    let payload = "y".repeat(100);
+    for _ in 0..2000 {
+        client
+            .send_text_async(payload.as_str())
+            .await
+            .expect("send");
+        assert!(client.queued_bytes() <= 1024);
+    }
+    let mut echoed = 0;
+    while echoed < 2000 {
+        match tokio::time::timeout(support::GUARD, messages.next())
+            .await
+            .expect("echo in time")
+        {
+            Some(Event::Text(t)) => {
+                assert_eq!(t.len(), 100);
+                echoed += 1;
+            }
+            Some(Event::Open) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -63,6 +63,8 @@ fn main() {
     );
 
     // Rounds of a few hundred milliseconds each: long enough to average out scheduler noise.
+    // WEBSOCKETS_BENCH_ONLY=<text> runs only the sections whose name contains it (e.g. for profiling).
+    let only = std::env::var("WEBSOCKETS_BENCH_ONLY").unwrap_or_default();
     for (size, send_n, echo_n) in [(20usize, 500_000u64, 200_000u64), (1024, 200_000, 100_000)] {
         let msg: String = "x".repeat(size);
         let label = if size == 1024 {
@@ -71,67 +73,73 @@ fn main() {
             format!("{size} B")
         };
 
-        // 1. send-only
-        let (mut raw, mut ours) = (Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
-            raw.push(raw_rt.block_on(raw_send_only(addr, &msg, send_n)));
-            ours.push(crate_send_only(addr, &msg, send_n, Path::Direct));
+        let name = format!("send-only {label}");
+        if name.contains(&only) {
+            let (mut raw, mut ours) = (Vec::new(), Vec::new());
+            for _ in 0..ROUNDS {
+                raw.push(raw_rt.block_on(raw_send_only(addr, &msg, send_n)));
+                ours.push(crate_send_only(addr, &msg, send_n, Path::Direct));
+            }
+            report(&name, &raw, &ours);
+            verdict(
+                "crate/raw msg/s",
+                paired(&raw, &ours, Sample::rate),
+                ">=",
+                1.3,
+            );
         }
-        report(&format!("send-only {label}"), &raw, &ours);
-        verdict(
-            "crate/raw msg/s",
-            paired(&raw, &ours, Sample::rate),
-            ">=",
-            1.3,
-        );
 
-        // 2. pipelined echo
-        let (mut raw, mut ours) = (Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
-            raw.push(raw_rt.block_on(raw_echo(addr, &msg, echo_n)));
-            ours.push(crate_echo(addr, &msg, echo_n));
+        let name = format!("echo x{IN_FLIGHT} {label}");
+        if name.contains(&only) {
+            let (mut raw, mut ours) = (Vec::new(), Vec::new());
+            for _ in 0..ROUNDS {
+                raw.push(raw_rt.block_on(raw_echo(addr, &msg, echo_n)));
+                ours.push(crate_echo(addr, &msg, echo_n));
+            }
+            report(&name, &raw, &ours);
+            verdict(
+                "crate/raw msg/s",
+                paired(&raw, &ours, Sample::rate),
+                ">=",
+                1.0,
+            );
+            verdict(
+                "crate/raw CPU/msg",
+                paired(&raw, &ours, Sample::cpu_us),
+                "<=",
+                1.0,
+            );
         }
-        report(&format!("echo x{IN_FLIGHT} {label}"), &raw, &ours);
-        verdict(
-            "crate/raw msg/s",
-            paired(&raw, &ours, Sample::rate),
-            ">=",
-            1.0,
-        );
-        verdict(
-            "crate/raw CPU/msg",
-            paired(&raw, &ours, Sample::cpu_us),
-            "<=",
-            1.0,
-        );
 
-        // 3. bus vs direct
-        let (mut direct, mut bus) = (Vec::new(), Vec::new());
-        for _ in 0..BUS_ROUNDS {
-            direct.push(crate_send_only(addr, &msg, send_n, Path::Direct));
-            bus.push(crate_send_only(addr, &msg, send_n, Path::Bus));
+        let name = format!("bus vs direct {label}");
+        if name.contains(&only) {
+            let (mut direct, mut bus) = (Vec::new(), Vec::new());
+            for _ in 0..BUS_ROUNDS {
+                direct.push(crate_send_only(addr, &msg, send_n, Path::Direct));
+                bus.push(crate_send_only(addr, &msg, send_n, Path::Bus));
+            }
+            let (d, b) = (Summary::of(&direct), Summary::of(&bus));
+            println!(
+                "{name}: direct {:>9.0} msg/s {:>5.2} µs CPU/msg {:>5.0} ns/call | bus {:>9.0} msg/s {:>5.2} µs CPU/msg {:>5.0} ns/call",
+                d.rate, d.cpu_us, d.call_ns, b.rate, b.cpu_us, b.call_ns
+            );
+            let slower = 1.0 - paired(&direct, &bus, Sample::rate);
+            verdict("bus overhead, msg/s (1 - bus/direct)", slower, "<", 0.05);
+            let costlier = paired(&direct, &bus, Sample::cpu_us) - 1.0;
+            verdict(
+                "bus overhead, CPU/msg (bus/direct - 1)",
+                costlier,
+                "<",
+                0.05,
+            );
+            let call = paired(&direct, &bus, Sample::call_ns) - 1.0;
+            verdict(
+                "bus overhead, caller's time per send call (bus/direct - 1)",
+                call,
+                "<",
+                0.05,
+            );
         }
-        let (d, b) = (Summary::of(&direct), Summary::of(&bus));
-        println!(
-            "bus vs direct {label}: direct {:>9.0} msg/s {:>5.2} µs CPU/msg {:>5.0} ns/call | bus {:>9.0} msg/s {:>5.2} µs CPU/msg {:>5.0} ns/call",
-            d.rate, d.cpu_us, d.call_ns, b.rate, b.cpu_us, b.call_ns
-        );
-        let slower = 1.0 - paired(&direct, &bus, Sample::rate);
-        verdict("bus overhead, msg/s (1 - bus/direct)", slower, "<", 0.05);
-        let costlier = paired(&direct, &bus, Sample::cpu_us) - 1.0;
-        verdict(
-            "bus overhead, CPU/msg (bus/direct - 1)",
-            costlier,
-            "<",
-            0.05,
-        );
-        let call = paired(&direct, &bus, Sample::call_ns) - 1.0;
-        verdict(
-            "bus overhead, caller's time per send call (bus/direct - 1)",
-            call,
-            "<",
-            0.05,
-        );
     }
     println!("load after: {}", load_average());
 }

@@ -75,6 +75,25 @@
 //! - **Thread safety:** [`WebsocketClient`] is `Send + Sync`; call it from any thread. A panicking handler is
 //!   caught and reported as [`Error::HandlerPanicked`]; the connection keeps running.
 //!
+//! # Design decisions
+//!
+//! - **Connect returns when open.** [`create_client`] returns after the handshake (or a typed error), so no
+//!   polling of `is_connection_open` is ever needed; the gem returned a client that might never open.
+//! - **Two tasks per connection, no thread.** A reader task (runs handlers) and a writer task (owns the send
+//!   queue) on a shared runtime; the writer feeds all queued messages and flushes once the queue is empty,
+//!   so bursts share syscalls. `TCP_NODELAY` is on.
+//! - **Bounded everything.** Send queue in bytes ([`Error::SendQueueFull`], or wait with
+//!   [`WebsocketClient::send_text_async`]); incoming message size; [`MessageQueue`] and [`Messages`] apply
+//!   backpressure to the socket instead of dropping or growing.
+//! - **Failing the connection the RFC way.** A peer sending invalid UTF-8, an oversized message or a
+//!   protocol violation gets close code 1007 / 1009 / 1002 before the connection is dropped.
+//! - **TLS is rustls 0.23 with ring, done by this crate** (not async-tungstenite's connector, not
+//!   async-tls, which pins rustls 0.21 / rustls-webpki 0.101 with unfixed advisories), so rustls's reason
+//!   reaches [`Error::Tls`]. The byte stream below the WebSocket layer is boxed, so a wrapper (e.g. early
+//!   UTF-8 checks) can be slotted in at one place.
+//! - **The bus is optional.** [`WebsocketsRequestBus`] is a read-locked id map in front of the same client;
+//!   the direct path never touches it.
+//!
 //! # The gem's API in Rust
 //!
 //! | Websockets gem (C++) | this crate |

@@ -576,3 +576,33 @@ async fn async_send_waits_for_room_instead_of_failing() {
         }
     }
 }
+
+#[test]
+fn reconnecting_from_inside_the_close_handler_works() {
+    // A bot that reconnects when the server closes: create_client called on the reader task itself.
+    let peer = PythonPeer::start();
+    let echo_url = peer.ws_url("/echo");
+    let (tx, rx) = channel();
+    let slot: Arc<Mutex<Option<WebsocketClient>>> = Arc::new(Mutex::new(None));
+    let handler_slot = Arc::clone(&slot);
+    let options = ClientOptions::new().on_close(move |_code, _reason| {
+        let tx = tx.clone();
+        let fresh = create_client(
+            &echo_url,
+            move |m: &str| tx.send(m.to_string()).unwrap(),
+            WebsocketType::NonSecure,
+        )
+        .expect("reconnect from the handler");
+        fresh.send_text("after reconnect").unwrap();
+        *handler_slot.lock().unwrap() = Some(fresh);
+    });
+    let _first = create_client_with(
+        &peer.ws_url("/close?code=4000&reason=reconnect"),
+        |_m: &str| {},
+        WebsocketType::NonSecure,
+        options,
+    )
+    .expect("connect");
+    assert_eq!(rx.next(), "after reconnect");
+    assert!(slot.lock().unwrap().as_ref().is_some_and(|c| c.is_open()));
+}

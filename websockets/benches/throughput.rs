@@ -527,20 +527,129 @@ mod server {
         });
     }
 
+    /// The send-only server. The handshake is async-tungstenite's; then it counts frames straight off the
+    /// socket (headers only: no unmasking, copying or UTF-8 check of payloads), so that a cheap reader, not
+    /// the server, bounds the measured client throughput. A 3-byte text frame "END" is answered with the count.
     async fn sink(ws: RawStreamServer) {
-        let (mut tx, mut rx) = ws.split();
-        let mut count: u64 = 0;
-        while let Some(Ok(message)) = rx.next().await {
-            match message {
-                Message::Text(t) if t.as_str() == "END" => {
-                    if tx.send(Message::text(count.to_string())).await.is_err() {
-                        return;
-                    }
-                    count = 0;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = ws.into_inner().into_inner();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut counter = FrameCounter::default();
+        loop {
+            let n = match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            for count in counter.feed(&buf[..n]) {
+                let text = count.to_string();
+                let mut reply = vec![0x81, text.len() as u8];
+                reply.extend_from_slice(text.as_bytes());
+                if tcp.write_all(&reply).await.is_err() {
+                    return;
                 }
-                Message::Text(_) | Message::Binary(_) => count += 1,
+            }
+            if counter.closed {
+                return;
+            }
+        }
+    }
+
+    /// Follows client-to-server frames (masked) and counts data frames.
+    #[derive(Default)]
+    struct FrameCounter {
+        header: Vec<u8>,
+        remaining: u64,
+        opcode: u8,
+        mask: [u8; 4],
+        /// The first bytes of a 3-byte text frame's payload (to spot "END").
+        small: Vec<u8>,
+        count: u64,
+        closed: bool,
+    }
+
+    impl FrameCounter {
+        /// Feeds bytes; returns the counts to report (one per "END").
+        fn feed(&mut self, mut data: &[u8]) -> Vec<u64> {
+            let mut reports = Vec::new();
+            while !data.is_empty() {
+                if self.remaining == 0 {
+                    // Between frames: collect the header.
+                    self.header.push(data[0]);
+                    data = &data[1..];
+                    if self.header_len() == Some(self.header.len()) {
+                        self.start_frame();
+                        if self.remaining == 0 {
+                            self.end_frame(&mut reports);
+                        }
+                    }
+                    continue;
+                }
+                let take = (self.remaining.min(data.len() as u64)) as usize;
+                if self.opcode == 1 && self.small.len() + take <= 3 && self.small.capacity() > 0 {
+                    self.small.extend_from_slice(&data[..take]);
+                }
+                self.remaining -= take as u64;
+                data = &data[take..];
+                if self.remaining == 0 {
+                    self.end_frame(&mut reports);
+                }
+            }
+            reports
+        }
+
+        /// The full header length, once enough of it is known.
+        fn header_len(&self) -> Option<usize> {
+            if self.header.len() < 2 {
+                return None;
+            }
+            let ext = match self.header[1] & 0x7F {
+                126 => 2,
+                127 => 8,
+                _ => 0,
+            };
+            Some(2 + ext + 4)
+        }
+
+        fn start_frame(&mut self) {
+            let h = &self.header;
+            self.opcode = h[0] & 0x0F;
+            let (len, ext) = match h[1] & 0x7F {
+                126 => (u64::from(u16::from_be_bytes([h[2], h[3]])), 2),
+                127 => (u64::from_be_bytes(h[2..10].try_into().expect("8 bytes")), 8),
+                n => (u64::from(n), 0),
+            };
+            self.mask.copy_from_slice(&h[2 + ext..6 + ext]);
+            self.remaining = len;
+            self.small = if self.opcode == 1 && len == 3 {
+                Vec::with_capacity(3)
+            } else {
+                Vec::new()
+            };
+            self.header.clear();
+        }
+
+        fn end_frame(&mut self, reports: &mut Vec<u64>) {
+            match self.opcode {
+                1 if self.small.len() == 3 => {
+                    let text: Vec<u8> = self
+                        .small
+                        .iter()
+                        .zip(self.mask)
+                        .map(|(b, m)| b ^ m)
+                        .collect();
+                    if text == b"END" {
+                        reports.push(self.count);
+                        self.count = 0;
+                    } else {
+                        self.count += 1;
+                    }
+                }
+                1 | 2 => self.count += 1,
+                8 => self.closed = true,
                 _ => {}
             }
+            self.small = Vec::new();
+            self.opcode = 0;
         }
     }
 

@@ -1,20 +1,27 @@
 //! Client throughput and CPU cost: this crate's client against a raw async-tungstenite client, in one run.
 //!
-//! Run with `cargo bench -p websockets --bench throughput` (a plain `cargo test` never runs it).
+//! Run with `cargo bench -p websockets --bench throughput` (a plain `cargo test` never runs it;
+//! `WEBSOCKETS_BENCH_ONLY=<text>` keeps only the sections whose name contains the text).
 //!
-//! The servers are tokio + async-tungstenite, in a child process (this same binary, started with
+//! The servers (tokio + async-tungstenite) run in a child process (this same binary, started with
 //! `WEBSOCKETS_BENCH_SERVER=1`), so every thread of this process is client-side and the client's CPU time is
 //! the sum over this process's threads (`/proc/self/task/*/schedstat`, nanoseconds).
 //!
-//! Three comparisons, each with 20 B and 1 KiB text messages, `ROUNDS` alternating rounds, medians printed:
+//! Three comparisons, each with 20 B and 1 KiB text messages, `ROUNDS` alternating rounds:
 //! 1. send-only: N messages to a server that only reads, then an `END` marker it answers with its count.
-//!    Crate: a plain `send_websocket_message` loop (queued; the writer task flushes when the queue drains).
-//!    Raw: `SinkExt::send` per message (one flush, so one write, per message). Floor: crate >= 1.3x raw.
-//! 2. pipelined echo, 64 messages in flight. Crate: the `OnMessage` handler sends the next message. Raw: a
-//!    task that reads an echo and `send`s the next. Floors: crate msg/s >= raw, crate CPU/msg <= raw.
-//! 3. the send-only loop through `WebsocketsRequestBus` vs the direct client. Floor: bus costs < 5%.
+//!    The server does the handshake with async-tungstenite, then counts frame headers straight off the
+//!    socket, so that it is not what limits the client. Crate: a plain `send_websocket_message` loop (queued;
+//!    the writer task flushes when the queue drains). Raw: `SinkExt::send` per message (one flush, so one
+//!    write syscall, per message). Floor: crate >= 1.3x raw messages/s.
+//! 2. pipelined echo, 64 messages in flight, against an async-tungstenite echo server. Crate: the
+//!    `OnMessage` handler sends the next message. Raw: a task that reads an echo and `send`s the next.
+//!    Floors: crate messages/s >= raw, crate CPU per message <= raw.
+//! 3. the send-only loop through `WebsocketsRequestBus` vs the direct client. Floor: the bus costs < 5%
+//!    (messages/s, CPU per message, and the caller's time per send call).
 //!
-//! The machine may be noisy (2 cores, other builds): compare the ratios, and prefer a quiet moment.
+//! Figures are medians over the rounds; ratios are medians of per-round ratios (a raw round and a crate
+//! round run back to back, so each pair sees about the same machine load). The machine may be noisy (2 cores,
+//! other builds): compare ratios, and prefer a quiet moment.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

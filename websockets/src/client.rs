@@ -279,17 +279,19 @@ impl WebsocketClient {
     /// Counts `len` bytes into the send queue, or says why it cannot.
     fn reserve(&self, len: usize) -> Result<(), Error> {
         let shared = &self.shared;
-        if shared.state.load(Ordering::Acquire) != OPEN {
-            return Err(Error::Closed);
-        }
         if len > shared.max_message_size {
             return Err(Error::MessageTooLarge {
                 size: len,
                 max: shared.max_message_size,
             });
         }
+        if shared.state.load(Ordering::Acquire) != OPEN {
+            return Err(Error::Closed);
+        }
         let before = shared.queued_bytes.fetch_add(len, Ordering::AcqRel);
-        if before + len > shared.max_send_queue_bytes {
+        // An empty queue takes any message (up to max_message_size), so big messages are always sendable;
+        // otherwise the bound holds.
+        if before != 0 && before + len > shared.max_send_queue_bytes {
             shared.queued_bytes.fetch_sub(len, Ordering::AcqRel);
             return Err(Error::SendQueueFull {
                 queued: before,

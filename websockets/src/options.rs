@@ -59,7 +59,7 @@ pub(crate) enum CaSource {
 /// | [`connect_timeout`](Self::connect_timeout) | 10 s (DNS + TCP + TLS + upgrade together) |
 /// | [`close_timeout`](Self::close_timeout) | 5 s |
 /// | [`max_message_size`](Self::max_message_size) | 64 MiB (incoming and outgoing) |
-/// | [`max_send_queue_bytes`](Self::max_send_queue_bytes) | 64 MiB |
+/// | [`max_send_queue_bytes`](Self::max_send_queue_bytes) | 1 MiB (an empty queue always takes one message) |
 /// | [`ping_interval`](Self::ping_interval) | none (no keep-alive pings) |
 /// | trusted roots | webpki-roots (+ OS roots with feature `platform-roots`) + [`add_ca_pem_file`](Self::add_ca_pem_file) / [`add_ca_pem`](Self::add_ca_pem) |
 ///
@@ -112,7 +112,7 @@ impl ClientOptions {
             connect_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(5),
             max_message_size: 64 << 20,
-            max_send_queue_bytes: 64 << 20,
+            max_send_queue_bytes: 1 << 20,
             ping_interval: None,
             headers: Vec::new(),
             subprotocols: Vec::new(),
@@ -148,8 +148,11 @@ impl ClientOptions {
         self
     }
 
-    /// Bound on bytes queued for sending but not yet taken by the network. A send that would exceed it fails
-    /// with [`Error::SendQueueFull`] instead of growing memory without limit.
+    /// Bound on bytes queued for sending but not yet taken by the writer task. A send that would exceed it
+    /// fails with [`Error::SendQueueFull`] (or waits, with [`send_text_async`](crate::WebsocketClient::send_text_async))
+    /// instead of growing memory without limit. An empty queue always takes one message (up to
+    /// [`max_message_size`](Self::max_message_size)), so large messages stay sendable with a small bound.
+    /// The default, 1 MiB, keeps a burst's buffers in cache; raise it for bursts of large messages.
     pub fn max_send_queue_bytes(mut self, bytes: usize) -> Self {
         self.max_send_queue_bytes = bytes;
         self

@@ -81,7 +81,7 @@ fn keep_alive_detects_a_dead_peer() {
 #[test]
 fn silent_tls_server_times_out_in_the_tls_phase() {
     let (port, _stop) = silent_server(false);
-    let options = ClientOptions::new().connect_timeout(Duration::from_millis(300));
+    let options = ClientOptions::new().connect_timeout(Duration::from_secs(1));
     let err = create_client_with(
         &format!("wss://localhost:{port}/"),
         |_m: &str| {},
@@ -104,7 +104,7 @@ fn silent_tls_server_times_out_in_the_tls_phase() {
 #[test]
 fn silent_plain_server_times_out_in_the_upgrade_phase() {
     let (port, _stop) = silent_server(false);
-    let options = ClientOptions::new().connect_timeout(Duration::from_millis(300));
+    let options = ClientOptions::new().connect_timeout(Duration::from_secs(1));
     let err = create_client_with(
         &format!("ws://127.0.0.1:{port}/"),
         |_m: &str| {},
@@ -123,4 +123,35 @@ fn silent_plain_server_times_out_in_the_upgrade_phase() {
         "got {err:?}"
     );
     assert!(err.to_string().contains("WebSocket upgrade"), "{err}");
+}
+
+#[test]
+fn send_queue_is_bounded_when_the_peer_stops_reading() {
+    let (port, _stop) = silent_server(true);
+    let options = ClientOptions::new().max_send_queue_bytes(64 * 1024);
+    let client = create_client_with(
+        &format!("ws://127.0.0.1:{port}/"),
+        |_m: &str| {},
+        WebsocketType::NonSecure,
+        options,
+    )
+    .unwrap();
+    let payload = "z".repeat(1024);
+    // The peer never reads: kernel buffers and tungstenite's write buffer fill up, then the send queue does.
+    // 256 MiB is a failure guard far above any loopback socket buffer.
+    for sent in 0.. {
+        match client.send_text(payload.as_str()) {
+            Ok(()) => assert!(
+                sent < 256 * 1024,
+                "256 MiB accepted without the queue ever filling"
+            ),
+            Err(Error::SendQueueFull { limit, .. }) => {
+                assert_eq!(limit, 64 * 1024);
+                assert!(client.queued_bytes() <= 64 * 1024);
+                break;
+            }
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert!(client.is_open());
 }

@@ -207,6 +207,18 @@ fn paired(a: &[Sample], b: &[Sample], f: fn(&Sample) -> f64) -> f64 {
 }
 
 fn report(name: &str, raw: &[Sample], ours: &[Sample]) {
+    let per_round = |samples: &[Sample]| {
+        samples
+            .iter()
+            .map(|s| format!("{:.0}k", s.rate() / 1000.0))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    println!(
+        "{name:<18} per round, msg/s: raw {} | crate {}",
+        per_round(raw),
+        per_round(ours)
+    );
     let (raw, ours) = (Summary::of(raw), Summary::of(ours));
     println!(
         "{name:<18} raw {:>9.0} msg/s {:>6.2} µs CPU/msg | crate {:>9.0} msg/s {:>6.2} µs CPU/msg (medians)",

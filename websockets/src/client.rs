@@ -806,7 +806,15 @@ async fn writer(
                 match command {
                     Command::Send(message, len) => {
                         let result = sink.feed(message).await;
-                        shared.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+                        let left = shared.queued_bytes.fetch_sub(len, Ordering::AcqRel) - len;
+                        // Wake async senders at half the bound, not after the whole batch: the producer
+                        // refills while we write, instead of taking turns with us.
+                        if left <= shared.max_send_queue_bytes / 2
+                            && shared.space_wanted.load(Ordering::Relaxed)
+                            && shared.space_wanted.swap(false, Ordering::SeqCst)
+                        {
+                            shared.space.notify_waiters();
+                        }
                         result?;
                     }
                     Command::Close(frame) => sink.feed(Message::Close(frame)).await?,

@@ -149,7 +149,47 @@ fn main() {
             );
         }
     }
+    if "bus lookup".contains(only.as_str()) {
+        bus_lookup(addr);
+    }
     println!("load after: {}", load_average());
+}
+
+/// The bus's own cost, without the network: `is_connection_open` through the bus (registry read lock +
+/// lookup) against the same call on the client, in alternating rounds of a million calls.
+fn bus_lookup(addr: SocketAddr) {
+    const CALLS: u32 = 1_000_000;
+    let client = create_client(
+        &format!("ws://{addr}/sink"),
+        |_: &str| {},
+        WebsocketType::NonSecure,
+    )
+    .expect("connect to the sink server");
+    let id = WebsocketsRequestBus::register(client);
+    let direct = WebsocketsRequestBus::client(id).expect("just registered");
+    let (mut d, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..BUS_ROUNDS {
+        let start = Instant::now();
+        for _ in 0..CALLS {
+            assert!(std::hint::black_box(&direct).is_connection_open());
+        }
+        d.push(start.elapsed().as_nanos() as f64 / f64::from(CALLS));
+        let start = Instant::now();
+        for _ in 0..CALLS {
+            assert!(WebsocketsRequestBus::is_connection_open(
+                std::hint::black_box(id)
+            ));
+        }
+        b.push(start.elapsed().as_nanos() as f64 / f64::from(CALLS));
+    }
+    d.sort_by(f64::total_cmp);
+    b.sort_by(f64::total_cmp);
+    let (d, b) = (d[d.len() / 2], b[b.len() / 2]);
+    println!(
+        "bus lookup: is_connection_open direct {d:.1} ns/call, through the bus {b:.1} ns/call: the bus adds {:.1} ns per call",
+        b - d
+    );
+    WebsocketsRequestBus::destroy_client(id);
 }
 
 /// One round's result.

@@ -227,7 +227,8 @@ impl WebsocketClient {
 
     /// Whether the connection is open: true from connect until a close starts or the connection fails.
     pub fn is_open(&self) -> bool {
-        self.shared.state.load(Ordering::Acquire) == OPEN
+        // The writer's queue closes if the runtime running the connection was shut down.
+        self.shared.state.load(Ordering::Acquire) == OPEN && !self.shared.commands.is_closed()
     }
 
     /// The subprotocol the server chose, if any was offered and accepted.

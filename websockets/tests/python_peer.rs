@@ -594,3 +594,28 @@ fn reconnecting_from_inside_the_close_handler_works() {
     assert_eq!(rx.next(), "after reconnect");
     assert!(slot.lock().unwrap().as_ref().is_some_and(|c| c.is_open()));
 }
+
+#[test]
+fn a_client_outliving_its_runtime_can_still_be_used_and_dropped_without_panic() {
+    let peer = PythonPeer::start();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = rt
+        .block_on(WebsocketClient::connect(
+            &peer.ws_url("/echo"),
+            WebsocketType::NonSecure,
+            ClientOptions::new(),
+        ))
+        .expect("connect");
+    drop(rt); // the connection's tasks are gone with it
+    assert!(!client.is_open());
+    assert!(matches!(
+        client.send_text("into the void"),
+        Err(Error::Closed)
+    ));
+    let _ = client.close(1000, "");
+    drop(client);
+}

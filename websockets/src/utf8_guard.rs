@@ -534,6 +534,97 @@ mod tests {
         }
     }
 
+    /// Differential check against `std::str::from_utf8` on whole messages: random text messages (valid,
+    /// or with one byte corrupted), cut into random fragments with pings in between, fed in random chunks.
+    /// The checker must flag exactly the streams holding an invalid message, and only once the bad byte
+    /// (or, for a truncated code point, the last byte of the message's final frame) has arrived.
+    #[test]
+    fn random_streams_agree_with_std() {
+        let seed_from_env = std::env::var("UTF8_GUARD_SEED")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        let mut seed: u64 = seed_from_env.unwrap_or(0x9E37_79B9_7F4A_7C15);
+        let iterations = if seed_from_env.is_some() {
+            50_000
+        } else {
+            3_000
+        };
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let alphabet = ["a", "é", "κ", "€", "𝄞", "\0", "~"];
+        let mut flagged = 0;
+        for _ in 0..iterations {
+            let mut s = HEAD.to_vec();
+            let mut first_bad: Option<usize> = None;
+            for _ in 0..1 + next(3) {
+                let mut text: Vec<u8> = (0..next(12))
+                    .flat_map(|_| alphabet[next(alphabet.len())].bytes())
+                    .collect();
+                if next(3) == 0 && !text.is_empty() {
+                    let at = next(text.len());
+                    text[at] = [0x80, 0xC0, 0xFF, 0xE2, 0xF4, b'x'][next(6)];
+                }
+                // Cut into 1..=3 fragments.
+                let mut cuts: Vec<usize> = (0..next(3)).map(|_| next(text.len() + 1)).collect();
+                cuts.sort_unstable();
+                cuts.push(text.len());
+                let mut start = 0;
+                let mut payload_positions = Vec::new();
+                for (i, &end) in cuts.iter().enumerate() {
+                    let piece = &text[start..end];
+                    start = end;
+                    let last = i + 1 == cuts.len();
+                    let opcode = if i == 0 { OP_TEXT } else { OP_CONTINUATION };
+                    let f = frame(last, opcode, piece);
+                    let payload_start = s.len() + f.len() - piece.len();
+                    payload_positions.extend((0..piece.len()).map(|k| payload_start + k));
+                    s.extend(f);
+                    if !last && next(2) == 0 {
+                        s.extend(frame(true, 0x9, b"p"));
+                    }
+                }
+                if let (Err(err), None) = (std::str::from_utf8(&text), first_bad) {
+                    first_bad = Some(match err.error_len() {
+                        // The first byte after the valid prefix that cannot continue it.
+                        Some(_) => {
+                            let tail = &text[err.valid_up_to()..];
+                            let k = (1..=tail.len())
+                                .find(|&k| {
+                                    std::str::from_utf8(&tail[..k])
+                                        .is_err_and(|e| e.error_len().is_some())
+                                })
+                                .expect("an invalid sequence");
+                            payload_positions[err.valid_up_to() + k - 1]
+                        }
+                        // Truncated: known only when the message ends, at its final frame's last byte.
+                        None => s.len() - 1,
+                    });
+                }
+            }
+            let chunk = 1 + next(40);
+            match (check_chunked(&s, chunk), first_bad) {
+                (None, None) => {}
+                (Some((start, end, at)), Some(bad)) => {
+                    flagged += 1;
+                    assert!(
+                        start <= bad && bad < end && at <= bad,
+                        "chunk {chunk}: {start}..{end} at {at}, bad {bad}"
+                    );
+                }
+                (got, expected) => panic!("chunk {chunk}: got {got:?}, expected {expected:?}"),
+            }
+        }
+        // Both outcomes were exercised.
+        assert!(
+            flagged > iterations / 10 && flagged < iterations * 9 / 10,
+            "{flagged} of {iterations} flagged"
+        );
+    }
+
     #[tokio::test]
     async fn guard_delivers_earlier_bytes_then_fails() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -111,6 +111,18 @@ fn check(report: &Report, label: &str) {
         report.len(),
         line(&behavior_close)
     );
+    let informational: Vec<&str> = report
+        .iter()
+        .filter(|(_, v)| v.behavior == "INFORMATIONAL" || v.behavior_close == "INFORMATIONAL")
+        .map(|(id, _)| id.as_str())
+        .collect();
+    if !informational.is_empty() {
+        let _ = writeln!(
+            log,
+            "autobahn {label} INFORMATIONAL cases: {}",
+            informational.join(", ")
+        );
+    }
     drop(log);
     assert!(
         offending.is_empty(),

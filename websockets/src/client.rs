@@ -659,6 +659,10 @@ async fn reader(
                 // A peer that breaks the protocol gets a close frame saying how, before we hang up.
                 fail_code = match &e {
                     tungstenite::Error::Utf8(_) => Some(CloseCode::Invalid),
+                    // The same, found by the UTF-8 guard while the frame was still arriving.
+                    tungstenite::Error::Io(io) if crate::utf8_guard::is_invalid_utf8(io) => {
+                        Some(CloseCode::Invalid)
+                    }
                     tungstenite::Error::Capacity(_) => Some(CloseCode::Size),
                     tungstenite::Error::Protocol(_) => Some(CloseCode::Protocol),
                     _ => None,

@@ -120,6 +120,7 @@ mod queue;
 mod runtime;
 mod tls;
 mod transport;
+mod utf8_guard;
 
 pub use async_tungstenite::tungstenite::{Bytes, Utf8Bytes};
 pub use blocking::{IWebsocketClient, create_client, create_client_with, create_client_with_auth};

@@ -172,7 +172,8 @@ pub(crate) async fn open(
 /// The one place where the raw byte stream (TCP or TLS) is handed to the WebSocket layer: a wrapper that
 /// inspects or transforms the bytes below tungstenite goes here.
 fn wrap(stream: BoxedTransport) -> BoxedTransport {
-    stream
+    // Fails a text message on invalid UTF-8 while its frame is still arriving (see `utf8_guard`).
+    Box::new(crate::utf8_guard::Utf8Guard::new(stream))
 }
 
 #[cfg(test)]

@@ -56,6 +56,15 @@
 //!   learned from `ROOMSTATE` and the moderator rate learned from `USERSTATE`.
 //! - Outgoing chat is bounded ([`RateLimitConfig::max_queue`]); a full queue is an error, not growth.
 //! - [`Event::AuthFailed`] is final: the driver must stop, not reconnect in a loop.
+//! - After `NOTICE msg_ratelimit` output pauses (5 s, doubling) **and** runs at half the allowance,
+//!   recovering step by step after 30 s without a further notice (see [`rate_limit`](crate::rate_limit)).
+//! - An unconfirmed JOIN is retried ([`SessionConfig::join_retry_delays`]: 10 s, 30 s, 60 s) within the
+//!   JOIN limit; every failure is an [`Event::JoinFailed`] saying whether it is retried or final.
+//!   [`Session::part`] cancels retries; a reconnect re-joins every channel except those Twitch refused.
+//! - Where Twitch refuses the bot's chat for good (banned, channel suspended, verification required) or for
+//!   a while (timed out, learned from `NOTICE msg_timedout` or a `CLEARCHAT` naming the bot), queued chat
+//!   for that channel is dropped and [`Session::say`] returns [`SendError::ChannelBlocked`] instead of
+//!   spending the rate budget; [`Session::join`] for the channel lifts a lasting stop.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;

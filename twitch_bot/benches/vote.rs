@@ -105,6 +105,7 @@ fn chat(rng: &mut Lcg, i: usize) -> Privmsg {
         server_timestamp_ms: None,
         reply_parent: None,
         first_message: false,
+        historical: false,
     }
 }
 

@@ -22,8 +22,9 @@
 //!   without tags). **The last valid ballot wins**: a new ballot replaces the user's previous one.
 //!   This is "voter limiting" on, the default; with it off ([`Vote::set_voter_limiting`]), every
 //!   ballot message adds one, as in the legacy gem.
-//! * **A message id counts once.** Each vote remembers the ids of the ballots it counted (bounded,
-//!   oldest forgotten first, across rounds), so lines replayed after a reconnect change nothing.
+//! * **A message id counts once.** Each vote remembers the ids of the ballots it counted (at
+//!   least the last `max_remembered_ids`, across rounds; see [`dedup`](super::dedup)), so lines
+//!   replayed after a reconnect change nothing.
 //! * **The bot's own messages never count** (the engine drops them before the votes see them).
 //! * **Backlog lines never count.** A line tagged `historical=1` (chat history the server
 //!   replays, [`Privmsg::historical`]) was not said now: the engine drops it before keywords,

@@ -58,29 +58,51 @@ impl MessageKey {
     }
 }
 
+/// Hex digit values; `INVALID` for every other byte.
+const HEX: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+const INVALID: u8 = 0x80;
+
+/// Where the 32 hex digits of a UUID sit; the high 64 bits are the first 16 digits.
+const HIGH_DIGITS: [usize; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17];
+const LOW_DIGITS: [usize; 16] = [
+    19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
+];
+
 /// Parses `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (either case) into a `u128`.
+///
+/// This runs for every ballot, so it is branch-free over the digits: a table look-up per digit,
+/// the invalid marks OR-ed together and checked once.
 fn parse_uuid(s: &str) -> Option<u128> {
-    let b = s.as_bytes();
-    if b.len() != 36 {
+    let b: &[u8; 36] = s.as_bytes().try_into().ok()?;
+    if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
         return None;
     }
-    let mut value: u128 = 0;
-    for (i, &c) in b.iter().enumerate() {
-        if matches!(i, 8 | 13 | 18 | 23) {
-            if c != b'-' {
-                return None;
-            }
-            continue;
+    let half = |positions: &[usize; 16]| {
+        let (mut value, mut bad) = (0u64, 0u8);
+        for &i in positions {
+            let digit = HEX[usize::from(b[i])];
+            bad |= digit;
+            value = (value << 4) | u64::from(digit & 0x0f);
         }
-        let digit = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            _ => return None,
-        };
-        value = (value << 4) | u128::from(digit);
-    }
-    Some(value)
+        (value, bad)
+    };
+    let (high, bad_high) = half(&HIGH_DIGITS);
+    let (low, bad_low) = half(&LOW_DIGITS);
+    ((bad_high | bad_low) & INVALID == 0).then_some((u128::from(high) << 64) | u128::from(low))
 }
 
 /// A bounded set of recently seen message keys (see the [module docs](self)).
@@ -185,6 +207,62 @@ mod tests {
             MessageKey::Text(_)
         ));
         assert_eq!(MessageKey::from_id(Some("")), MessageKey::None);
+    }
+
+    #[test]
+    fn uuids_parse_exactly_as_their_hex_digits() {
+        let id = "b34ccfc7-4977-403a-8a94-33c6bac34fb8";
+        assert_eq!(
+            MessageKey::from_id(Some(id)),
+            MessageKey::Uuid(0xb34ccfc7_4977_403a_8a94_33c6bac34fb8)
+        );
+        assert_eq!(
+            MessageKey::from_id(Some(&id.to_uppercase())),
+            MessageKey::from_id(Some(id))
+        );
+        for bad in [
+            "b34ccfc7-4977-403a-8a94-33c6bac34fb",      // short
+            "b34ccfc7-4977-403a-8a94-33c6bac34fb88",    // long
+            "b34ccfc7_4977-403a-8a94-33c6bac34fb8",     // separator
+            "b34ccfc7-4977-403a-8a94-33c6bac34f\u{e9}", // 36 bytes, not ASCII
+            "b34ccfc7-4977-403a-8a94-33c6bac34fbg",     // not hex
+            "b34ccfc7-4977-403a-8a94-33c6bac34f:8",     // ':' is just past '9'
+            "b34ccfc7-4977-403a-8a94-33c6bac34f/8",     // '/' is just before '0'
+            "b34ccfc7-4977-403a-8a94-33c6bac34f`8",     // '`' is just before 'a'
+            "b34ccfc7-4977-403a-8a94-33c6bac34f@8",     // '@' is just before 'A'
+            "b34ccfc7-4977-403a-8a94-33c6bac34f-8",     // a dash where a digit goes
+        ] {
+            assert!(
+                matches!(MessageKey::from_id(Some(bad)), MessageKey::Text(_)),
+                "{bad}"
+            );
+        }
+    }
+
+    proptest! {
+        /// Any 36-character text parses as a UUID exactly when a straightforward reference
+        /// parser says so, to the same value.
+        #[test]
+        fn uuid_parsing_matches_a_reference(
+            digits in "[0-9a-fA-F]{32}",
+            noise in proptest::option::of((0usize..36, any::<char>())),
+        ) {
+            let mut text = format!(
+                "{}-{}-{}-{}-{}",
+                &digits[..8], &digits[8..12], &digits[12..16], &digits[16..20], &digits[20..]
+            );
+            if let Some((at, c)) = noise {
+                let mut chars: Vec<char> = text.chars().collect();
+                chars[at] = c;
+                text = chars.into_iter().collect();
+            }
+            let reference = (text.len() == 36
+                && text.char_indices().all(|(i, c)| {
+                    if matches!(i, 8 | 13 | 18 | 23) { c == '-' } else { c.is_ascii_hexdigit() }
+                }))
+            .then(|| u128::from_str_radix(&text.replace('-', ""), 16).unwrap());
+            prop_assert_eq!(parse_uuid(&text), reference);
+        }
     }
 
     #[test]

@@ -32,7 +32,8 @@ fn parse(line: &str) -> Input {
                 })
                 .collect();
             let has = |name: &str| badges.iter().any(|b| b.name == name);
-            let mod_tag = m.source.tags.0.get("mod").map(String::as_str) == Some("1");
+            let tag = |name: &str| m.source.tags.0.get(name).map(String::as_str) == Some("1");
+            let mod_tag = tag("mod");
             Input::Chat(Box::new(Privmsg {
                 channel: m.channel_login.clone(),
                 login: m.sender.login.clone(),
@@ -53,6 +54,7 @@ fn parse(line: &str) -> Input {
                 server_timestamp_ms: None,
                 reply_parent: None,
                 first_message: false,
+                historical: tag("historical"),
             }))
         }
         ServerMessage::ClearChat(c) => {
@@ -225,4 +227,73 @@ fn anarchy_inputs_from_real_twitch_lines() {
             ),
         ]
     );
+}
+
+/// A backlog line as replayed by a recent-messages service: the original tags plus
+/// `historical=1` and `rm-received-ts`.
+fn historical(line: &str) -> String {
+    line.replacen('@', "@historical=1;rm-received-ts=1594545160000;", 1)
+}
+
+#[test]
+fn historical_backlog_lines_count_for_nothing() {
+    let t0 = Instant::now();
+    for mode in [Mode::Democracy, Mode::Anarchy] {
+        let mut e = engine(mode);
+        e.start(t0);
+        while e.poll_event().is_some() {}
+        let backlog = [
+            historical(&privmsg("ann", "1001", &uuid(1), "up")),
+            historical(&privmsg("bob", "1002", &uuid(2), "!vote down")),
+            historical(
+                &privmsg("mod", "1003", &uuid(3), "!vote stop move").replace("mod=0", "mod=1"),
+            ),
+        ];
+        // both parsers see the flag
+        for line in &backlog {
+            let Input::Chat(m) = parse(line) else {
+                panic!("a PRIVMSG")
+            };
+            assert!(m.historical, "{line}");
+            let Ok(twitch_bot::irc::ServerMessage::Privmsg(ours)) =
+                twitch_bot::irc::parse_line(line)
+            else {
+                panic!("our parser: a PRIVMSG")
+            };
+            assert!(ours.historical, "{line}");
+        }
+        feed(&mut e, &backlog, t0 + Duration::from_secs(1));
+        // live chat after the backlog counts as usual
+        feed(
+            &mut e,
+            &[privmsg("cat", "1004", &uuid(4), "left")],
+            t0 + Duration::from_secs(2),
+        );
+        e.handle_timeout(t0 + Duration::from_secs(20));
+        let events: Vec<Event> = std::iter::from_fn(|| e.poll_event()).collect();
+        let inputs: Vec<String> = events
+            .iter()
+            .filter_map(|ev| match ev {
+                Event::Input(i) => Some(i.user.clone()),
+                _ => None,
+            })
+            .collect();
+        let result = events
+            .iter()
+            .find_map(|ev| match ev {
+                Event::VoteClosed(r) => Some(r),
+                _ => None,
+            })
+            .expect("round 1 closed at its deadline: the backlog's !vote stop was not obeyed");
+        assert_eq!(result.round, 1);
+        assert_eq!(result.voters, 1, "{mode:?}: only the live ballot");
+        assert_eq!(
+            tally(result),
+            BTreeMap::from([("left".to_owned(), 1)]),
+            "{mode:?}"
+        );
+        if mode == Mode::Anarchy {
+            assert_eq!(inputs, ["cat"], "no anarchy input from the backlog");
+        }
+    }
 }

@@ -23,7 +23,7 @@
 //! #         display_name: login.into(), text: text.into(), is_action: false, badges: vec![],
 //! #         badge_info: vec![], color: None, is_moderator: false, is_subscriber: false, is_vip: false,
 //! #         is_broadcaster: false, emotes: vec![], bits: None, message_id: None,
-//! #         server_timestamp_ms: None, reply_parent: None, first_message: false }
+//! #         server_timestamp_ms: None, reply_parent: None, first_message: false, historical: false }
 //! # }
 //!
 //! let mut jump = CommandConfig::new("jump", ["!jump"]);

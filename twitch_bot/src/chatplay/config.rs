@@ -30,6 +30,14 @@ use thiserror::Error;
 
 use super::normalize::{is_invisible, normalized};
 
+/// Default [`VoteConfig::max_voters`]: one million voter records per vote.
+///
+/// A voter record costs about 140 bytes (an 80-byte map entry plus the hash table's spare room),
+/// so the cap bounds one vote's voter memory at roughly 140 MB even if a hostile or broken
+/// server invents user ids, while no real audience reaches it: Twitch's largest chats see a few
+/// hundred thousand distinct chatters in a whole stream, far fewer in a 10-30 s round.
+pub const DEFAULT_MAX_VOTERS: usize = 1_000_000;
+
 /// The most options one vote may have.
 pub const MAX_OPTIONS: usize = 256;
 /// The longest option, in bytes after normalisation.
@@ -97,6 +105,14 @@ pub struct VoteConfig {
     pub announce: bool,
     /// Anarchy only: the least time between two inputs of one user, in seconds (0 = none).
     pub anarchy_cooldown_secs: f64,
+    /// The most voters the vote keeps records of (at least 1). Default [`DEFAULT_MAX_VOTERS`].
+    /// When full, new voters are refused until the round closes, counted in
+    /// [`VoteResult::refused_voters`](super::VoteResult::refused_voters); users already known
+    /// may still change their ballot. See [`vote`](super::vote#bounded-memory).
+    pub max_voters: usize,
+    /// Only ballots from these channels count (logins, without `#`, any case); empty (the
+    /// default) counts ballots from every joined channel together.
+    pub channels: Vec<String>,
 }
 
 impl VoteConfig {
@@ -122,6 +138,8 @@ impl VoteConfig {
             max_repeat: 1,
             announce: false,
             anarchy_cooldown_secs: 0.0,
+            max_voters: DEFAULT_MAX_VOTERS,
+            channels: Vec::new(),
         }
     }
 
@@ -167,6 +185,22 @@ impl VoteConfig {
             &format!("vote {:?} anarchy_cooldown_secs", self.name),
             self.anarchy_cooldown_secs,
         )?;
+        if self.max_voters == 0 {
+            return Err(ConfigError::ZeroMaxVoters { vote });
+        }
+        for channel in &self.channels {
+            let login = channel.strip_prefix('#').unwrap_or(channel);
+            if login.is_empty()
+                || !login
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
+                return Err(ConfigError::BadChannel {
+                    vote,
+                    channel: channel.clone(),
+                });
+            }
+        }
         Ok(())
     }
 }
@@ -253,8 +287,9 @@ pub struct EngineConfig {
     pub commands: Vec<CommandConfig>,
     /// Seed for random tie-breaks; `None` draws one from the OS. Either way it is logged.
     pub seed: Option<u64>,
-    /// How many ballot message ids each vote remembers to ignore replays (oldest forgotten
-    /// first). Default 100 000.
+    /// How many ballot message ids each vote is sure to remember to ignore replays: the last
+    /// `max_remembered_ids` are always known, at most twice that are held (the oldest
+    /// generation is forgotten at once, see [`dedup`](super::dedup)). Default 100 000.
     pub max_remembered_ids: usize,
     /// Capacity of the engine's event queue (drop-newest when full). Default 65 536.
     pub event_capacity: usize,
@@ -422,6 +457,22 @@ pub enum ConfigError {
         what: String,
         /// The value given.
         secs: f64,
+    },
+    /// `max_voters` is 0.
+    #[error("vote {vote:?}: max_voters must be at least 1")]
+    ZeroMaxVoters {
+        /// The vote.
+        vote: String,
+    },
+    /// A `channels` entry is not a channel login.
+    #[error(
+        "vote {vote:?}: channel {channel:?} must be a channel login (letters, digits, '_', optional '#')"
+    )]
+    BadChannel {
+        /// The vote.
+        vote: String,
+        /// The entry as configured.
+        channel: String,
     },
     /// A command's name is empty.
     #[error("a command has an empty name")]

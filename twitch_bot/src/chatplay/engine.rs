@@ -122,12 +122,19 @@ impl Engine {
 
     /// Feeds one chat message.
     ///
-    /// In order: due rounds close; keyword handlers are dispatched; then, unless the sender is the
-    /// bot itself, a moderator's `!vote start <name>` / `!vote stop <name>` is obeyed, chat
-    /// commands are matched, and the message is offered to every open vote as a ballot. A message
-    /// may be both a command and a ballot.
+    /// In order: due rounds close; a backlog line the server replays (`historical=1`,
+    /// [`Privmsg::historical`]) stops there: it was not said now, so it fires no keyword,
+    /// command or moderator control, casts no ballot and passes on no anarchy input. Otherwise
+    /// keyword handlers are dispatched; then, unless the sender is the bot itself, a moderator's
+    /// `!vote start <name>` / `!vote stop <name>` is obeyed, chat commands are matched, and the
+    /// message is offered to every open vote as a ballot. A message may be both a command and a
+    /// ballot.
     pub fn handle_privmsg(&mut self, msg: &Privmsg, now: Instant) {
         self.handle_timeout(now);
+        if msg.historical {
+            tracing::trace!(channel = %msg.channel, user = %msg.login, "historical backlog line ignored");
+            return;
+        }
         self.keywords.dispatch(msg);
         if msg.login.eq_ignore_ascii_case(&self.bot_login) {
             return;

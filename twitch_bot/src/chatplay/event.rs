@@ -119,6 +119,10 @@ pub struct VoteResult {
     /// Democracy: users holding a ballot at close (plus ballots kept by `reset_voted_list` or
     /// counted with voter limiting off). Anarchy: distinct users whose input was passed on.
     pub voters: u64,
+    /// Ballots refused because the vote was full: new users past
+    /// [`VoteConfig::max_voters`](super::VoteConfig::max_voters) (one per refused message; see
+    /// [bounded memory](super::vote#bounded-memory)). 0 unless the cap was reached.
+    pub refused_ballots: u64,
     /// The vote's `announce` setting.
     pub announce: bool,
 }
@@ -132,7 +136,7 @@ impl VoteResult {
     ///     vote: "move".into(), round: 1, mode: Mode::Democracy,
     ///     winner: Some(Choice { option: "up".into(), repeat: 1 }),
     ///     tally: vec![TallyEntry { choice: Choice { option: "up".into(), repeat: 1 }, count: 3 }],
-    ///     voters: 4, announce: true,
+    ///     voters: 4, refused_ballots: 0, announce: true,
     /// };
     /// assert_eq!(r.announcement(), "Vote move #1 closed: up wins with 3 of 4 voters");
     /// ```

@@ -42,7 +42,7 @@
 //! #         display_name: "Ann".into(), text: text.into(), is_action: false, badges: vec![],
 //! #         badge_info: vec![], color: None, is_moderator: false, is_subscriber: false, is_vip: false,
 //! #         is_broadcaster: false, emotes: vec![], bits: None, message_id: None,
-//! #         server_timestamp_ms: None, reply_parent: None, first_message: false }
+//! #         server_timestamp_ms: None, reply_parent: None, first_message: false, historical: false }
 //! # }
 //!
 //! let keywords = Keywords::new();
@@ -392,7 +392,7 @@ impl Keywords {
     /// #         text: text.into(), is_action: false, badges: vec![], badge_info: vec![], color: None,
     /// #         is_moderator: false, is_subscriber: false, is_vip: false, is_broadcaster: false,
     /// #         emotes: vec![], bits: None, message_id: None, server_timestamp_ms: None,
-    /// #         reply_parent: None, first_message: false }
+    /// #         reply_parent: None, first_message: false, historical: false }
     /// # }
     /// let k = twitch_bot::chatplay::Keywords::new();
     /// let n = Arc::new(AtomicUsize::new(0));

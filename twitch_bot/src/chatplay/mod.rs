@@ -22,7 +22,7 @@
 //! #         display_name: user.into(), text: text.into(), is_action: false, badges: vec![],
 //! #         badge_info: vec![], color: None, is_moderator: false, is_subscriber: false, is_vip: false,
 //! #         is_broadcaster: false, emotes: vec![], bits: None, message_id: Some(id.into()),
-//! #         server_timestamp_ms: None, reply_parent: None, first_message: false }
+//! #         server_timestamp_ms: None, reply_parent: None, first_message: false, historical: false }
 //! # }
 //!
 //! let mut vote = VoteConfig::new("move", ["up", "down", "left", "right"]);
@@ -72,8 +72,9 @@
 //! * **Blocking.** Nothing blocks except the keyword table's short lock, never held while a
 //!   handler runs.
 //! * **Memory.** Bounded: the event queue and the keyword queue drop the newest when full (and
-//!   count it), the message-id memory forgets the oldest ids, voters and cooldown entries of
-//!   inactive users are pruned. The ballot hot path allocates only for a user's first ballot in
+//!   count it), the message-id memory forgets its oldest generation of ids, voters and cooldown
+//!   entries of inactive users are pruned, and each vote holds at most `max_voters` voter
+//!   records (new voters past it are refused and counted, see [`vote`]). The ballot hot path allocates only for a user's first ballot in
 //!   a while (the user id) and never for rejected messages.
 //! * **Errors.** Configuration errors are [`ConfigError`], vote operations [`VoteError`], keyword
 //!   registration [`KeywordError`]; hostile chat never panics and is simply not a ballot.
@@ -98,7 +99,9 @@ pub(crate) mod test_support;
 mod tests;
 
 pub use commands::Commands;
-pub use config::{CommandConfig, ConfigError, EngineConfig, Mode, Start, TieBreak, VoteConfig};
+pub use config::{
+    CommandConfig, ConfigError, DEFAULT_MAX_VOTERS, EngineConfig, Mode, Start, TieBreak, VoteConfig,
+};
 pub use dedup::MessageKey;
 pub use engine::Engine;
 pub use event::{

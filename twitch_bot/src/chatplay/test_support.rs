@@ -24,6 +24,7 @@ pub(crate) fn chat(login: &str, text: &str) -> Privmsg {
         server_timestamp_ms: None,
         reply_parent: None,
         first_message: false,
+        historical: false,
     }
 }
 

@@ -656,6 +656,190 @@ fn votes_can_be_added_and_removed_at_run_time() {
     assert!(e.add_vote(bad, t).is_err());
 }
 
+#[test]
+fn historical_backlog_lines_fire_nothing() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut config = EngineConfig::new("bot");
+    config.commands.push(CommandConfig::new("jump", ["!jump"]));
+    config.votes.push(VoteConfig::new("move", ["up", "jump"]));
+    let mut anarchy = VoteConfig::new("pad", ["a", "b"]);
+    anarchy.mode = Mode::Anarchy;
+    config.votes.push(anarchy);
+    let mut e = Engine::new(config).unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    e.keywords()
+        .register("!hi", move |_| {
+            h.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    let t = Instant::now();
+    e.start(t);
+    events(&mut e);
+    let old = |login: &str, id: &str, text: &str| {
+        let mut m = chat_id(login, id, text);
+        m.historical = true;
+        m
+    };
+    let mut moderator = old("mo", "h5", "!vote stop move");
+    moderator.is_moderator = true;
+    for m in [
+        old("a", "h1", "up"),
+        old("b", "h2", "!jump"),
+        old("c", "h3", "a"),
+        old("d", "h4", "!hi"),
+        moderator,
+    ] {
+        e.handle_privmsg(&m, t + secs(1.0));
+    }
+    assert!(events(&mut e).is_empty(), "no command, input or control");
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "no keyword");
+    assert_eq!(e.vote("move").unwrap().voters(), 0);
+    assert_eq!(e.vote("pad").unwrap().voters(), 0);
+    assert!(
+        e.vote("move").unwrap().is_open(),
+        "!vote stop was not obeyed"
+    );
+    // the same users live: everything counts, and the backlog's ids did not block them
+    e.handle_privmsg(&chat_id("a", "h1", "up"), t + secs(2.0));
+    e.handle_privmsg(&chat_id("c", "h3", "a"), t + secs(2.0));
+    e.handle_privmsg(&chat_id("d", "h4", "!hi"), t + secs(2.0));
+    assert_eq!(e.vote("move").unwrap().voters(), 1);
+    assert!(matches!(&events(&mut e)[..], [Event::Input(i)] if i.user == "c"));
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+fn capped(max_voters: usize, mode: Mode) -> Engine {
+    let mut v = VoteConfig::new("move", ["up", "down"]);
+    v.max_voters = max_voters;
+    v.mode = mode;
+    v.window_secs = 10.0;
+    engine_with(v)
+}
+
+#[test]
+fn a_full_vote_refuses_new_voters_but_known_ones_may_change() {
+    let mut e = capped(2, Mode::Democracy);
+    let t = Instant::now();
+    e.start(t);
+    e.handle_privmsg(&chat_id("a", "1", "up"), t);
+    e.handle_privmsg(&chat_id("b", "2", "up"), t);
+    e.handle_privmsg(&chat_id("c", "3", "down"), t); // refused
+    e.handle_privmsg(&chat_id("c", "3", "down"), t); // its replay: a replay, not a second refusal
+    e.handle_privmsg(&chat_id("d", "4", "down"), t); // refused
+    e.handle_privmsg(&chat_id("a", "5", "down"), t); // a changes her ballot
+    e.handle_clear_chat(&timeout("b"), t); // b timed out: his record stays, no room is made
+    e.handle_privmsg(&chat_id("c", "6", "down"), t); // still refused
+    assert_eq!(e.vote("move").unwrap().refused_ballots(), 3);
+    events(&mut e);
+    e.handle_timeout(t + secs(10.0));
+    let ev = events(&mut e);
+    let r = closed(&ev)[0];
+    assert_eq!(r.voters, 1);
+    assert_eq!(tally_map(&r.tally), labels(&[("down", 1)]));
+    assert_eq!(r.refused_ballots, 3);
+    // round 2: records of round 1 are dropped to make room, new voters count again
+    let t2 = t + secs(11.0);
+    for (user, id) in [("c", "7"), ("d", "8")] {
+        e.handle_privmsg(&chat_id(user, id, "down"), t2);
+    }
+    e.handle_privmsg(&chat_id("a", "9", "up"), t2); // refused now: c and d hold the room
+    e.handle_privmsg(&chat_id("c", "10", "up"), t2); // c may change
+    let r = e.close_round("move", t2).unwrap();
+    assert_eq!((r.voters, r.refused_ballots), (2, 1));
+    assert_eq!(tally_map(&r.tally), labels(&[("up", 1), ("down", 1)]));
+}
+
+#[test]
+fn a_full_anarchy_vote_passes_on_no_input_from_new_users() {
+    let mut v = VoteConfig::new("pad", ["a", "b"]);
+    v.max_voters = 1;
+    v.mode = Mode::Anarchy;
+    v.anarchy_cooldown_secs = 30.0;
+    v.window_secs = 10.0;
+    let mut e = engine_with(v);
+    let t = Instant::now();
+    e.start(t);
+    events(&mut e);
+    e.handle_privmsg(&chat_id("x", "1", "a"), t);
+    e.handle_privmsg(&chat_id("y", "2", "b"), t); // refused
+    let users: Vec<String> = events(&mut e)
+        .into_iter()
+        .filter_map(|ev| match ev {
+            Event::Input(i) => Some(i.user),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(users, ["x"]);
+    // next round: x's cooldown still runs, so x's record is kept and y is still refused
+    let t2 = t + secs(10.0);
+    e.handle_timeout(t2);
+    events(&mut e);
+    e.handle_privmsg(&chat_id("y", "3", "b"), t2);
+    assert!(
+        events(&mut e)
+            .iter()
+            .all(|ev| !matches!(ev, Event::Input(_)))
+    );
+    assert_eq!(e.vote("pad").unwrap().refused_ballots(), 1);
+    // once x's cooldown is over, its record can go: y gets in
+    let t3 = t + secs(31.0);
+    e.handle_privmsg(&chat_id("y", "4", "b"), t3);
+    assert!(
+        events(&mut e)
+            .iter()
+            .any(|ev| matches!(ev, Event::Input(i) if i.user == "y"))
+    );
+}
+
+#[test]
+fn ballots_from_every_channel_count_together_unless_filtered() {
+    let from = |channel: &str, login: &str, id: &str, text: &str| {
+        let mut m = chat_id(login, id, text);
+        m.channel = channel.into();
+        m
+    };
+    let mut config = EngineConfig::new("bot");
+    config.votes.push(VoteConfig::new("all", ["up", "down"]));
+    let mut only_a = VoteConfig::new("only_a", ["up", "down"]);
+    only_a.channels = vec!["#Chan_A".into()];
+    config.votes.push(only_a);
+    let mut e = Engine::new(config).unwrap();
+    let t = Instant::now();
+    e.start(t);
+    e.handle_privmsg(&from("chan_a", "ann", "1", "up"), t);
+    e.handle_privmsg(&from("chan_b", "bob", "2", "down"), t);
+    e.handle_privmsg(&from("chan_b", "ann", "3", "down"), t); // ann again, elsewhere
+    let all = e.close_round("all", t).unwrap();
+    assert_eq!(all.voters, 2, "one ballot per user across channels");
+    assert_eq!(tally_map(&all.tally), labels(&[("down", 2)]));
+    let a = e.close_round("only_a", t).unwrap();
+    assert_eq!((a.voters, a.refused_ballots), (1, 0));
+    assert_eq!(tally_map(&a.tally), labels(&[("up", 1)]));
+}
+
+#[test]
+fn max_voters_and_channels_are_validated() {
+    let mut v = VoteConfig::new("move", ["up"]);
+    assert_eq!(v.max_voters, DEFAULT_MAX_VOTERS);
+    v.max_voters = 0;
+    assert_eq!(
+        v.validate().unwrap_err().to_string(),
+        "vote \"move\": max_voters must be at least 1"
+    );
+    v.max_voters = 1;
+    for bad in ["", "#", "two words", "#a,b"] {
+        v.channels = vec![bad.into()];
+        assert!(
+            matches!(v.validate(), Err(ConfigError::BadChannel { ref channel, .. }) if channel == bad),
+            "{bad:?}"
+        );
+    }
+    v.channels = vec!["#Some_Chan".into(), "other1".into()];
+    assert!(v.validate().is_ok());
+}
+
 // ----- property tests -----
 
 /// One step of a generated chat.
@@ -701,6 +885,11 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
 struct Model {
     ballots: BTreeMap<u8, (usize, String)>,
     seen: std::collections::BTreeSet<String>,
+    /// `max_voters`, if any: users with a record (one round: records are never dropped)
+    /// and the ballots refused.
+    cap: Option<usize>,
+    known: std::collections::BTreeSet<u8>,
+    refused: u64,
 }
 
 impl Model {
@@ -718,6 +907,14 @@ impl Model {
         if let Some(option) = option
             && self.seen.insert(id.to_owned())
         {
+            if let Some(cap) = self.cap
+                && !self.known.contains(&user)
+                && self.known.len() >= cap
+            {
+                self.refused += 1;
+                return;
+            }
+            self.known.insert(user);
             self.ballots.insert(user, (option, id.to_owned()));
         }
     }
@@ -787,6 +984,24 @@ proptest! {
         let mut model = Model::default();
         run(&steps, &mut e, &mut model, t);
         prop_assert_eq!(tally_map(&e.vote("move").unwrap().tally()), model.tally());
+    }
+
+    /// With a small `max_voters`, the tally still matches the model, which refuses users past
+    /// the cap (known users may change), and counts the refusals exactly.
+    #[test]
+    fn a_capped_vote_matches_the_model(cap in 1usize..6, steps in steps()) {
+        let t = Instant::now();
+        let mut v = VoteConfig::new("move", OPTS);
+        v.window_secs = 1000.0;
+        v.max_voters = cap;
+        let mut e = engine_with(v);
+        e.start(t);
+        let mut model = Model { cap: Some(cap), ..Model::default() };
+        run(&steps, &mut e, &mut model, t);
+        let v = e.vote("move").unwrap();
+        prop_assert_eq!(tally_map(&v.tally()), model.tally());
+        prop_assert_eq!(v.refused_ballots(), model.refused);
+        prop_assert!(v.voters() <= cap as u64);
     }
 
     /// Replaying every message a second time (after everything) changes nothing.

@@ -22,9 +22,13 @@
 //!   without tags). **The last valid ballot wins**: a new ballot replaces the user's previous one.
 //!   This is "voter limiting" on, the default; with it off ([`Vote::set_voter_limiting`]), every
 //!   ballot message adds one, as in the legacy gem.
-//! * **A message id counts once.** Each vote remembers the ids of the ballots it counted (bounded,
-//!   oldest forgotten first, across rounds), so lines replayed after a reconnect change nothing.
+//! * **A message id counts once.** Each vote remembers the ids of the ballots it counted (at
+//!   least the last `max_remembered_ids`, across rounds; see [`dedup`](super::dedup)), so lines
+//!   replayed after a reconnect change nothing.
 //! * **The bot's own messages never count** (the engine drops them before the votes see them).
+//! * **Backlog lines never count.** A line tagged `historical=1` (chat history the server
+//!   replays, [`Privmsg::historical`]) was not said now: the engine drops it before keywords,
+//!   commands and votes, so it casts no ballot and passes on no anarchy input.
 //! * **Moderation.** A CLEARCHAT of a user (timeout or ban) removes that user's ballot in the open
 //!   round. A CLEARMSG removes the ballot its message cast, if that is still the user's current
 //!   ballot (a later ballot is left alone). A CLEARCHAT of the whole chat (`/clear`) removes no
@@ -38,8 +42,36 @@
 //!
 //! Without manual counts ([`Vote::set_option_count`] and friends), the tally's sum always equals
 //! the number of voters.
+//!
+//! # Channels
+//!
+//! By default **ballots from every joined channel count together**: a bot in `#a` and `#b`
+//! runs one round per vote, and a user voting in both channels holds one ballot (keyed by
+//! user id, the last one wins). To count one channel only, list it in
+//! [`VoteConfig::channels`](super::VoteConfig::channels); ballots from other channels are then
+//! ignored by that vote (they are not refused or counted anywhere).
+//!
+//! # Bounded memory
+//!
+//! Each vote keeps one record per voter (about 140 bytes), for the open round and for users who
+//! voted in the last few rounds (so a regular voter costs no allocation per round), and the ids
+//! of the ballots it counted (see [`dedup`](super::dedup)). Both are capped:
+//!
+//! * at most [`VoteConfig::max_voters`](super::VoteConfig::max_voters) voter records (default
+//!   [`DEFAULT_MAX_VOTERS`](super::config::DEFAULT_MAX_VOTERS), one million). When the cap is
+//!   reached, the vote first forgets, once per round, every record that matters for nothing in
+//!   the open round (users who did not vote in it and have no anarchy cooldown running). If it is
+//!   still full, **a user it does not know is refused** until the round closes: the ballot is
+//!   ignored (no tally change, no anarchy input). Users it already knows (they voted in this
+//!   round, or recently) may still change their ballot: their record exists, so this costs no
+//!   memory. Every refused ballot is counted in
+//!   [`VoteResult::refused_ballots`](super::VoteResult::refused_ballots) (and
+//!   [`Vote::refused_ballots`] while the round is open), and the first refusal of a round logs
+//!   one `warn` (never one per message). Records are dropped again when later rounds open.
+//! * at most `2 * max_remembered_ids` message ids (see [`dedup`](super::dedup)).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
@@ -121,6 +153,8 @@ struct Tally {
     frozen_total: u64,
     /// Anarchy: users whose input was passed on this round.
     distinct: u64,
+    /// Ballots refused because the vote was full (`max_voters`).
+    refused: u64,
 }
 
 impl Tally {
@@ -134,6 +168,7 @@ impl Tally {
         self.holders = 0;
         self.frozen_total = 0;
         self.distinct = 0;
+        self.refused = 0;
     }
 
     fn count(&self, i: usize) -> u64 {
@@ -180,8 +215,8 @@ fn numeric_id(id: &str) -> Option<u64> {
 }
 
 impl Voters {
-    /// The user's record, created on first use.
-    fn slot(&mut self, user_id: Option<&str>, login: &str) -> &mut Voter {
+    /// The user's record, created on first use if `room` (else `None` for a user not known).
+    fn slot(&mut self, user_id: Option<&str>, login: &str, room: bool) -> Option<&mut Voter> {
         let hasher = self.hasher;
         let fresh = || Voter {
             round: 0,
@@ -192,16 +227,28 @@ impl Voters {
         };
         let (map, key) = match user_id {
             Some(id) => match numeric_id(id) {
-                Some(n) => return self.by_number.entry(n).or_insert_with(fresh),
+                Some(n) => {
+                    return match self.by_number.entry(n) {
+                        Entry::Occupied(known) => Some(known.into_mut()),
+                        Entry::Vacant(new) => room.then(|| new.insert(fresh())),
+                    };
+                }
                 None => (&mut self.by_id, id),
             },
             None => (&mut self.by_login, login),
         };
         if !map.contains_key(key) {
+            if !room {
+                return None;
+            }
             map.insert(key.into(), fresh());
         }
-        // Infallible: inserted just above when missing.
-        map.get_mut(key).expect("voter inserted above")
+        map.get_mut(key)
+    }
+
+    /// How many records are held.
+    fn len(&self) -> usize {
+        self.by_number.len() + self.by_id.len() + self.by_login.len()
     }
 
     fn get(&self, user_id: Option<&str>, login: &str) -> Option<&Voter> {
@@ -279,6 +326,12 @@ pub struct Vote {
     running: bool,
     tally: Tally,
     voters: Voters,
+    /// The cap on voter records (`VoteConfig::max_voters`).
+    max_voters: usize,
+    /// Whether the open round already dropped idle records to make room.
+    made_room: bool,
+    /// Only ballots from these channels count (lowercase logins); empty: all channels.
+    channels: Vec<Box<str>>,
     seen: RecentIds,
     rng: StdRng,
 }
@@ -310,6 +363,13 @@ impl Vote {
             running: config.start == Start::Auto,
             tally: Tally::default(),
             voters: Voters::default(),
+            max_voters: config.max_voters,
+            made_room: false,
+            channels: config
+                .channels
+                .iter()
+                .map(|c| c.strip_prefix('#').unwrap_or(c).to_ascii_lowercase().into())
+                .collect(),
             seen: RecentIds::new(max_ids),
             rng: StdRng::seed_from_u64(seed),
         };
@@ -389,6 +449,12 @@ impl Vote {
             Mode::Democracy => self.tally.holders + self.tally.frozen_total,
             Mode::Anarchy => self.tally.distinct,
         }
+    }
+
+    /// Ballots refused so far in this round because the vote was full (see
+    /// [bounded memory](self#bounded-memory)).
+    pub fn refused_ballots(&self) -> u64 {
+        self.tally.refused
     }
 
     /// The inputs with a count above 0, in option order then repeat order.
@@ -680,6 +746,7 @@ impl Vote {
         let keep =
             |v: &Voter| v.round + 8 >= round || v.last_input.is_some_and(|t| now < t + cooldown);
         self.voters.retain(keep);
+        self.made_room = false;
         let closes_at = now + self.window;
         self.open = Some(OpenRound { closes_at });
         tracing::debug!(vote = %self.name, round = self.round, "round opened");
@@ -714,9 +781,10 @@ impl Vote {
             winner: self.pick_winner(),
             tally: self.tally(),
             voters: self.voters(),
+            refused_ballots: self.tally.refused,
             announce: self.announce,
         };
-        tracing::debug!(vote = %self.name, round = self.round, winner = ?result.winner, voters = result.voters, "round closed");
+        tracing::debug!(vote = %self.name, round = self.round, winner = ?result.winner, voters = result.voters, refused_ballots = result.refused_ballots, "round closed");
         Ok(result)
     }
 
@@ -733,6 +801,9 @@ impl Vote {
         if normalized.len() > self.max_ballot_len {
             return None;
         }
+        if !self.channels.is_empty() && !self.channels.iter().any(|c| **c == *msg.channel) {
+            return None;
+        }
         let (option, repeat) = match_ballot(normalized, &self.folded, self.max_repeat)?;
         if !self.options[option].enabled {
             return None;
@@ -745,7 +816,14 @@ impl Vote {
         let index = option * usize::from(self.max_repeat) + usize::from(repeat - 1);
         let input = u16::try_from(index).ok()?;
         let round = self.round;
-        let voter = self.voters.slot(msg.user_id.as_deref(), &msg.login);
+        let (user_id, login) = (msg.user_id.as_deref(), msg.login.as_str());
+        if self.voters.len() >= self.max_voters
+            && self.voters.get(user_id, login).is_none()
+            && !self.make_room(now)
+        {
+            return None;
+        }
+        let voter = self.voters.slot(user_id, login, true)?;
         if voter.round != round {
             voter.round = round;
             voter.ballot = None;
@@ -846,6 +924,32 @@ impl Vote {
     }
 
     // ----- internals -----
+
+    /// The vote is full and a new user wants in: drops (once per round) the records that matter
+    /// for nothing in the open round; false (refused, counted) if still full.
+    fn make_room(&mut self, now: Instant) -> bool {
+        if !self.made_room {
+            self.made_room = true;
+            let (round, cooldown) = (self.round, self.anarchy_cooldown);
+            let before = self.voters.len();
+            self.voters
+                .retain(|v| v.round == round || v.last_input.is_some_and(|t| now < t + cooldown));
+            tracing::debug!(vote = %self.name, round, dropped = before - self.voters.len(), "vote full: idle voter records dropped");
+        }
+        if self.voters.len() < self.max_voters {
+            return true;
+        }
+        self.tally.refused += 1;
+        if self.tally.refused == 1 {
+            tracing::warn!(
+                vote = %self.name,
+                round = self.round,
+                max_voters = self.max_voters,
+                "vote full: new voters are refused until the round closes (counted in refused_ballots)"
+            );
+        }
+        false
+    }
 
     fn removable(&self) -> bool {
         self.open.is_some() && self.mode == Mode::Democracy

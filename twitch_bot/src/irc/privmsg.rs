@@ -72,6 +72,8 @@ pub struct Privmsg {
     pub reply_parent: Option<ReplyParent>,
     /// `first-msg=1`: the user's first message in this channel.
     pub first_message: bool,
+    /// `historical=1`: a backlog line the server replays (not said now); ChatPlay ignores it.
+    pub historical: bool,
 }
 
 /// Removes a CTCP `\x01ACTION ...\x01` wrapper (a `/me`), including the empty `\x01ACTION\x01`.
@@ -133,6 +135,7 @@ impl TryFrom<&RawLine<'_>> for Privmsg {
             message_id: tags.get_nonempty("id"),
             server_timestamp_ms: parse_u64_tag(line, "tmi-sent-ts")?,
             first_message: tags.flag("first-msg"),
+            historical: tags.flag("historical"),
             text: text.to_owned(),
             badges,
             badge_info,

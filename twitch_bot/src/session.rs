@@ -878,7 +878,10 @@ impl Session {
             }
             ServerMessage::Privmsg(msg) => self.events.push_back(Event::Chat(msg)),
             ServerMessage::ClearChat(c) => {
-                if !self.anonymous && c.target_login.as_deref() == Some(self.nick.as_str()) {
+                if !self.anonymous
+                    && !c.historical
+                    && c.target_login.as_deref() == Some(self.nick.as_str())
+                {
                     // We were timed out or banned: stop sending there instead of burning the budget.
                     let (reason, until) = match c.ban_duration_secs {
                         Some(secs) => (
@@ -1556,6 +1559,12 @@ mod tests {
         // The same learned from CLEARCHAT naming the bot; someone else's timeout changes nothing.
         let t2 = t0 + 300 * S;
         s.handle_frame("@ban-duration=5 :tmi.twitch.tv CLEARCHAT #b :someone", t2);
+        assert_eq!(s.chat_blocked("b"), None);
+        // A replayed backlog CLEARCHAT of the bot is old news, not a timeout now.
+        s.handle_frame(
+            "@ban-duration=5;historical=1 :tmi.twitch.tv CLEARCHAT #b :bot",
+            t2,
+        );
         assert_eq!(s.chat_blocked("b"), None);
         s.handle_frame("@ban-duration=5 :tmi.twitch.tv CLEARCHAT #b :bot", t2);
         assert_eq!(s.chat_blocked("b"), Some("the bot is timed out for 5 s"));

@@ -76,6 +76,7 @@ fn parse(line: &str) -> Input {
                 target_user_id,
                 ban_duration_secs: None,
                 server_timestamp_ms: None,
+                historical: c.source.tags.0.get("historical").map(String::as_str) == Some("1"),
             })
         }
         ServerMessage::ClearMsg(c) => Input::ClearMsg(ClearMsg {
@@ -84,6 +85,7 @@ fn parse(line: &str) -> Input {
             target_message_id: c.message_id,
             text: c.message_text,
             server_timestamp_ms: None,
+            historical: c.source.tags.0.get("historical").map(String::as_str) == Some("1"),
         }),
         _ => Input::Other,
     }

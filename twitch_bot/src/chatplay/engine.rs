@@ -160,7 +160,8 @@ impl Engine {
     /// clear of the whole chat removes nothing (see [`vote`](super::vote) for why).
     pub fn handle_clear_chat(&mut self, clear: &ClearChat, now: Instant) {
         self.handle_timeout(now);
-        if clear.target_user_id.is_none() && clear.target_login.is_none() {
+        // A replayed backlog line says nothing about the open round; a whole-chat clear removes no ballots.
+        if clear.historical || (clear.target_user_id.is_none() && clear.target_login.is_none()) {
             return;
         }
         for vote in &mut self.votes {
@@ -175,6 +176,9 @@ impl Engine {
     /// user's current ballot.
     pub fn handle_clear_msg(&mut self, clear: &ClearMsg, now: Instant) {
         self.handle_timeout(now);
+        if clear.historical {
+            return;
+        }
         let key = MessageKey::from_id(Some(&clear.target_message_id));
         for vote in &mut self.votes {
             vote.remove_message(&key);

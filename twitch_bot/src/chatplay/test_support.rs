@@ -43,6 +43,7 @@ pub(crate) fn timeout(login: &str) -> ClearChat {
         target_user_id: Some(format!("id-{login}")),
         ban_duration_secs: Some(600),
         server_timestamp_ms: None,
+        historical: false,
     }
 }
 
@@ -54,5 +55,6 @@ pub(crate) fn delete(login: &str, id: &str) -> ClearMsg {
         target_message_id: id.into(),
         text: String::new(),
         server_timestamp_ms: None,
+        historical: false,
     }
 }

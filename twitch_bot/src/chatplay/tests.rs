@@ -224,6 +224,7 @@ fn clearchat_and_clearmsg_remove_ballots() {
             target_user_id: None,
             ban_duration_secs: None,
             server_timestamp_ms: None,
+            historical: false,
         },
         t,
     );
@@ -1093,4 +1094,30 @@ proptest! {
         }
         prop_assert_eq!(result(&forward), result(&shuffled));
     }
+}
+
+#[test]
+fn historical_clears_remove_no_ballot() {
+    let mut e = Engine::new({
+        let mut c = EngineConfig::new("bot");
+        c.votes.push(VoteConfig::new("move", ["up", "down"]));
+        c
+    })
+    .unwrap();
+    let t = Instant::now();
+    e.start(t);
+    e.handle_privmsg(&chat_id("a", "1", "up"), t);
+    e.handle_privmsg(&chat_id("b", "2", "down"), t);
+    // a backlog replay of an old timeout of `a` and an old deletion of `b`'s message: not about this round
+    let mut old_timeout = timeout("a");
+    old_timeout.historical = true;
+    e.handle_clear_chat(&old_timeout, t);
+    let mut old_delete = delete("b", "2");
+    old_delete.historical = true;
+    e.handle_clear_msg(&old_delete, t);
+    assert_eq!(e.vote("move").unwrap().voters(), 2);
+    // the same clears live do remove them
+    e.handle_clear_chat(&timeout("a"), t);
+    e.handle_clear_msg(&delete("b", "2"), t);
+    assert_eq!(e.vote("move").unwrap().voters(), 0);
 }

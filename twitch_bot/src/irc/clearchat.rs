@@ -12,6 +12,7 @@ use super::{ParseError, RawLine, parse_u64_tag};
 /// assert_eq!(c.target_login.as_deref(), Some("spammer"));
 /// assert_eq!(c.ban_duration_secs, Some(600));
 /// assert!(c.is_timeout());
+/// assert!(!c.historical);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClearChat {
@@ -25,6 +26,8 @@ pub struct ClearChat {
     pub ban_duration_secs: Option<u64>,
     /// `tmi-sent-ts`.
     pub server_timestamp_ms: Option<u64>,
+    /// `historical=1`: a backlog line the server replays (not done now); ChatPlay and the session ignore it.
+    pub historical: bool,
 }
 
 impl ClearChat {
@@ -58,6 +61,7 @@ impl TryFrom<&RawLine<'_>> for ClearChat {
             target_user_id: line.tags.get_nonempty("target-user-id"),
             ban_duration_secs: parse_u64_tag(line, "ban-duration")?,
             server_timestamp_ms: parse_u64_tag(line, "tmi-sent-ts")?,
+            historical: line.tags.flag("historical"),
         })
     }
 }

@@ -23,6 +23,8 @@ pub struct ClearMsg {
     pub text: String,
     /// `tmi-sent-ts`.
     pub server_timestamp_ms: Option<u64>,
+    /// `historical=1`: a backlog line the server replays (not done now); ChatPlay and the session ignore it.
+    pub historical: bool,
 }
 
 impl TryFrom<&RawLine<'_>> for ClearMsg {
@@ -42,6 +44,7 @@ impl TryFrom<&RawLine<'_>> for ClearMsg {
             target_message_id,
             text: line.params.get(1).copied().unwrap_or("").to_owned(),
             server_timestamp_ms: parse_u64_tag(line, "tmi-sent-ts")?,
+            historical: line.tags.flag("historical"),
         })
     }
 }

@@ -1075,3 +1075,73 @@ async fn slow_stdout_consumer_bounded_memory_and_no_lost_vote_closed() {
     assert!(inputs + dropped["count"].as_u64().unwrap() <= users as u64);
     assert_clean_with(&server, &bot);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missed_pong_reconnects_and_rejoins() {
+    // The bot PINGs after 1 s of silence and gives a PONG 1 s (config keys under [connection]).
+    let (server, mut bot) = start(MockOptions::default(), |c| c.keepalive(1.0, 1.0)).await;
+    // While the server answers, the bot's own PINGs keep the connection up.
+    let mark = server.mark();
+    server
+        .wait_for_line_since(mark, T, |l| irc_command(l) == "PING")
+        .await
+        .expect("the bot PINGs a quiet server");
+    let mark = server.mark();
+    server
+        .wait_for_line_since(mark, T, |l| irc_command(l) == "PING")
+        .await
+        .expect("and again once answered");
+    assert!(!bot.events().iter().any(|e| e["type"] == "disconnected"));
+
+    // The server goes silent: it stops answering PINGs (the socket stays open).
+    server.set_answer_pings(false);
+    let mark = server.mark();
+    let (conn, _) = server
+        .wait_for_line_since(mark, T, |l| irc_command(l) == "PING")
+        .await
+        .expect("the bot PINGs the silent server");
+    assert_eq!(conn, 1);
+    let d = bot
+        .wait_type("disconnected", T, |_| true)
+        .await
+        .expect("a missed PONG ends the link");
+    let reason = d["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("PONG"),
+        "the reason names the missed PONG: {d}"
+    );
+    let r = bot
+        .wait_type("reconnecting", T, |_| true)
+        .await
+        .expect("then a reconnect is scheduled");
+    assert!(r["attempt"].as_u64().is_some_and(|a| a >= 1), "{r}");
+    assert!(
+        r["reason"].as_str().unwrap_or_default().contains("PONG"),
+        "{r}"
+    );
+    // The bot itself closed the dead link (the server did not).
+    let (close, by_server) = server.wait_for_close(1, T).await.expect("conn 1 closed");
+    assert!(!by_server, "the bot closed it");
+    assert_eq!(close.map(|c| c.0), Some(1000));
+
+    server.set_answer_pings(true);
+    let conn2 = server
+        .wait_for_join(CHANNEL, 1, RECONNECT)
+        .await
+        .expect("re-join after the missed PONG");
+    assert!(conn2 >= 2);
+    bot.wait_type("joined", T, |e| e["channel"] == CHANNEL)
+        .await
+        .unwrap();
+    // The new link is healthy: PINGs are answered and no further disconnect happens.
+    sync(&server, "after-pong-timeout").await;
+    assert_eq!(
+        bot.events()
+            .iter()
+            .filter(|e| e["type"] == "disconnected")
+            .count(),
+        1,
+        "exactly one disconnect"
+    );
+    assert_clean_with(&server, &bot);
+}

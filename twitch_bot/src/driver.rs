@@ -298,6 +298,8 @@ fn session_config(settings: &Settings) -> session::SessionConfig {
         (None, _) => session::SessionConfig::anonymous(),
     };
     c.channels = connection.channels.clone();
+    c.ping_after_idle = connection.ping_idle;
+    c.pong_timeout = connection.pong_timeout;
     c
 }
 
@@ -316,12 +318,15 @@ impl Core {
         self.session.handle_disconnected(now);
         self.pump_session_only(now);
         self.joined.clear();
-        self.outbox.emit(Event::Disconnected { reason });
+        self.outbox.emit(Event::Disconnected {
+            reason: reason.clone(),
+        });
         let (attempt, delay) = self.backoff.handle_disconnected(now, rand::random::<f64>());
         info!(attempt, delay_ms = delay.as_millis() as u64, "reconnecting");
         self.outbox.emit(Event::Reconnecting {
             attempt,
             delay_ms: delay.as_millis() as u64,
+            reason,
         });
         self.set_state(ConnectionState::Reconnecting);
         now + delay

@@ -46,6 +46,13 @@ pub const MAX_FRAME: usize = 128 * 1024;
 const DRAIN_WAIT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for the server to acknowledge the close.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
+/// How long a handover after a server `RECONNECT` may take: the new connection must be logged in by then,
+/// or the bot falls back to the normal reconnect; if it is logged in but some joins are still unconfirmed,
+/// it switches anyway. Twitch closes the old connection itself about 30 s after `RECONNECT`.
+pub const HANDOVER_LIMIT: Duration = Duration::from_secs(30);
+/// How long a replaced connection is still read after its close frame was sent (chat already on its way
+/// still counts), before it is dropped.
+const RETIRE_WAIT: Duration = Duration::from_secs(5);
 
 /// Worker threads of the bot's runtime.
 ///
@@ -148,6 +155,55 @@ fn spawn_connect(
     })
 }
 
+/// A second connection opened after a server `RECONNECT`, while the old one keeps reading.
+///
+/// Its socket (connecting or open) lives in the driver loop next to the main link, like the main link's.
+struct Handover {
+    /// A new session with the same config, wanting the same channels as the main one.
+    session: Session,
+    /// Until then the old connection is kept; see [`HANDOVER_LIMIT`].
+    until: Instant,
+    /// Channels whose join failed on the new connection (they do not hold the switch back).
+    failed: Vec<String>,
+    /// The new connection cannot be used (connect failed, closed, asked for a reconnect itself): why.
+    broken: Option<String>,
+}
+
+impl Handover {
+    /// Logged in, and every wanted channel joined (or given up on).
+    fn ready(&self) -> bool {
+        self.session.state() == session::SessionState::LoggedIn
+            && self.session.wanted_channels().all(|c| {
+                self.failed.iter().any(|f| f == c) || self.session.joined_channels().any(|j| j == c)
+            })
+    }
+}
+
+/// A replaced connection, closed with 1000 and read until the server's close (or [`RETIRE_WAIT`]).
+struct Retiring {
+    /// Its session: only the chat it still parses is used (the engine de-duplicates by message `id`).
+    session: Session,
+    /// Dropped at this time even if the server has not closed it.
+    until: Instant,
+}
+
+/// Which session an event comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The main session: outgoing chat goes here.
+    Main,
+    /// The new session of a handover after `RECONNECT`.
+    Handover,
+    /// A replaced session whose socket is closing: only chat is taken from it.
+    Retiring,
+}
+
+/// The text for a close seen on a socket.
+fn closed_reason(code: u16, reason: &str) -> String {
+    let sep = if reason.is_empty() { "" } else { " " };
+    format!("closed by the server ({code}{sep}{reason})")
+}
+
 /// The driver's state besides the link.
 struct Core {
     settings: Settings,
@@ -158,8 +214,14 @@ struct Core {
     backoff: Backoff,
     /// Set when the server rejected the login: the run ends with this error.
     fatal: Option<BotError>,
-    /// The link must be dropped (server RECONNECT, missed PONG): the reason.
+    /// The link must be dropped (close, error, missed PONG, failed handover): the reason.
     drop_link: Option<String>,
+    /// The server sent `RECONNECT` on the main link: a handover should start (the reason in words).
+    handover_wanted: Option<String>,
+    /// The handover in progress, if any.
+    handover: Option<Handover>,
+    /// The replaced session, while its socket closes.
+    retiring: Option<Retiring>,
     /// Channels confirmed joined (for the parts at shutdown).
     joined: Vec<String>,
     /// Whether auto-start votes were started (on the first join).
@@ -190,6 +252,9 @@ pub async fn run(
         backoff: Backoff::new(),
         fatal: None,
         drop_link: None,
+        handover_wanted: None,
+        handover: None,
+        retiring: None,
         joined: Vec::new(),
         auto_started: false,
         settings,
@@ -198,20 +263,34 @@ pub async fn run(
     let mut retry_at: Option<Instant> = Some(Instant::now());
     let mut connecting: Option<JoinHandle<Result<Link, websockets::Error>>> = None;
     let mut up: Option<Link> = None;
+    // A handover's new link (only while `core.handover` is set), and a replaced link being closed (only
+    // while `core.retiring` is set).
+    let mut new_connecting: Option<JoinHandle<Result<Link, websockets::Error>>> = None;
+    let mut new_up: Option<Link> = None;
+    let mut old: Option<Link> = None;
 
     loop {
         let now = Instant::now();
-        // Timers: the session's (PING, login, joins, rate limits), the engine's (round ends) and the retry.
+        // Timers: the sessions' (PING, login, joins, rate limits), the engine's (round ends), the retry and
+        // the handover's limits.
         let deadline = [
             core.session.poll_timeout(),
             core.engine.poll_timeout(),
             retry_at,
+            core.handover
+                .as_mut()
+                .and_then(|h| h.session.poll_timeout()),
+            core.handover.as_ref().map(|h| h.until),
+            core.retiring.as_ref().map(|r| r.until),
         ]
         .into_iter()
         .flatten()
         .min()
         .unwrap_or(now + Duration::from_secs(3600));
-        let take_frames = up.is_some() && !core.outbox.is_backlogged();
+        let room = !core.outbox.is_backlogged();
+        let take_frames = up.is_some() && room;
+        let take_new = new_up.is_some() && room;
+        let take_old = old.is_some() && room;
 
         tokio::select! {
             biased;
@@ -239,18 +318,67 @@ pub async fn run(
                 let now = Instant::now();
                 match inc {
                     Some(Incoming::Frame(f)) => core.session.handle_frame(&f, now),
-                    Some(Incoming::Closed { code, reason }) => {
-                        let sep = if reason.is_empty() { "" } else { " " };
-                        core.drop_link = Some(format!("closed by the server ({code}{sep}{reason})"));
-                    }
+                    Some(Incoming::Closed { code, reason }) => core.drop_link = Some(closed_reason(code, &reason)),
                     Some(Incoming::Error(e)) => core.drop_link = Some(format!("connection error: {e}")),
                     None => core.drop_link = Some("connection ended".to_owned()),
+                }
+            }
+            res = async { new_connecting.as_mut().expect("guarded").await }, if new_connecting.is_some() => {
+                new_connecting = None;
+                let now = Instant::now();
+                if let Some(h) = core.handover.as_mut() {
+                    match res {
+                        Ok(Ok(l)) => {
+                            info!("handover: new WebSocket open; logging in there");
+                            h.session.handle_connected(now);
+                            new_up = Some(l);
+                        }
+                        Ok(Err(e)) => h.broken = Some(format!("connect failed: {e}")),
+                        Err(e) => h.broken = Some(format!("connect task failed: {e}")),
+                    }
+                }
+            }
+            inc = async { new_up.as_mut().expect("guarded").incoming.recv().await }, if take_new => {
+                let now = Instant::now();
+                if let Some(h) = core.handover.as_mut() {
+                    match inc {
+                        Some(Incoming::Frame(f)) => h.session.handle_frame(&f, now),
+                        Some(Incoming::Closed { code, reason }) => h.broken = Some(closed_reason(code, &reason)),
+                        Some(Incoming::Error(e)) => h.broken = Some(format!("connection error: {e}")),
+                        None => h.broken = Some("connection ended".to_owned()),
+                    }
+                }
+            }
+            inc = async { old.as_mut().expect("guarded").incoming.recv().await }, if take_old => {
+                let now = Instant::now();
+                match inc {
+                    Some(Incoming::Frame(f)) => {
+                        if let Some(r) = core.retiring.as_mut() {
+                            r.session.handle_frame(&f, now);
+                        }
+                    }
+                    // Closed, failed or gone: nothing more will come from it.
+                    _ => {
+                        debug!("replaced connection closed");
+                        core.retiring = None;
+                        old = None;
+                    }
                 }
             }
             () = tokio::time::sleep_until(deadline.into()) => {
                 let now = Instant::now();
                 if core.session.poll_timeout().is_some_and(|t| t <= now) {
                     core.session.handle_timeout(now);
+                }
+                if let Some(h) = core.handover.as_mut()
+                    && h.session.poll_timeout().is_some_and(|t| t <= now)
+                {
+                    h.session.handle_timeout(now);
+                }
+                if core.retiring.as_ref().is_some_and(|r| r.until <= now) {
+                    debug!("replaced connection did not close in time; dropping it");
+                    core.retiring = None;
+                    old = None;
                 }
                 // Only when due: the engine's first handle_timeout would open the auto rounds, which must wait
                 // for the first join.
@@ -273,7 +401,77 @@ pub async fn run(
         }
 
         // Move everything the state machines produced.
-        core.pump(up.as_mut(), Instant::now());
+        let now = Instant::now();
+        core.pump(up.as_mut(), new_up.as_mut(), now);
+
+        // A server RECONNECT on the main link: open the new connection now, keep the old one reading.
+        if let Some(reason) = core.handover_wanted.take()
+            && up.is_some()
+            && core.handover.is_none()
+        {
+            let mut config = session_config(&core.settings);
+            config.channels = core.session.wanted_channels().map(str::to_owned).collect();
+            info!(%reason, "handover: opening a new connection while the old one keeps reading");
+            core.handover = Some(Handover {
+                session: Session::new(config),
+                until: now + HANDOVER_LIMIT,
+                failed: Vec::new(),
+                broken: None,
+            });
+            new_connecting = Some(spawn_connect(
+                core.settings.config.connection.server.clone(),
+                core.settings.config.connection.ca_file.clone(),
+            ));
+            core.outbox.emit(Event::Reconnecting {
+                attempt: 0,
+                delay_ms: 0,
+                reason,
+            });
+        }
+
+        // The handover failed (or is not logged in within the limit): the normal path, for both links.
+        let failed = core.handover.as_ref().and_then(|h| match &h.broken {
+            Some(b) => Some(b.clone()),
+            None if now >= h.until && h.session.state() != session::SessionState::LoggedIn => Some(
+                format!("not logged in within {} s", HANDOVER_LIMIT.as_secs()),
+            ),
+            None => None,
+        });
+        if let Some(why) = failed {
+            warn!(%why, "handover: the new connection failed; reconnecting the usual way");
+            core.handover = None;
+            if let Some(l) = new_up.take() {
+                let _ = l.client.close(1000, "");
+            }
+            if let Some(task) = new_connecting.take() {
+                task.abort();
+            }
+            core.drop_link.get_or_insert_with(|| {
+                format!(
+                    "the server asked to reconnect (RECONNECT) and the new connection failed: {why}"
+                )
+            });
+        } else if core
+            .handover
+            .as_ref()
+            .is_some_and(|h| h.ready() || now >= h.until)
+            || (core.handover.is_some() && core.drop_link.is_some())
+        {
+            // Ready (or the old link ended first): the new connection becomes the main one.
+            if let Some(reason) = core.drop_link.take() {
+                info!(%reason, "handover: the old connection ended before the new one was ready");
+            }
+            core.promote(
+                &mut up,
+                &mut connecting,
+                &mut new_up,
+                &mut new_connecting,
+                &mut old,
+                now,
+            );
+            core.pump(up.as_mut(), None, now);
+        }
+
         if let Some(reason) = core.drop_link.take()
             && let Some(l) = up.take()
         {
@@ -285,6 +483,15 @@ pub async fn run(
         }
     }
 
+    if core.handover.take().is_some() {
+        if let Some(l) = new_up.take() {
+            let _ = l.client.close(1000, "");
+        }
+        if let Some(task) = new_connecting.take() {
+            task.abort();
+        }
+    }
+    drop(old);
     core.shutdown(up, connecting).await
 }
 
@@ -377,17 +584,26 @@ impl Core {
 
     fn pump_session_only(&mut self, now: Instant) {
         while let Some(ev) = self.session.poll_event() {
-            self.on_session_event(ev, now);
+            self.on_session_event(ev, now, Role::Main);
         }
     }
 
-    /// Drains the session's and the engine's outputs until both are quiet.
-    fn pump(&mut self, mut link: Option<&mut Link>, now: Instant) {
+    /// Drains the sessions' and the engine's outputs until all are quiet: the main session's lines go to
+    /// `link`, a handover's to `new_link`; a retiring session's lines are dropped (its socket is closing).
+    fn pump(&mut self, mut link: Option<&mut Link>, mut new_link: Option<&mut Link>, now: Instant) {
         loop {
             let mut busy = false;
             while let Some(ev) = self.session.poll_event() {
                 busy = true;
-                self.on_session_event(ev, now);
+                self.on_session_event(ev, now, Role::Main);
+            }
+            while let Some(ev) = self.handover.as_mut().and_then(|h| h.session.poll_event()) {
+                busy = true;
+                self.on_session_event(ev, now, Role::Handover);
+            }
+            while let Some(ev) = self.retiring.as_mut().and_then(|r| r.session.poll_event()) {
+                busy = true;
+                self.on_session_event(ev, now, Role::Retiring);
             }
             while let Some(ev) = self.engine.poll_event() {
                 busy = true;
@@ -402,13 +618,74 @@ impl Core {
                     }
                 }
             }
+            if let Some(l) = new_link.as_deref_mut()
+                && let Some(h) = self.handover.as_mut()
+            {
+                while let Some(line) = h.session.poll_transmit() {
+                    busy = true;
+                    if let Err(e) = l.client.send_text(line) {
+                        h.broken.get_or_insert_with(|| format!("send failed: {e}"));
+                    }
+                }
+            }
+            if let Some(r) = self.retiring.as_mut() {
+                while r.session.poll_transmit().is_some() {}
+            }
             if !busy {
                 break;
             }
         }
     }
 
-    fn on_session_event(&mut self, ev: session::Event, now: Instant) {
+    /// Ends a handover: the new connection (open or still connecting) becomes the main one, with the old
+    /// session's queued outgoing chat and rate-limit history; the old connection is closed with 1000 and read
+    /// until the server closes it (see [`Retiring`]).
+    fn promote(
+        &mut self,
+        up: &mut Option<Link>,
+        connecting: &mut Option<JoinHandle<Result<Link, websockets::Error>>>,
+        new_up: &mut Option<Link>,
+        new_connecting: &mut Option<JoinHandle<Result<Link, websockets::Error>>>,
+        old: &mut Option<Link>,
+        now: Instant,
+    ) {
+        let Some(h) = self.handover.take() else {
+            return;
+        };
+        // Whatever the old session still has to send (a PONG, chat the limiter released) goes out first.
+        self.pump(up.as_mut(), None, now);
+        self.drop_link = None;
+        let mut old_session = std::mem::replace(&mut self.session, h.session);
+        self.session.take_chat_from(&mut old_session);
+        if let Some(l) = up.take() {
+            let _ = l.client.close(1000, "");
+            *old = Some(l);
+            self.retiring = Some(Retiring {
+                session: old_session,
+                until: now + RETIRE_WAIT,
+            });
+        }
+        *up = new_up.take();
+        *connecting = new_connecting.take();
+        self.joined = self.session.joined_channels().map(str::to_owned).collect();
+        info!(
+            open = up.is_some(),
+            queued_chat = self.session.queued_messages(),
+            "handover: the new connection is now the main one; the old one is closed with 1000"
+        );
+    }
+
+    fn on_session_event(&mut self, ev: session::Event, now: Instant, role: Role) {
+        if role == Role::Retiring {
+            // Only the chat still arriving on a closing connection matters; the rest is about that socket.
+            match ev {
+                session::Event::Chat(m) => self.engine.handle_privmsg(&m, now),
+                session::Event::ClearChat(c) => self.engine.handle_clear_chat(&c, now),
+                session::Event::ClearMsg(c) => self.engine.handle_clear_msg(&c, now),
+                other => debug!(?other, "replaced connection: event ignored"),
+            }
+            return;
+        }
         match ev {
             session::Event::Connected
             | session::Event::Disconnected
@@ -437,7 +714,12 @@ impl Core {
                 }
             }
             session::Event::JoinFailed { channel, reason } => {
-                warn!(%channel, %reason, "join failed");
+                warn!(%channel, %reason, ?role, "join failed");
+                if role == Role::Handover
+                    && let Some(h) = self.handover.as_mut()
+                {
+                    h.failed.push(channel.clone());
+                }
                 self.outbox.emit(Event::error(
                     "join",
                     format!("cannot join {channel}: {reason}"),
@@ -464,6 +746,7 @@ impl Core {
                 self.outbox.emit(Event::error("rate_limited", text));
             }
             session::Event::ReconnectWanted { reason } => {
+                let server_requested = reason == session::ReconnectReason::ServerRequested;
                 let reason = match reason {
                     session::ReconnectReason::ServerRequested => {
                         "the server asked to reconnect (RECONNECT)"
@@ -473,7 +756,26 @@ impl Core {
                         "no login confirmation from the server in time"
                     }
                 };
-                self.drop_link.get_or_insert_with(|| reason.to_owned());
+                match role {
+                    Role::Handover => {
+                        if let Some(h) = self.handover.as_mut() {
+                            h.broken.get_or_insert_with(|| reason.to_owned());
+                        }
+                    }
+                    // A RECONNECT on the main link: overlap (at most one handover at a time; a second
+                    // RECONNECT on the old link during one changes nothing).
+                    _ if server_requested => {
+                        if self.handover.is_none() {
+                            self.handover_wanted
+                                .get_or_insert_with(|| reason.to_owned());
+                        } else {
+                            debug!("RECONNECT again during a handover: ignored");
+                        }
+                    }
+                    _ => {
+                        self.drop_link.get_or_insert_with(|| reason.to_owned());
+                    }
+                }
             }
             session::Event::AuthFailed { reason } => {
                 let var = &self.settings.config.connection.token_env;
@@ -570,7 +872,7 @@ impl Core {
                 let _ = self.session.part(&ch);
             }
         }
-        self.pump(up.as_mut(), now);
+        self.pump(up.as_mut(), None, now);
         if let Some(l) = up {
             let _ = l.client.close(1000, "");
             let closed = tokio::time::timeout(CLOSE_WAIT, l.client.closed()).await;

@@ -14,10 +14,34 @@
 //! until the handshake is done; the `websockets` crate then runs the connection's reader and writer tasks on
 //! the same runtime, so a frame goes from the handler to the driver without crossing threads.
 //!
-//! **Staying up.** Any close, error, missed PONG or server `RECONNECT` ends the link; the driver waits a
-//! [`crate::backoff`] delay (a `reconnecting` event says how long), connects again, logs in and re-joins every
-//! channel. The session and the engine live for the whole run, so an open round keeps its ballots across a
-//! reconnect, and lines the server replays are recognised by their message `id` and counted once.
+//! **Staying up.** Any close, error, missed PONG (see `connection.ping_idle_secs` and `pong_timeout_secs`)
+//! or login timeout ends the link; the driver waits a [`crate::backoff`] delay, connects again, logs in and
+//! re-joins every channel. Events: `disconnected {reason}`, then `reconnecting {attempt >= 1, delay_ms,
+//! reason}` (the same reason), then `connected` and `joined` per channel once back. The session and the
+//! engine live for the whole run, so an open round keeps its ballots across a reconnect, and lines the server
+//! replays are recognised by their message `id` and counted once.
+//!
+//! **Server `RECONNECT`: overlap, not a gap.** Twitch sends `RECONNECT` about 30 s before it closes a
+//! connection. The driver then opens a *new* connection (a new [`Session`] with the same config, wanting the
+//! same channels) while the old one keeps being read, logs in and re-joins there. Both feed the one ChatPlay
+//! [`Engine`], which de-duplicates by message `id`, so a message that arrives on both links counts once and a
+//! message on either link is not lost. The new connection becomes the main one when it is logged in and
+//! every channel is joined (or its join failed), or at the latest [`HANDOVER_LIMIT`] after `RECONNECT` if it
+//! is logged in by then; the old connection is then closed with code 1000 and still read until the server
+//! closes it (at most a few seconds), so chat already on its way counts too. If the old connection ends
+//! first, the new one takes over at once (still logging in: chat waits for it).
+//!
+//! Outgoing chat goes to exactly one link: the old one until the switch, then the new one. At the switch
+//! the messages still queued by the rate limiter, and its history (Twitch counts per account, not per
+//! connection), move to the new session ([`Session::take_chat_from`]); lines already handed to the old
+//! socket are sent before its close frame. Nothing is sent twice.
+//!
+//! Events for a handover: `reconnecting {attempt: 0, delay_ms: 0, reason}` when the new connection is
+//! opened, `connected` when it is logged in and `joined` per channel joined on it; **no** `disconnected`
+//! (chat never stopped). If the new connection fails (connect error, close, its own login timeout, or not
+//! logged in within [`HANDOVER_LIMIT`]), both links are dropped and the usual path follows:
+//! `disconnected {reason}` (naming `RECONNECT` and why the new connection failed), `reconnecting` with
+//! backoff. A `RECONNECT` received on the old link during a handover changes nothing.
 //!
 //! **Back-pressure.** The frame channel holds [`FRAME_QUEUE`] frames of at most [`MAX_FRAME`] bytes. When
 //! the driver falls behind, the `OnMessage` handler waits (on the socket's reader task), so the socket is
@@ -555,14 +579,19 @@ impl Core {
                 Err(e) => self.outbox.emit(Event::error("vote", format!("stop_vote {vote:?}: {e}"))),
             },
             Control::Say { channel, text } => self.say(&channel, &text),
+            // During a handover the new session follows, so that it wants the same channels at the switch.
             Control::Join { channel } => {
                 if let Err(e) = self.session.join(&channel) {
                     self.outbox.emit(Event::error("join", format!("join {channel:?}: {e}")));
+                } else if let Some(h) = self.handover.as_mut() {
+                    let _ = h.session.join(&channel);
                 }
             }
             Control::Part { channel } => {
                 if let Err(e) = self.session.part(&channel) {
                     self.outbox.emit(Event::error("part", format!("part {channel:?}: {e}")));
+                } else if let Some(h) = self.handover.as_mut() {
+                    let _ = h.session.part(&channel);
                 }
             }
         }
@@ -724,6 +753,10 @@ impl Core {
                     "join",
                     format!("cannot join {channel}: {reason}"),
                 ));
+            }
+            // The main session reports the part; the handover's echo of the same part is not news.
+            session::Event::Parted { channel } if role == Role::Handover => {
+                debug!(%channel, "handover: parted on the new connection too")
             }
             session::Event::Parted { channel } => {
                 self.joined.retain(|c| *c != channel);

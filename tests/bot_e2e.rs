@@ -1284,3 +1284,59 @@ async fn server_reconnect_overlaps_two_connections_and_counts_every_ballot_once(
     );
     assert_clean_with(&server, &bot);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_handover_after_reconnect_falls_back_to_the_usual_reconnect() {
+    let (server, mut bot) = start(MockOptions::default(), |c| {
+        c.vote(VoteSpec {
+            window_secs: 120.0,
+            ..VoteSpec::democracy("move", &OPTIONS)
+        })
+    })
+    .await;
+    op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
+    bot.wait_type("vote_opened", T, |_| true).await.unwrap();
+    server
+        .send_chat(CHANNEL, "alice", "101", "up")
+        .await
+        .unwrap();
+    server.sync_conn(1, "before-reconnect", T).await.unwrap();
+
+    // RECONNECT; the new connection dies before its join is confirmed.
+    server.hold_joins(true).await;
+    assert_eq!(server.send_reconnect().await, 1);
+    let conn2 = server.wait_for_join(CHANNEL, 1, T).await.unwrap();
+    let r = bot.wait_type("reconnecting", T, |_| true).await.unwrap();
+    assert_eq!(r["attempt"], 0, "{r}");
+    assert!(server.drop_connection(conn2).await);
+    server.hold_joins(false).await;
+
+    // The usual path: both links dropped, `disconnected` naming why, backoff, reconnect, re-join.
+    let d = bot.wait_type("disconnected", T, |_| true).await.unwrap();
+    let reason = d["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("RECONNECT") && reason.contains("new connection failed"),
+        "{d}"
+    );
+    let r = bot.wait_type("reconnecting", T, |_| true).await.unwrap();
+    assert!(r["attempt"].as_u64().is_some_and(|a| a >= 1), "{r}");
+    let (close, by_server) = server.wait_for_close(1, T).await.unwrap();
+    assert!(!by_server, "the bot closed the old connection");
+    assert_eq!(close.map(|c| c.0), Some(1000));
+    let conn3 = server
+        .wait_for_join(CHANNEL, conn2, RECONNECT)
+        .await
+        .expect("a third connection joins");
+    bot.wait_type("joined", T, |e| e["channel"] == CHANNEL)
+        .await
+        .unwrap();
+    server
+        .send_chat_on(conn3, Chat::new(CHANNEL, "bob", "102", "up"))
+        .await
+        .unwrap();
+    server.sync_conn(conn3, "after", T).await.unwrap();
+    op(&mut bot, json!({"op": "stop_vote", "vote": "move"})).await;
+    let closed = bot.wait_type("vote_closed", T, |_| true).await.unwrap();
+    assert_eq!(tally(&closed), &json!({"up": 2}), "{closed}");
+    assert_clean_with(&server, &bot);
+}

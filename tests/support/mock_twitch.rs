@@ -878,6 +878,21 @@ impl MockTwitch {
         n
     }
 
+    /// Ends connection `conn` abruptly (TCP close without a close frame). Returns whether it was
+    /// open.
+    pub async fn drop_connection(&self, conn: u64) -> bool {
+        let target = self
+            .shared
+            .lock_conns()
+            .get(&conn)
+            .filter(|c| c.info.open)
+            .map(|c| c.tx.clone());
+        match target {
+            Some(t) => t.send(Out::Drop).await.is_ok(),
+            None => false,
+        }
+    }
+
     /// A sender that pushes raw frames to connection `conn` in order, waiting when the client
     /// does not keep up (for load generators). `None` if the connection is gone.
     pub fn frame_sender(&self, conn: u64) -> Option<FrameSender> {

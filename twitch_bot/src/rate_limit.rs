@@ -11,8 +11,16 @@
 //! | the same text again in one channel within 30 s | `" \u{E0000}"` appended (alternating) to pass Twitch's duplicate filter |
 //! | text longer than 500 characters | split at the last space before 500 (by characters, not bytes) |
 //! | CR, LF, and other control characters in text | replaced by a space (CR, LF, tab) or removed: no IRC injection |
-//! | `NOTICE msg_ratelimit` from Twitch | pause 5 s, doubling up to 60 s while the notices continue |
+//! | `NOTICE msg_ratelimit` from Twitch | pause 5 s, doubling up to 60 s while the notices continue, **and** halve the per-30-s allowance (see below) |
 //! | queue full (default 100 lines) | [`SendError::QueueFull`]: the caller is told, nothing grows without bound |
+//!
+//! A `msg_ratelimit` means Twitch's limit for this account is lower than the table assumes (an unknown
+//! or unverified account may get less, and a non-moderator message also counts against the moderator
+//! bucket), so after the pause the limiter does not run straight back into it: the allowance of the bucket
+//! the notice's channel uses (moderator/broadcaster or not; both for a notice without channel) is halved,
+//! again on each further notice (never below 1), and doubles back after each
+//! [`RateLimitConfig::rate_recovery`] (30 s) without a further notice: one notice costs 30 s at 10
+//! messages per 30 s, two cost 30 s at 5 then 30 s at 10.
 //!
 //! Time is passed in as [`Instant`]; nothing here sleeps or reads the clock.
 //!
@@ -58,6 +66,9 @@ pub struct RateLimitConfig {
     pub backoff_initial: Duration,
     /// Longest pause after repeated `msg_ratelimit` NOTICEs.
     pub backoff_max: Duration,
+    /// After a `msg_ratelimit` the allowance is halved; each quiet period this long (no further notice)
+    /// doubles it back, up to the configured limit (default 30 s).
+    pub rate_recovery: Duration,
 }
 
 impl Default for RateLimitConfig {
@@ -74,6 +85,7 @@ impl Default for RateLimitConfig {
             join_window: Duration::from_secs(10),
             backoff_initial: Duration::from_secs(5),
             backoff_max: Duration::from_secs(60),
+            rate_recovery: Duration::from_secs(30),
         }
     }
 }
@@ -96,6 +108,15 @@ pub enum SendError {
     /// A reply's parent message id has characters a Twitch message id never has.
     #[error("invalid reply parent message id {0:?}")]
     InvalidReplyId(String),
+    /// Twitch refuses the bot's chat in this channel (banned, timed out, channel suspended, ...), so the
+    /// message is not queued: see `Session::chat_blocked`.
+    #[error("not sending to #{channel}: {reason}")]
+    ChannelBlocked {
+        /// The channel login.
+        channel: String,
+        /// Why (e.g. "the bot is banned in this channel").
+        reason: String,
+    },
     /// The session is logged in anonymously (`justinfan…`), which cannot send chat.
     #[error(
         "anonymous (justinfan) sessions cannot send chat messages; configure a login and token"
@@ -273,6 +294,39 @@ struct Queued {
     reply_to: Option<String>,
 }
 
+/// How far a bucket's allowance is cut after `msg_ratelimit` notices: `halvings` at `since`, one
+/// halving undone per [`RateLimitConfig::rate_recovery`] after that.
+#[derive(Debug, Clone, Copy)]
+struct Reduction {
+    halvings: u32,
+    since: Instant,
+}
+
+/// Most halvings counted (20 >> 5 is already below 1, the floor).
+const MAX_HALVINGS: u32 = 7;
+
+impl Reduction {
+    /// Recovery steps completed at `now`.
+    fn steps(&self, now: Instant, step: Duration) -> u32 {
+        let elapsed = now.saturating_duration_since(self.since);
+        let steps = elapsed.as_nanos() / step.as_nanos().max(1);
+        u32::try_from(steps).unwrap_or(u32::MAX)
+    }
+
+    /// Halvings still in force at `now`.
+    fn at(&self, now: Instant, step: Duration) -> u32 {
+        self.halvings.saturating_sub(self.steps(now, step))
+    }
+
+    /// When the next halving is undone, if one is still in force at `now`.
+    fn next_step(&self, now: Instant, step: Duration) -> Option<Instant> {
+        (self.at(now, step) > 0).then(|| {
+            let done = self.steps(now, step).saturating_add(1);
+            self.since + step.saturating_mul(done)
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 struct ChannelHistory {
     last_sent: Instant,
@@ -291,6 +345,8 @@ pub struct ChatLimiter {
     slow_mode: HashMap<String, Duration>,
     paused_until: Option<Instant>,
     backoff: Duration,
+    /// Cuts to the non-moderator (`[0]`) and moderator (`[1]`) allowances after `msg_ratelimit`.
+    reductions: [Option<Reduction>; 2],
 }
 
 /// The invisible character (U+E0000, TAG SPACE... unassigned tag) appended to dodge the duplicate filter.
@@ -311,6 +367,7 @@ impl ChatLimiter {
             privileged: HashSet::new(),
             slow_mode: HashMap::new(),
             paused_until: None,
+            reductions: [None, None],
         }
     }
 
@@ -406,27 +463,99 @@ impl ChatLimiter {
         }
     }
 
-    /// Twitch said `msg_ratelimit`: pause sending, longer each time it repeats.
-    pub fn on_rate_limit_notice(&mut self, now: Instant) {
+    /// Drops every queued message for `channel` (e.g. the bot is banned there). Returns how many.
+    pub fn drop_channel(&mut self, channel: &str) -> usize {
+        let before = self.queue.len();
+        self.queue.retain(|m| m.channel != channel);
+        before - self.queue.len()
+    }
+
+    /// Twitch said `msg_ratelimit` (in `channel`, or connection-wide for `None`): pause sending, longer
+    /// each time it repeats, and halve the allowance of the bucket that channel uses (both buckets for
+    /// `None`); see the module docs for the recovery.
+    pub fn on_rate_limit_notice(&mut self, now: Instant, channel: Option<&str>) {
         let until = now + self.backoff;
-        tracing::warn!(pause = ?self.backoff, "Twitch reported msg_ratelimit; pausing chat output");
         self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));
+        let buckets: &[usize] = match channel {
+            Some(c) if self.is_privileged(c) => &[1],
+            Some(_) => &[0],
+            None => &[0, 1],
+        };
+        let step = self.config.rate_recovery;
+        for &b in buckets {
+            let halvings = self.reductions[b].map_or(0, |r| r.at(now, step));
+            self.reductions[b] = Some(Reduction {
+                halvings: (halvings + 1).min(MAX_HALVINGS),
+                since: now,
+            });
+        }
+        tracing::warn!(pause = ?self.backoff, channel = channel.unwrap_or("*"),
+            limit = self.limit_for(channel.unwrap_or(""), now),
+            "Twitch reported msg_ratelimit; pausing chat output and lowering the rate");
         self.backoff = (self.backoff * 2).min(self.config.backoff_max);
     }
 
-    fn limit_for(&self, channel: &str) -> usize {
-        if self.is_privileged(channel) {
-            self.config.privileged_messages_per_window
+    fn bucket(&self, channel: &str) -> usize {
+        usize::from(self.is_privileged(channel))
+    }
+
+    /// The messages-per-window allowance for `channel` at `now`, after any `msg_ratelimit` cut.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use twitch_bot::rate_limit::{ChatLimiter, RateLimitConfig};
+    /// let mut limiter = ChatLimiter::new(RateLimitConfig::default());
+    /// let t0 = Instant::now();
+    /// assert_eq!(limiter.limit_for("chan", t0), 20);
+    /// limiter.on_rate_limit_notice(t0, Some("chan"));
+    /// assert_eq!(limiter.limit_for("chan", t0), 10);
+    /// assert_eq!(limiter.limit_for("chan", t0 + Duration::from_secs(30)), 20);
+    /// ```
+    pub fn limit_for(&self, channel: &str, now: Instant) -> usize {
+        self.bucket_limit(self.bucket(channel), now)
+    }
+
+    /// A bucket's allowance at `now`. A non-moderator message also counts against the moderator
+    /// bucket, so a cut there lowers both.
+    fn bucket_limit(&self, bucket: usize, now: Instant) -> usize {
+        let cut = |b: usize, base: usize| {
+            let halvings = self.reductions[b].map_or(0, |r| r.at(now, self.config.rate_recovery));
+            Self::cut(base, halvings)
+        };
+        let privileged = cut(1, self.config.privileged_messages_per_window);
+        if bucket == 1 {
+            privileged
         } else {
-            self.config.messages_per_window
+            cut(0, self.config.messages_per_window).min(privileged)
         }
+    }
+
+    fn cut(base: usize, halvings: u32) -> usize {
+        base.checked_shr(halvings).unwrap_or(0).max(1).min(base)
     }
 
     /// When the message at queue index `i` may be sent (`now` if now).
     fn ready_at(&mut self, i: usize, now: Instant) -> Instant {
         let channel = self.queue[i].channel.clone();
-        let limit = self.limit_for(&channel);
+        let limit = self.limit_for(&channel, now);
         let mut at = self.window.next_free_with_limit(now, limit).unwrap_or(now);
+        // A cut allowance grows back at the next recovery step: the message may fit then.
+        let b = self.bucket(&channel);
+        if let Some(step_at) = self.reductions[b..]
+            .iter()
+            .flatten()
+            .filter_map(|r| r.next_step(now, self.config.rate_recovery))
+            .min()
+            .filter(|s| *s < at)
+        {
+            let grown = self.bucket_limit(b, step_at);
+            let free = self
+                .window
+                .next_free_with_limit(now, grown)
+                .unwrap_or(now)
+                .max(step_at);
+            at = at.min(free);
+        }
         if !self.is_privileged(&channel)
             && let Some(h) = self.channels.get(&channel)
         {
@@ -461,7 +590,7 @@ impl ChatLimiter {
             blocked.push(self.queue[i].channel.clone());
         }
         let msg = self.queue.remove(pick?)?;
-        let limit = self.limit_for(&msg.channel);
+        let limit = self.limit_for(&msg.channel, now);
         if !self.window.try_take_with_limit(now, limit) {
             // Cannot happen (ready_at checked it), but never send over the limit.
             self.queue.push_front(msg);
@@ -691,17 +820,106 @@ mod tests {
     fn rate_limit_notice_backs_off_and_escalates() {
         let mut l = limiter();
         let t0 = Instant::now();
-        l.on_rate_limit_notice(t0);
+        l.on_rate_limit_notice(t0, Some("a"));
         l.enqueue("a", "x", None).unwrap();
         assert_eq!(l.poll(t0 + 4 * S), None);
         assert_eq!(l.next_ready(t0), Some(t0 + 5 * S));
-        l.on_rate_limit_notice(t0 + 5 * S);
+        l.on_rate_limit_notice(t0 + 5 * S, Some("a"));
         assert_eq!(
             l.next_ready(t0 + 5 * S),
             Some(t0 + 15 * S),
             "doubled to 10 s"
         );
         assert!(l.poll(t0 + 15 * S).is_some());
+    }
+
+    #[test]
+    fn rate_limit_notice_halves_the_allowance_until_a_quiet_period() {
+        let mut l = limiter();
+        let t0 = Instant::now();
+        l.on_rate_limit_notice(t0, Some("c0"));
+        for i in 0..25 {
+            l.enqueue(&format!("c{i}"), "hi", None).unwrap();
+        }
+        assert_eq!(drain(&mut l, t0 + 4 * S).len(), 0, "paused 5 s");
+        assert_eq!(drain(&mut l, t0 + 5 * S).len(), 10, "then 10, not 20");
+        // 10 in the window: at 10 per 30 s the next fits at t0+35, but the cut ends at t0+30.
+        assert_eq!(l.next_ready(t0 + 5 * S), Some(t0 + 30 * S));
+        assert_eq!(drain(&mut l, t0 + 29 * S).len(), 0);
+        assert_eq!(l.limit_for("c0", t0 + 30 * S), 20);
+        assert_eq!(drain(&mut l, t0 + 30 * S).len(), 10, "full allowance again");
+        assert_eq!(l.next_ready(t0 + 30 * S), Some(t0 + 35 * S));
+        assert_eq!(drain(&mut l, t0 + 35 * S).len(), 5);
+    }
+
+    #[test]
+    fn repeated_notices_cut_further_and_recover_step_by_step() {
+        let mut l = limiter();
+        let t0 = Instant::now();
+        l.on_rate_limit_notice(t0, Some("a"));
+        l.on_rate_limit_notice(t0 + 20 * S, Some("a"));
+        // Two halvings in force, counted from the last notice.
+        assert_eq!(l.limit_for("a", t0 + 20 * S), 5);
+        assert_eq!(l.limit_for("a", t0 + 49 * S), 5);
+        assert_eq!(l.limit_for("a", t0 + 50 * S), 10);
+        assert_eq!(l.limit_for("a", t0 + 79 * S), 10);
+        assert_eq!(l.limit_for("a", t0 + 80 * S), 20);
+        // A notice during the recovery cuts from where the allowance is.
+        l.on_rate_limit_notice(t0 + 60 * S, Some("a"));
+        assert_eq!(l.limit_for("a", t0 + 60 * S), 5);
+        // Never below one message per window, however many notices.
+        for i in 0..20 {
+            l.on_rate_limit_notice(t0 + 61 * S + i * S / 10, None);
+        }
+        assert_eq!(l.limit_for("a", t0 + 63 * S), 1);
+        assert_eq!(l.limit_for("m", t0 + 63 * S), 1);
+        l.set_privileged("m", true);
+        assert_eq!(l.limit_for("m", t0 + 63 * S), 1);
+    }
+
+    #[test]
+    fn the_cut_follows_the_bucket_of_the_notice_channel() {
+        let mut l = limiter();
+        let t0 = Instant::now();
+        l.set_privileged("modded", true);
+        l.on_rate_limit_notice(t0, Some("plain"));
+        assert_eq!(l.limit_for("plain", t0), 10);
+        assert_eq!(
+            l.limit_for("modded", t0),
+            100,
+            "a non-moderator notice leaves the moderator rate"
+        );
+        let mut l = limiter();
+        l.set_privileged("modded", true);
+        l.on_rate_limit_notice(t0, Some("modded"));
+        assert_eq!(l.limit_for("modded", t0), 50);
+        assert_eq!(l.limit_for("plain", t0), 20);
+        l.on_rate_limit_notice(t0 + S, Some("modded"));
+        l.on_rate_limit_notice(t0 + 2 * S, Some("modded"));
+        assert_eq!(l.limit_for("modded", t0 + 2 * S), 12);
+        assert_eq!(
+            l.limit_for("plain", t0 + 2 * S),
+            12,
+            "non-moderator messages count against the moderator bucket too"
+        );
+        let mut l = limiter();
+        l.set_privileged("modded", true);
+        l.on_rate_limit_notice(t0, None);
+        assert_eq!(
+            (l.limit_for("modded", t0), l.limit_for("plain", t0)),
+            (50, 10)
+        );
+    }
+
+    #[test]
+    fn dropping_a_channel_keeps_the_others() {
+        let mut l = limiter();
+        l.enqueue("a", "1", None).unwrap();
+        l.enqueue("b", "2", None).unwrap();
+        l.enqueue("a", "3 four", Some("id-1")).unwrap();
+        assert_eq!(l.drop_channel("a"), 2);
+        assert_eq!(l.queued(), 1);
+        assert_eq!(l.poll(Instant::now()).as_deref(), Some("PRIVMSG #b :2"));
     }
 
     proptest! {
@@ -730,6 +948,26 @@ mod tests {
             prop_assert_eq!(raw.verb, "PRIVMSG");
             prop_assert_eq!(raw.params[0], format!("#{chan}"));
             prop_assert_eq!(raw.params[1], sanitize_text(&text));
+        }
+
+        #[test]
+        fn after_a_notice_never_more_than_the_cut_allowance(gaps in proptest::collection::vec(0u64..2000, 1..60)) {
+            let mut l = ChatLimiter::new(RateLimitConfig { max_queue: 1000, ..RateLimitConfig::default() });
+            let t0 = Instant::now();
+            l.on_rate_limit_notice(t0, Some("c0"));
+            let mut now = t0;
+            let mut sent = Vec::new();
+            for (i, g) in gaps.iter().enumerate() {
+                now += Duration::from_millis(*g);
+                l.enqueue(&format!("c{}", i % 7), &format!("m{i}"), None).unwrap();
+                while l.poll(now).is_some() {
+                    sent.push(now);
+                }
+            }
+            // Until the cut ends (t0+30 s), at most 10 in any 30 s.
+            let before: Vec<_> = sent.iter().filter(|t| **t < t0 + Duration::from_secs(30)).collect();
+            prop_assert!(before.len() <= 10, "{} sent during the cut", before.len());
+            prop_assert!(sent.first().is_none_or(|t| *t >= t0 + Duration::from_secs(5)), "paused 5 s");
         }
 
         #[test]

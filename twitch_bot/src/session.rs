@@ -56,14 +56,23 @@
 //!   learned from `ROOMSTATE` and the moderator rate learned from `USERSTATE`.
 //! - Outgoing chat is bounded ([`RateLimitConfig::max_queue`]); a full queue is an error, not growth.
 //! - [`Event::AuthFailed`] is final: the driver must stop, not reconnect in a loop.
+//! - After `NOTICE msg_ratelimit` output pauses (5 s, doubling) **and** runs at half the allowance,
+//!   recovering step by step after 30 s without a further notice (see [`rate_limit`](crate::rate_limit)).
+//! - An unconfirmed JOIN is retried ([`SessionConfig::join_retry_delays`]: 10 s, 30 s, 60 s) within the
+//!   JOIN limit; every failure is an [`Event::JoinFailed`] saying whether it is retried or final.
+//!   [`Session::part`] cancels retries; a reconnect re-joins every channel except those Twitch refused.
+//! - Where Twitch refuses the bot's chat for good (banned, channel suspended, verification required) or for
+//!   a while (timed out, learned from `NOTICE msg_timedout` or a `CLEARCHAT` naming the bot), queued chat
+//!   for that channel is dropped and [`Session::say`] returns [`SendError::ChannelBlocked`] instead of
+//!   spending the rate budget; [`Session::join`] for the channel lifts a lasting stop.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::irc::{
-    CapKind, ClearChat, ClearMsg, Notice, Numeric, ParseError, Privmsg, ServerMessage, parse_line,
-    split_frame,
+    CapKind, ChatRefusal, ClearChat, ClearMsg, Notice, Numeric, ParseError, Privmsg, ServerMessage,
+    parse_line, split_frame,
 };
 use crate::rate_limit::{
     ChatLimiter, RateLimitConfig, SendError, SlidingWindow, normalize_channel,
@@ -134,6 +143,10 @@ pub struct SessionConfig {
     pub login_timeout: Duration,
     /// Report [`Event::JoinFailed`] when a JOIN is unconfirmed this long after being sent (default 10 s).
     pub join_timeout: Duration,
+    /// After an unconfirmed JOIN, wait this long and send it again, once per entry (default 10 s, 30 s,
+    /// 60 s: four JOINs in all); after the last one the join has failed for good (until a reconnect or
+    /// a new [`Session::join`]). Retries go through the JOIN rate limit like any JOIN.
+    pub join_retry_delays: Vec<Duration>,
     /// Chat and JOIN rate limits.
     pub rate_limits: RateLimitConfig,
 }
@@ -149,6 +162,7 @@ impl SessionConfig {
             pong_timeout: Duration::from_secs(10),
             login_timeout: Duration::from_secs(20),
             join_timeout: Duration::from_secs(10),
+            join_retry_delays: [10, 30, 60].map(Duration::from_secs).to_vec(),
             rate_limits: RateLimitConfig::default(),
         }
     }
@@ -204,7 +218,12 @@ pub enum Event {
         /// The channel login.
         channel: String,
     },
-    /// A channel could not be joined (no answer in time, or a NOTICE such as `msg_channel_suspended`).
+    /// A JOIN failed: reported for **each** failed attempt. `reason` says what happened and what
+    /// follows: `"...; retrying in 30 s"` (a retry is scheduled, see
+    /// [`SessionConfig::join_retry_delays`]), `"...; giving up"` after the last attempt, or
+    /// `"...; not retrying"` when Twitch refused the channel (`NOTICE msg_channel_suspended`,
+    /// `msg_channel_blocked`, `tos_ban`, `invalid_user`), which also stays failed across reconnects.
+    /// [`Session::join_status`] tells the same as a value.
     JoinFailed {
         /// The channel login.
         channel: String,
@@ -223,6 +242,9 @@ pub enum Event {
     /// One message deleted.
     ClearMsg(ClearMsg),
     /// A NOTICE (other than the login failures, `msg_ratelimit`, and join failures, which have their own events).
+    /// Chat refusals ([`Notice::chat_refusal`]) are also logged with the channel and reason; after
+    /// `msg_banned`, `msg_requires_verified_phone_number` or a channel-unavailable notice the session stops
+    /// sending to that channel ([`SendError::ChannelBlocked`]), after `msg_timedout` until the timeout ends.
     Notice(Notice),
     /// Any other server message (USERNOTICE, ROOMSTATE, USERSTATE, WHISPER, other users' JOIN/PART,
     /// numerics, unknown lines...).
@@ -257,16 +279,64 @@ pub enum Event {
     Disconnected,
 }
 
+/// Where one channel's join stands (see [`Session::join_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinStatus {
+    /// Wanted; the JOIN waits for the login or the JOIN rate limit.
+    Pending,
+    /// JOIN sent, not confirmed yet.
+    Joining,
+    /// Confirmed on this connection.
+    Joined,
+    /// An attempt failed; the JOIN is sent again at this time.
+    RetryAt(Instant),
+    /// Given up: every attempt timed out (joined again after a reconnect), or Twitch refused the
+    /// channel (not joined again until [`Session::join`] asks for it).
+    Failed,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ChannelState {
-    /// Wanted, JOIN not sent yet (waiting for login or the JOIN rate limit).
-    Pending,
+    /// Wanted, JOIN not sent yet (waiting for login or the JOIN rate limit); `failures` attempts so far.
+    Pending { failures: usize },
     /// JOIN sent at this time.
-    Joining { sent: Instant },
+    Joining { sent: Instant, failures: usize },
     /// Confirmed.
     Joined,
-    /// Gave up on this connection (timeout or refusal); retried after a reconnect.
-    Failed,
+    /// Attempt `failures` timed out; JOIN again at `at`.
+    RetryWait { at: Instant, failures: usize },
+    /// Gave up: all attempts timed out (retried after a reconnect), or Twitch `refused` the channel
+    /// (kept until [`Session::join`] asks again).
+    Failed { refused: bool },
+}
+
+impl ChannelState {
+    const NEW: ChannelState = ChannelState::Pending { failures: 0 };
+
+    /// True when a JOIN should go out now (rate limit permitting).
+    fn is_due(self, now: Instant) -> bool {
+        match self {
+            ChannelState::Pending { .. } => true,
+            ChannelState::RetryWait { at, .. } => at <= now,
+            _ => false,
+        }
+    }
+
+    /// The state after a (re)connect: everything is joined again, except refused channels.
+    fn after_reconnect(self) -> ChannelState {
+        match self {
+            ChannelState::Failed { refused: true } => self,
+            _ => ChannelState::NEW,
+        }
+    }
+}
+
+/// Why and until when the session does not send chat to a channel.
+#[derive(Debug, Clone)]
+struct ChatBlock {
+    reason: String,
+    /// `None`: until [`Session::join`] or [`Session::part`] for the channel.
+    until: Option<Instant>,
 }
 
 /// The Twitch chat session state machine. See the [module docs](self).
@@ -283,6 +353,7 @@ pub struct Session {
     ping_sent: Option<Instant>,
     ping_counter: u64,
     channels: BTreeMap<String, ChannelState>,
+    blocked: BTreeMap<String, ChatBlock>,
     join_window: SlidingWindow,
     limiter: ChatLimiter,
     transmit: VecDeque<String>,
@@ -331,6 +402,7 @@ impl Session {
             ping_sent: None,
             ping_counter: 0,
             channels: BTreeMap::new(),
+            blocked: BTreeMap::new(),
             transmit: VecDeque::new(),
             events: VecDeque::new(),
             config,
@@ -376,6 +448,38 @@ impl Session {
         self.channels.keys().map(String::as_str)
     }
 
+    /// Where `channel`'s join stands (`None` when the channel is not wanted or not a valid name).
+    ///
+    /// ```
+    /// use twitch_bot::session::{JoinStatus, Session, SessionConfig, Secret};
+    /// let mut session = Session::new(SessionConfig::new("bot", Some(Secret::new("t"))));
+    /// session.join("#Chan").unwrap();
+    /// assert_eq!(session.join_status("chan"), Some(JoinStatus::Pending));
+    /// assert_eq!(session.join_status("other"), None);
+    /// ```
+    pub fn join_status(&self, channel: &str) -> Option<JoinStatus> {
+        let channel = normalize_channel(channel).ok()?;
+        Some(match *self.channels.get(&channel)? {
+            ChannelState::Pending { .. } => JoinStatus::Pending,
+            ChannelState::Joining { .. } => JoinStatus::Joining,
+            ChannelState::Joined => JoinStatus::Joined,
+            ChannelState::RetryWait { at, .. } => JoinStatus::RetryAt(at),
+            ChannelState::Failed { .. } => JoinStatus::Failed,
+        })
+    }
+
+    /// Why chat to `channel` is not sent (the bot is banned, timed out, the channel is suspended...),
+    /// or `None` when it is.
+    pub fn chat_blocked(&self, channel: &str) -> Option<&str> {
+        let channel = normalize_channel(channel).ok()?;
+        let block = self.blocked.get(&channel)?;
+        let active = match (block.until, self.now) {
+            (Some(until), Some(now)) => now < until,
+            _ => true,
+        };
+        active.then_some(block.reason.as_str())
+    }
+
     /// Chat messages waiting for the rate limiter.
     pub fn queued_messages(&self) -> usize {
         self.limiter.queued()
@@ -393,7 +497,7 @@ impl Session {
         self.last_received = Some(now);
         self.ping_sent = None;
         for state in self.channels.values_mut() {
-            *state = ChannelState::Pending;
+            *state = state.after_reconnect();
         }
         self.transmit
             .push_back("CAP REQ :twitch.tv/tags twitch.tv/commands twitch.tv/membership".into());
@@ -473,23 +577,38 @@ impl Session {
                 .push_back(format!("PING :twitch_bot-{}", self.ping_counter));
             self.ping_sent = Some(now);
         }
-        // Join timeouts.
+        // Join timeouts: retry after the next delay, or give up after the last.
         let timeout = self.config.join_timeout;
+        let delays = &self.config.join_retry_delays;
+        let attempts = delays.len() + 1;
         let mut failed = Vec::new();
         for (channel, state) in &mut self.channels {
-            if let ChannelState::Joining { sent } = *state
+            if let ChannelState::Joining { sent, failures } = *state
                 && now >= sent + timeout
             {
-                *state = ChannelState::Failed;
-                failed.push(channel.clone());
+                let failures = failures + 1;
+                let retry = delays
+                    .get(failures - 1)
+                    .and_then(|d| Some((*d, now.checked_add(*d)?)));
+                *state = match retry {
+                    Some((_, at)) => ChannelState::RetryWait { at, failures },
+                    None => ChannelState::Failed { refused: false },
+                };
+                let retry = retry.map(|(delay, _)| delay);
+                failed.push((channel.clone(), failures, retry));
             }
         }
-        for channel in failed {
-            tracing::warn!(%channel, "join not confirmed in time");
-            self.events.push_back(Event::JoinFailed {
-                channel,
-                reason: format!("no JOIN or ROOMSTATE within {} s", timeout.as_secs()),
-            });
+        for (channel, failures, retry) in failed {
+            let then = match retry {
+                Some(delay) => format!("retrying in {} s", delay.as_secs()),
+                None => "giving up".to_owned(),
+            };
+            let reason = format!(
+                "no JOIN or ROOMSTATE within {} s (attempt {failures} of {attempts}); {then}",
+                timeout.as_secs()
+            );
+            tracing::warn!(%channel, %reason, "join not confirmed in time");
+            self.events.push_back(Event::JoinFailed { channel, reason });
         }
         self.schedule(now);
     }
@@ -505,7 +624,7 @@ impl Session {
         self.ping_sent = None;
         self.connected_at = None;
         for state in self.channels.values_mut() {
-            *state = ChannelState::Pending;
+            *state = state.after_reconnect();
         }
         self.events.push_back(Event::Disconnected);
     }
@@ -513,20 +632,22 @@ impl Session {
     // ---- requests ----
 
     /// Wants `channel` joined (any case, with or without `#`); sent when logged in, within the JOIN
-    /// rate limit. Joining a channel already wanted does nothing, except after a
-    /// [`Event::JoinFailed`], when it tries again.
+    /// rate limit, and retried when unconfirmed ([`SessionConfig::join_retry_delays`]). Joining a
+    /// channel already wanted does nothing, except after a final [`Event::JoinFailed`], when it tries
+    /// again. It also lifts a stop on chat to that channel ([`Session::chat_blocked`]), e.g. after the
+    /// bot was unbanned.
     ///
     /// # Errors
     /// [`SendError::InvalidChannel`] when it is not a Twitch login.
     pub fn join(&mut self, channel: &str) -> Result<(), SendError> {
         let channel = normalize_channel(channel)?;
-        let state = self
-            .channels
-            .entry(channel)
-            .or_insert(ChannelState::Pending);
-        if *state == ChannelState::Failed {
-            // Asked again after a failure: try again.
-            *state = ChannelState::Pending;
+        if let Some(block) = self.blocked.remove(&channel) {
+            tracing::info!(%channel, reason = %block.reason, "join asked again: chat to the channel resumes");
+        }
+        let state = self.channels.entry(channel).or_insert(ChannelState::NEW);
+        if let ChannelState::Failed { .. } = *state {
+            // Asked again after a final failure: try again.
+            *state = ChannelState::NEW;
         }
         if let Some(now) = self.now {
             self.schedule(now);
@@ -534,13 +655,14 @@ impl Session {
         Ok(())
     }
 
-    /// Leaves `channel` (and stops wanting it). [`Event::Parted`] follows the server's echo, or at
-    /// once if no JOIN had been sent.
+    /// Leaves `channel` (and stops wanting it; scheduled JOIN retries are cancelled). [`Event::Parted`]
+    /// follows the server's echo, or at once if no JOIN was in flight or confirmed.
     ///
     /// # Errors
     /// [`SendError::InvalidChannel`] when it is not a Twitch login.
     pub fn part(&mut self, channel: &str) -> Result<(), SendError> {
         let channel = normalize_channel(channel)?;
+        self.blocked.remove(&channel);
         match self.channels.remove(&channel) {
             Some(ChannelState::Joined | ChannelState::Joining { .. })
                 if self.state == SessionState::LoggedIn =>
@@ -573,7 +695,15 @@ impl Session {
         if self.anonymous {
             return Err(SendError::Anonymous);
         }
-        self.limiter.enqueue(channel, text, reply_to).map(|_| ())
+        let channel = normalize_channel(channel)?;
+        if let Some(reason) = self.chat_blocked(&channel) {
+            return Err(SendError::ChannelBlocked {
+                reason: reason.to_owned(),
+                channel,
+            });
+        }
+        self.blocked.remove(&channel); // expired, if any
+        self.limiter.enqueue(&channel, text, reply_to).map(|_| ())
     }
 
     /// Takes over `old`'s outgoing chat (its queued messages and its rate-limit history, which Twitch
@@ -620,11 +750,13 @@ impl Session {
             (None, None) => {}
         }
         for state in self.channels.values() {
-            if let ChannelState::Joining { sent } = state {
-                at(*sent + self.config.join_timeout);
+            match *state {
+                ChannelState::Joining { sent, .. } => at(sent + self.config.join_timeout),
+                ChannelState::RetryWait { at: retry, .. } if retry > now => at(retry),
+                _ => {}
             }
         }
-        if self.channels.values().any(|s| *s == ChannelState::Pending)
+        if self.channels.values().any(|s| s.is_due(now))
             && let Some(free) = self.join_window.next_free(now)
         {
             at(free);
@@ -647,19 +779,31 @@ impl Session {
         if self.state != SessionState::LoggedIn {
             return;
         }
-        let pending: Vec<String> = self
+        let due: Vec<(String, usize)> = self
             .channels
             .iter()
-            .filter(|(_, s)| **s == ChannelState::Pending)
-            .map(|(c, _)| c.clone())
+            .filter(|(_, s)| s.is_due(now))
+            .map(|(c, s)| {
+                let failures = match *s {
+                    ChannelState::Pending { failures }
+                    | ChannelState::RetryWait { failures, .. } => failures,
+                    _ => 0,
+                };
+                (c.clone(), failures)
+            })
             .collect();
-        for channel in pending {
+        for (channel, failures) in due {
             if !self.join_window.try_take(now) {
                 break;
             }
             self.transmit.push_back(format!("JOIN #{channel}"));
-            self.channels
-                .insert(channel, ChannelState::Joining { sent: now });
+            self.channels.insert(
+                channel,
+                ChannelState::Joining {
+                    sent: now,
+                    failures,
+                },
+            );
         }
     }
 
@@ -671,7 +815,7 @@ impl Session {
             None if own_echo => self
                 .channels
                 .entry(channel.to_owned())
-                .or_insert(ChannelState::Pending),
+                .or_insert(ChannelState::NEW),
             None => return,
         };
         if *state != ChannelState::Joined {
@@ -740,7 +884,20 @@ impl Session {
                     .push_back(Event::Message(ServerMessage::UserState(user)));
             }
             ServerMessage::Privmsg(msg) => self.events.push_back(Event::Chat(msg)),
-            ServerMessage::ClearChat(c) => self.events.push_back(Event::ClearChat(c)),
+            ServerMessage::ClearChat(c) => {
+                if !self.anonymous && c.target_login.as_deref() == Some(self.nick.as_str()) {
+                    // We were timed out or banned: stop sending there instead of burning the budget.
+                    let (reason, until) = match c.ban_duration_secs {
+                        Some(secs) => (
+                            format!("the bot is timed out for {secs} s"),
+                            now.checked_add(Duration::from_secs(secs)),
+                        ),
+                        None => ("the bot is banned in this channel".to_owned(), None),
+                    };
+                    self.block_chat(&c.channel.clone(), reason, until);
+                }
+                self.events.push_back(Event::ClearChat(c));
+            }
             ServerMessage::ClearMsg(c) => self.events.push_back(Event::ClearMsg(c)),
             other => self.events.push_back(Event::Message(other)),
         }
@@ -758,39 +915,60 @@ impl Session {
             });
             return;
         }
-        match notice.msg_id.as_deref() {
-            Some("msg_ratelimit") => {
-                self.limiter.on_rate_limit_notice(now);
-                self.events.push_back(Event::RateLimited {
-                    channel: notice.channel,
-                    text: notice.text,
-                });
-                return;
-            }
-            Some(
-                "msg_channel_suspended"
-                | "msg_banned"
-                | "msg_channel_blocked"
-                | "tos_ban"
-                | "invalid_user",
-            ) => {
-                if let Some(channel) = &notice.channel
-                    && matches!(
-                        self.channels.get(channel),
-                        Some(ChannelState::Joining { .. })
-                    )
-                {
-                    self.channels.insert(channel.clone(), ChannelState::Failed);
-                    self.events.push_back(Event::JoinFailed {
-                        channel: channel.clone(),
-                        reason: notice.text,
-                    });
-                    return;
-                }
-            }
-            _ => {}
+        let Some(refusal) = notice.chat_refusal() else {
+            self.events.push_back(Event::Notice(notice));
+            return;
+        };
+        if refusal == ChatRefusal::RateLimited {
+            self.limiter
+                .on_rate_limit_notice(now, notice.channel.as_deref());
+            self.events.push_back(Event::RateLimited {
+                channel: notice.channel,
+                text: notice.text,
+            });
+            return;
+        }
+        let Some(channel) = notice.channel.clone() else {
+            tracing::warn!(%refusal, text = %notice.text, "Twitch refused chat");
+            self.events.push_back(Event::Notice(notice));
+            return;
+        };
+        tracing::warn!(%channel, %refusal, msg_id = ?notice.msg_id, text = %notice.text, "Twitch refused chat");
+        let until = match refusal {
+            ChatRefusal::TimedOut {
+                remaining_secs: Some(secs),
+            } => Some(now.checked_add(Duration::from_secs(secs))),
+            r if r.is_lasting() => Some(None),
+            _ => None,
+        };
+        if let Some(until) = until {
+            self.block_chat(&channel, refusal.to_string(), until);
+        }
+        if refusal == ChatRefusal::ChannelUnavailable
+            && self
+                .channels
+                .get(&channel)
+                .is_some_and(|s| *s != ChannelState::Joined)
+        {
+            self.channels
+                .insert(channel.clone(), ChannelState::Failed { refused: true });
+            let id = notice.msg_id.as_deref().unwrap_or("notice");
+            self.events.push_back(Event::JoinFailed {
+                channel,
+                reason: format!("{} ({id}); not retrying", notice.text),
+            });
+            return;
         }
         self.events.push_back(Event::Notice(notice));
+    }
+
+    /// Stops chat to `channel` (until `until`, or until [`Session::join`]/[`Session::part`] for
+    /// `None`) and drops what is queued for it.
+    fn block_chat(&mut self, channel: &str, reason: String, until: Option<Instant>) {
+        let dropped = self.limiter.drop_channel(channel);
+        tracing::warn!(%channel, %reason, ?until, dropped, "not sending chat to this channel");
+        self.blocked
+            .insert(channel.to_owned(), ChatBlock { reason, until });
     }
 }
 
@@ -1048,11 +1226,16 @@ mod tests {
         for r in &refs {
             s.join(r).unwrap();
         }
+        // Counts the JOINs sent and confirms them (so no retry mixes in).
         let count = |s: &mut Session| {
-            transmitted(s)
-                .iter()
+            let joins: Vec<String> = transmitted(s)
+                .into_iter()
                 .filter(|l| l.starts_with("JOIN"))
-                .count()
+                .collect();
+            for j in &joins {
+                s.handle_frame(&format!(":bot!bot@bot.tmi.twitch.tv {j}"), t0);
+            }
+            joins.len()
         };
         assert_eq!(count(&mut s), 20);
         assert_eq!(s.poll_timeout(), Some(t0 + 10 * S));
@@ -1078,14 +1261,164 @@ mod tests {
         assert!(matches!(events(&mut s)[..], [Event::JoinFailed { .. }]));
     }
 
-    #[test]
-    fn failed_join_can_be_retried() {
-        let t0 = Instant::now();
-        let mut s = logged_in(&["ghost"], t0);
-        s.handle_timeout(t0 + 10 * S);
+    /// A logged-in session whose own keep-alive stays out of the way (for long join timelines).
+    fn quiet_logged_in(channels: &[&str], t0: Instant) -> Session {
+        let mut c = config(channels);
+        c.ping_after_idle = Duration::from_secs(100_000);
+        let mut s = Session::new(c);
+        s.handle_connected(t0);
+        s.handle_frame(":tmi.twitch.tv 001 bot :Welcome, GLHF!", t0);
+        transmitted(&mut s);
         events(&mut s);
+        s
+    }
+
+    fn join_failures(ev: &[Event]) -> Vec<(String, String)> {
+        ev.iter()
+            .filter_map(|e| match e {
+                Event::JoinFailed { channel, reason } => Some((channel.clone(), reason.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn unconfirmed_join_is_retried_with_backoff_then_given_up() {
+        let t0 = Instant::now();
+        let mut s = quiet_logged_in(&["ghost"], t0);
+        // (time the attempt times out, next JOIN time, reason suffix)
+        let steps = [
+            (10, Some(20), "(attempt 1 of 4); retrying in 10 s"),
+            (30, Some(60), "(attempt 2 of 4); retrying in 30 s"),
+            (70, Some(130), "(attempt 3 of 4); retrying in 60 s"),
+            (140, None, "(attempt 4 of 4); giving up"),
+        ];
+        for (fail_at, retry_at, suffix) in steps {
+            assert_eq!(s.poll_timeout(), Some(t0 + fail_at * S));
+            s.handle_timeout(t0 + (fail_at - 1) * S);
+            assert!(events(&mut s).is_empty(), "not before the timeout");
+            s.handle_timeout(t0 + fail_at * S);
+            let failures = join_failures(&events(&mut s));
+            assert_eq!(failures.len(), 1, "each failure is reported");
+            assert_eq!(failures[0].0, "ghost");
+            assert!(failures[0].1.ends_with(suffix), "{:?}", failures[0].1);
+            assert!(
+                failures[0]
+                    .1
+                    .starts_with("no JOIN or ROOMSTATE within 10 s")
+            );
+            assert_eq!(transmitted(&mut s), Vec::<String>::new());
+            let Some(retry_at) = retry_at else { break };
+            assert_eq!(
+                s.join_status("ghost"),
+                Some(JoinStatus::RetryAt(t0 + retry_at * S))
+            );
+            assert_eq!(s.poll_timeout(), Some(t0 + retry_at * S));
+            s.handle_timeout(t0 + retry_at * S);
+            assert_eq!(transmitted(&mut s), ["JOIN #ghost"]);
+            assert_eq!(s.join_status("ghost"), Some(JoinStatus::Joining));
+        }
+        assert_eq!(s.join_status("ghost"), Some(JoinStatus::Failed));
+        assert_eq!(
+            s.poll_timeout(),
+            Some(t0 + 100_000 * S),
+            "only the keep-alive is left"
+        );
+        s.handle_timeout(t0 + 1000 * S);
+        assert_eq!(transmitted(&mut s), Vec::<String>::new());
+        // Asking again starts over; so does a reconnect.
         s.join("ghost").unwrap();
         assert_eq!(transmitted(&mut s), ["JOIN #ghost"]);
+        s.handle_disconnected(t0 + 1001 * S);
+        s.handle_connected(t0 + 1002 * S);
+        s.handle_frame(":tmi.twitch.tv 001 bot :Welcome", t0 + 1002 * S);
+        assert!(transmitted(&mut s).contains(&"JOIN #ghost".to_string()));
+        s.handle_timeout(t0 + 1012 * S);
+        assert!(
+            join_failures(&events(&mut s))[0]
+                .1
+                .contains("(attempt 1 of 4)")
+        );
+    }
+
+    #[test]
+    fn a_late_confirmation_or_a_part_cancels_the_retry() {
+        let t0 = Instant::now();
+        let mut s = quiet_logged_in(&["slow", "leaving"], t0);
+        s.handle_timeout(t0 + 10 * S);
+        assert_eq!(join_failures(&events(&mut s)).len(), 2);
+        s.handle_frame("@room-id=1 :tmi.twitch.tv ROOMSTATE #slow", t0 + 12 * S);
+        s.part("leaving").unwrap();
+        let ev = events(&mut s);
+        assert!(ev.contains(&Event::Joined {
+            channel: "slow".into()
+        }));
+        assert!(ev.contains(&Event::Parted {
+            channel: "leaving".into()
+        }));
+        assert_eq!(
+            transmitted(&mut s),
+            Vec::<String>::new(),
+            "no PART for a channel not joined"
+        );
+        assert_eq!(s.join_status("leaving"), None);
+        assert_eq!(
+            s.poll_timeout(),
+            Some(t0 + 100_012 * S),
+            "no retry timer left (only the keep-alive, from the last line received)"
+        );
+        s.handle_timeout(t0 + 20 * S);
+        s.handle_timeout(t0 + 200 * S);
+        assert_eq!(transmitted(&mut s), Vec::<String>::new());
+        assert!(events(&mut s).is_empty());
+        assert_eq!(s.joined_channels().collect::<Vec<_>>(), ["slow"]);
+    }
+
+    #[test]
+    fn retries_never_exceed_twenty_joins_in_ten_seconds() {
+        let t0 = Instant::now();
+        let names: Vec<String> = (0..33).map(|i| format!("ghost{i:02}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut s = quiet_logged_in(&[], t0);
+        for r in &refs {
+            s.join(r).unwrap();
+        }
+        let mut joins: Vec<(Instant, String)> = Vec::new();
+        let mut failures = Vec::new();
+        let mut now = t0;
+        // Drive the session by its own timer, as the driver does, until nothing but the keep-alive is left.
+        for _ in 0..10_000 {
+            joins.extend(transmitted(&mut s).into_iter().map(|l| (now, l)));
+            failures.extend(join_failures(&events(&mut s)));
+            match s.poll_timeout() {
+                Some(t) if t < t0 + 1000 * S => now = t,
+                _ => break,
+            }
+            s.handle_timeout(now);
+        }
+        for (i, (t, _)) in joins.iter().enumerate() {
+            let in_window = joins[i..]
+                .iter()
+                .take_while(|(u, _)| *u - *t < 10 * S)
+                .count();
+            assert!(
+                in_window <= 20,
+                "{in_window} JOINs within 10 s from {:?}",
+                *t - t0
+            );
+        }
+        for name in &names {
+            let sent = joins
+                .iter()
+                .filter(|(_, l)| *l == format!("JOIN #{name}"))
+                .count();
+            assert_eq!(sent, 4, "{name}: one JOIN and three retries");
+            let reasons: Vec<_> = failures.iter().filter(|(c, _)| c == name).collect();
+            assert_eq!(reasons.len(), 4);
+            assert!(reasons[3].1.ends_with("giving up"));
+            assert_eq!(s.join_status(name), Some(JoinStatus::Failed));
+        }
+        assert_eq!(joins.len(), 33 * 4, "nothing but JOINs: {joins:?}");
     }
 
     #[test]
@@ -1115,14 +1448,208 @@ mod tests {
     #[test]
     fn suspended_channel_notice_fails_the_join() {
         let t0 = Instant::now();
-        let mut s = logged_in(&["gone"], t0);
+        let mut s = quiet_logged_in(&["gone"], t0);
         s.handle_frame(
             "@msg-id=msg_channel_suspended :tmi.twitch.tv NOTICE #gone :This channel has been suspended.",
             t0,
         );
+        let ev = events(&mut s);
         assert!(
-            matches!(&events(&mut s)[..], [Event::JoinFailed { channel, .. }] if channel == "gone")
+            matches!(&ev[..], [Event::JoinFailed { channel, reason }]
+                if channel == "gone" && reason == "This channel has been suspended. (msg_channel_suspended); not retrying"),
+            "{ev:?}"
         );
+        assert_eq!(s.join_status("gone"), Some(JoinStatus::Failed));
+        // No retry, no chat there, and not re-joined after a reconnect: Twitch's answer was final.
+        s.handle_timeout(t0 + 100 * S);
+        assert_eq!(transmitted(&mut s), Vec::<String>::new());
+        assert!(matches!(
+            s.say("gone", "hello?"),
+            Err(SendError::ChannelBlocked { channel, .. }) if channel == "gone"
+        ));
+        s.handle_disconnected(t0 + 101 * S);
+        s.handle_connected(t0 + 102 * S);
+        s.handle_frame(":tmi.twitch.tv 001 bot :Welcome", t0 + 102 * S);
+        assert!(!transmitted(&mut s).contains(&"JOIN #gone".to_string()));
+        // Unless asked again.
+        s.join("#Gone").unwrap();
+        assert_eq!(transmitted(&mut s), ["JOIN #gone"]);
+        assert!(s.say("gone", "back").is_ok());
+    }
+
+    #[test]
+    fn suspension_during_a_retry_wait_ends_the_retries() {
+        let t0 = Instant::now();
+        let mut s = quiet_logged_in(&["gone"], t0);
+        s.handle_timeout(t0 + 10 * S);
+        events(&mut s);
+        s.handle_frame(
+            "@msg-id=msg_channel_suspended :tmi.twitch.tv NOTICE #gone :This channel has been suspended.",
+            t0 + 11 * S,
+        );
+        assert!(
+            join_failures(&events(&mut s))[0]
+                .1
+                .ends_with("not retrying")
+        );
+        s.handle_timeout(t0 + 20 * S);
+        assert_eq!(transmitted(&mut s), Vec::<String>::new());
+    }
+
+    #[test]
+    fn banned_or_timed_out_stops_chat_to_that_channel_only() {
+        let t0 = Instant::now();
+        let mut s = quiet_logged_in(&["a", "b"], t0);
+        s.handle_frame(
+            ":bot!bot@bot.tmi.twitch.tv JOIN #a\r\n:bot!bot@bot.tmi.twitch.tv JOIN #b",
+            t0,
+        );
+        events(&mut s);
+        for i in 0..3 {
+            s.say("a", &format!("a{i}")).unwrap();
+        }
+        s.say("b", "b0").unwrap();
+        s.say("b", "b1").unwrap();
+        assert_eq!(transmitted(&mut s), ["PRIVMSG #a :a0", "PRIVMSG #b :b0"]);
+        s.handle_frame(
+            "@msg-id=msg_banned :tmi.twitch.tv NOTICE #a :You are permanently banned from talking in a.",
+            t0,
+        );
+        let ev = events(&mut s);
+        assert!(
+            matches!(&ev[..], [Event::Notice(n)] if n.channel.as_deref() == Some("a") && n.msg_id.as_deref() == Some("msg_banned")),
+            "{ev:?}"
+        );
+        assert_eq!(s.queued_messages(), 1, "a1, a2 dropped; b1 kept");
+        assert_eq!(
+            s.chat_blocked("#A"),
+            Some("the bot is banned in this channel")
+        );
+        assert_eq!(
+            s.say("a", "x"),
+            Err(SendError::ChannelBlocked {
+                channel: "a".into(),
+                reason: "the bot is banned in this channel".into()
+            })
+        );
+        s.handle_timeout(t0 + 100 * S);
+        assert_eq!(transmitted(&mut s), ["PRIVMSG #b :b1"]);
+        assert_eq!(
+            s.joined_channels().count(),
+            2,
+            "a banned bot still reads the channel"
+        );
+        // Asking to join again lifts the stop (e.g. after an unban).
+        s.join("a").unwrap();
+        assert_eq!(s.chat_blocked("a"), None);
+        s.say("a", "unbanned").unwrap();
+
+        // A timeout: stopped for the stated time, then sending resumes by itself.
+        let t1 = t0 + 200 * S;
+        s.handle_frame(
+            "@msg-id=msg_timedout :tmi.twitch.tv NOTICE #b :You are timed out for 10 more seconds.",
+            t1,
+        );
+        assert!(matches!(
+            s.say("b", "x"),
+            Err(SendError::ChannelBlocked { .. })
+        ));
+        s.handle_timeout(t1 + 9 * S);
+        assert!(s.say("b", "x").is_err());
+        s.handle_timeout(t1 + 10 * S);
+        assert_eq!(s.chat_blocked("b"), None);
+        s.say("b", "after").unwrap();
+
+        // The same learned from CLEARCHAT naming the bot; someone else's timeout changes nothing.
+        let t2 = t0 + 300 * S;
+        s.handle_frame("@ban-duration=5 :tmi.twitch.tv CLEARCHAT #b :someone", t2);
+        assert_eq!(s.chat_blocked("b"), None);
+        s.handle_frame("@ban-duration=5 :tmi.twitch.tv CLEARCHAT #b :bot", t2);
+        assert_eq!(s.chat_blocked("b"), Some("the bot is timed out for 5 s"));
+        s.handle_timeout(t2 + 5 * S);
+        assert_eq!(s.chat_blocked("b"), None);
+        s.handle_frame(":tmi.twitch.tv CLEARCHAT #b :bot", t2 + 5 * S);
+        assert_eq!(
+            s.chat_blocked("b"),
+            Some("the bot is banned in this channel")
+        );
+        // Hostile durations do not overflow the clock: a ban for ever.
+        s.handle_frame(
+            "@ban-duration=18446744073709551615 :tmi.twitch.tv CLEARCHAT #a :bot",
+            t2,
+        );
+        s.handle_frame(
+            "@msg-id=msg_timedout :tmi.twitch.tv NOTICE #a :You are timed out for 18446744073709551615 more seconds.",
+            t2,
+        );
+        assert!(s.chat_blocked("a").is_some());
+        // Parting forgets the stop.
+        s.part("b").unwrap();
+        assert_eq!(s.chat_blocked("b"), None);
+    }
+
+    #[test]
+    fn other_chat_refusals_are_reported_and_sending_goes_on() {
+        let t0 = Instant::now();
+        for id in [
+            "msg_duplicate",
+            "msg_slowmode",
+            "msg_followersonly",
+            "msg_followersonly_zero",
+            "msg_subsonly",
+            "msg_emoteonly",
+            "msg_timedout", // without a duration in the text: reported only
+        ] {
+            let mut s = logged_in(&["a"], t0);
+            s.handle_frame(
+                &format!("@msg-id={id} :tmi.twitch.tv NOTICE #a :Your message was not sent."),
+                t0,
+            );
+            let ev = events(&mut s);
+            assert!(
+                matches!(&ev[..], [Event::Notice(n)] if n.channel.as_deref() == Some("a") && n.msg_id.as_deref() == Some(id)),
+                "{id}: {ev:?}"
+            );
+            assert_eq!(s.chat_blocked("a"), None, "{id}");
+            s.say("a", "still talking").unwrap();
+            assert_eq!(transmitted(&mut s), ["PRIVMSG #a :still talking"], "{id}");
+        }
+        // A verified-phone requirement does not go away by itself: stop sending there.
+        let mut s = logged_in(&["a"], t0);
+        s.handle_frame(
+            "@msg-id=msg_requires_verified_phone_number :tmi.twitch.tv NOTICE #a :A verified phone number is required to chat in this channel.",
+            t0,
+        );
+        assert!(matches!(&events(&mut s)[..], [Event::Notice(_)]));
+        assert!(matches!(
+            s.say("a", "x"),
+            Err(SendError::ChannelBlocked { .. })
+        ));
+    }
+
+    #[test]
+    fn rate_limit_notice_lowers_the_rate_then_it_recovers() {
+        let t0 = Instant::now();
+        let mut s = quiet_logged_in(&[], t0);
+        s.handle_frame(
+            "@msg-id=msg_ratelimit :tmi.twitch.tv NOTICE #a :Your message was not sent because you are sending messages too quickly.",
+            t0,
+        );
+        events(&mut s);
+        for i in 0..30 {
+            s.say(&format!("c{i:02}"), "hi").unwrap();
+        }
+        assert_eq!(transmitted(&mut s).len(), 0);
+        assert_eq!(s.poll_timeout(), Some(t0 + 5 * S));
+        s.handle_timeout(t0 + 5 * S);
+        assert_eq!(transmitted(&mut s).len(), 10, "half of the 20 per 30 s");
+        assert_eq!(s.poll_timeout(), Some(t0 + 30 * S), "30 s without a notice");
+        s.handle_timeout(t0 + 30 * S);
+        assert_eq!(transmitted(&mut s).len(), 10, "back to 20 per 30 s");
+        assert_eq!(s.poll_timeout(), Some(t0 + 35 * S));
+        s.handle_timeout(t0 + 35 * S);
+        assert_eq!(transmitted(&mut s).len(), 10);
+        assert_eq!(s.queued_messages(), 0);
     }
 
     #[test]

@@ -91,8 +91,9 @@
 //!   async-tls, which pins rustls 0.21 / rustls-webpki 0.101 with unfixed advisories), so rustls's reason
 //!   reaches [`Error::Tls`]. The byte stream below the WebSocket layer is boxed, so a wrapper (e.g. early
 //!   UTF-8 checks) can be slotted in at one place.
-//! - **The bus is optional.** [`WebsocketsRequestBus`] is a read-locked id map in front of the same client;
-//!   the direct path never touches it.
+//! - **The bus is optional and cheap.** [`WebsocketsRequestBus`] is an id map in front of the same client,
+//!   read through a per-thread snapshot (no lock, no atomic read-modify-write per call); the direct path
+//!   never touches it.
 //!
 //! # The gem's API in Rust
 //!

@@ -85,7 +85,7 @@ pub use generic::IrcMessage;
 pub use globaluserstate::GlobalUserState;
 pub use join::Join;
 pub use line::RawLine;
-pub use notice::Notice;
+pub use notice::{ChatRefusal, Notice};
 pub use numeric::Numeric;
 pub use part::Part;
 pub use ping::Ping;

@@ -2,7 +2,7 @@
 //! [`Session`] and the ChatPlay [`Engine`].
 //!
 //! ```text
-//!  websockets reader task ──OnMessage(&str)──► bounded frame channel ──► Session::handle_frame
+//!  websockets reader task ──OnMessage(&str)──► bounded inbox (a batch) ──► Session::handle_frame
 //!                                                                            │ poll_event
 //!  game (stdin / Bot) ──► request channel ──► driver ◄───────────────────────┘
 //!                                               │ Engine::handle_* / poll_event
@@ -43,10 +43,12 @@
 //! `disconnected {reason}` (naming `RECONNECT` and why the new connection failed), `reconnecting` with
 //! backoff. A `RECONNECT` received on the old link during a handover changes nothing.
 //!
-//! **Back-pressure.** The frame channel holds [`FRAME_QUEUE`] frames of at most [`MAX_FRAME`] bytes. When
-//! the driver falls behind, the `OnMessage` handler waits (on the socket's reader task), so the socket is
-//! not read and TCP slows the server down: memory stays bounded and no chat line is dropped. The driver
-//! itself stops taking frames while the [`Outbox`] backlog is full (see [`crate::outbox`]).
+//! **Back-pressure.** The `OnMessage` handler appends each frame (at most [`MAX_FRAME`] bytes) to a per-socket
+//! inbox of at most [`INBOX_BYTES`] bytes, and the driver takes everything buffered at once (one wake-up and
+//! no allocation per frame: the emptied buffer is swapped back in). When the driver falls behind, the
+//! handler waits (on the socket's reader task), so the socket is not read and TCP slows the server down:
+//! memory stays bounded and no chat line is dropped. The driver itself stops taking frames while the
+//! [`Outbox`] backlog is full (see [`crate::outbox`]).
 
 use std::time::{Duration, Instant};
 
@@ -62,8 +64,9 @@ use crate::events::{Control, Event, Tally};
 use crate::outbox::Outbox;
 use crate::session::{self, Session};
 
-/// Frames buffered between the socket's reader task and the driver.
-pub const FRAME_QUEUE: usize = 64;
+/// Bytes of received text buffered between a socket's reader task and the driver (plus at most one frame):
+/// when that much waits, the `OnMessage` handler waits for the driver, and the socket is not read.
+pub const INBOX_BYTES: usize = 256 * 1024;
 /// Largest WebSocket message accepted from the server (Twitch frames are a few KiB).
 pub const MAX_FRAME: usize = 128 * 1024;
 /// How long shutdown waits for a stalled event reader to take the last events.
@@ -117,31 +120,165 @@ pub struct Settings {
 /// What the socket's handlers pass to the driver.
 #[derive(Debug)]
 enum Incoming {
+    /// One or more text frames, each followed by `\r\n` (a batch the session splits into lines).
     Frame(String),
-    Closed { code: u16, reason: String },
+    Closed {
+        code: u16,
+        reason: String,
+    },
     Error(String),
 }
 
-/// An open WebSocket and the channel its handlers feed.
+/// An open WebSocket and what its handlers feed.
 struct Link {
     client: websockets::WebsocketClient,
-    incoming: mpsc::Receiver<Incoming>,
+    incoming: InboxReceiver,
 }
 
-/// Hands an item from a socket handler to the driver, waiting for room when the driver is behind.
-fn deliver(tx: &mpsc::Sender<Incoming>, item: Incoming) {
-    match tx.try_send(item) {
-        Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
-        Err(mpsc::error::TrySendError::Full(item)) => match tokio::runtime::Handle::try_current() {
-            // The websockets runtime is multi-threaded: wait here, off the runtime's scheduler.
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                let _ = tokio::task::block_in_place(|| tx.blocking_send(item));
+/// Text frames from one socket's handlers to the driver.
+///
+/// The `OnMessage` handler appends each frame (and a line break) to one shared buffer; the driver takes the
+/// whole buffer at once and swaps in the emptied one it handled before. So in steady state no allocation per
+/// frame, and one wake-up per batch however many frames arrived meanwhile. At most [`INBOX_BYTES`] (plus one
+/// frame) wait; a handler that finds the buffer full waits for the driver, off the scheduler
+/// (`block_in_place`), so the socket is not read and TCP slows the server down.
+struct Inbox {
+    state: std::sync::Mutex<InboxState>,
+    /// Wakes the driver: text arrived in an empty buffer, the end arrived, or a handler was dropped.
+    ready: tokio::sync::Notify,
+    /// Wakes a handler waiting for room.
+    room: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct InboxState {
+    text: String,
+    /// A close or error, delivered after the text before it.
+    end: Option<Incoming>,
+    /// Live handlers ([`Feed`]s): none left and nothing buffered means the connection is over.
+    feeds: usize,
+    /// The driver dropped its end: handlers stop buffering.
+    closed: bool,
+}
+
+impl Inbox {
+    fn lock(&self) -> std::sync::MutexGuard<'_, InboxState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A handler's end of an [`Inbox`].
+struct Feed(std::sync::Arc<Inbox>);
+
+impl Feed {
+    fn new(inbox: &std::sync::Arc<Inbox>) -> Feed {
+        inbox.lock().feeds += 1;
+        Feed(inbox.clone())
+    }
+
+    /// Appends a frame, waiting for room when the driver is behind.
+    fn frame(&self, frame: &str) {
+        let inbox = &*self.0;
+        let mut s = inbox.lock();
+        if s.text.len() >= INBOX_BYTES && !s.closed {
+            let full = |s: &mut InboxState| s.text.len() >= INBOX_BYTES && !s.closed;
+            let wait = |s| {
+                inbox
+                    .room
+                    .wait_while(s, full)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+            };
+            s = match tokio::runtime::Handle::try_current() {
+                // The websockets runtime is multi-threaded: wait here, off the runtime's scheduler.
+                Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                    tokio::task::block_in_place(|| wait(s))
+                }
+                Ok(_) => {
+                    warn!("inbox full on a current-thread runtime; a frame was dropped");
+                    return;
+                }
+                Err(_) => wait(s),
+            };
+        }
+        if s.closed {
+            return;
+        }
+        let wake = s.text.is_empty();
+        s.text.push_str(frame);
+        s.text.push_str("\r\n");
+        drop(s);
+        if wake {
+            inbox.ready.notify_one();
+        }
+    }
+
+    /// The connection closed or failed (the first end counts).
+    fn end(&self, item: Incoming) {
+        self.0.lock().end.get_or_insert(item);
+        self.0.ready.notify_one();
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.0.lock().feeds -= 1;
+        self.0.ready.notify_one();
+    }
+}
+
+/// The driver's end of an [`Inbox`].
+struct InboxReceiver {
+    inbox: std::sync::Arc<Inbox>,
+    /// An emptied buffer, swapped in at the next take (keeps its capacity).
+    spare: String,
+}
+
+impl InboxReceiver {
+    /// The next batch of frames, then the close or error; `None` once the handlers are gone.
+    /// Cancel-safe: nothing is taken unless it is returned.
+    async fn recv(&mut self) -> Option<Incoming> {
+        loop {
+            let notified = self.inbox.ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut s = self.inbox.lock();
+                if !s.text.is_empty() {
+                    let mut batch = std::mem::take(&mut self.spare);
+                    std::mem::swap(&mut s.text, &mut batch);
+                    drop(s);
+                    self.inbox.room.notify_all();
+                    return Some(Incoming::Frame(batch));
+                }
+                if let Some(end) = s.end.take() {
+                    return Some(end);
+                }
+                if s.feeds == 0 {
+                    return None;
+                }
             }
-            Ok(_) => warn!("frame queue full on a current-thread runtime; a frame was dropped"),
-            Err(_) => {
-                let _ = tx.blocking_send(item);
-            }
-        },
+            notified.await;
+        }
+    }
+
+    /// Gives a handled batch back, so its capacity is reused.
+    fn recycle(&mut self, mut batch: String) {
+        if batch.capacity() <= 2 * INBOX_BYTES + MAX_FRAME {
+            batch.clear();
+            self.spare = batch;
+        }
+    }
+}
+
+impl Drop for InboxReceiver {
+    fn drop(&mut self) {
+        let mut s = self.inbox.lock();
+        s.closed = true;
+        s.text = String::new();
+        drop(s);
+        self.inbox.room.notify_all();
     }
 }
 
@@ -151,20 +288,26 @@ fn spawn_connect(
     ca_file: Option<std::path::PathBuf>,
 ) -> JoinHandle<Result<Link, websockets::Error>> {
     tokio::task::spawn_blocking(move || {
-        let (tx, incoming) = mpsc::channel(FRAME_QUEUE);
-        let (tx_close, tx_error) = (tx.clone(), tx.clone());
+        let inbox = std::sync::Arc::new(Inbox {
+            state: std::sync::Mutex::new(InboxState::default()),
+            ready: tokio::sync::Notify::new(),
+            room: std::sync::Condvar::new(),
+        });
+        let (feed, feed_close, feed_error) =
+            (Feed::new(&inbox), Feed::new(&inbox), Feed::new(&inbox));
+        let incoming = InboxReceiver {
+            inbox,
+            spare: String::new(),
+        };
         let mut options = websockets::ClientOptions::new()
             .max_message_size(MAX_FRAME)
             .on_close(move |code, reason| {
-                deliver(
-                    &tx_close,
-                    Incoming::Closed {
-                        code,
-                        reason: reason.to_owned(),
-                    },
-                )
+                feed_close.end(Incoming::Closed {
+                    code,
+                    reason: reason.to_owned(),
+                })
             })
-            .on_error(move |e| deliver(&tx_error, Incoming::Error(e.to_string())));
+            .on_error(move |e| feed_error.end(Incoming::Error(e.to_string())));
         if let Some(ca) = ca_file {
             options = options.add_ca_pem_file(ca);
         }
@@ -173,7 +316,7 @@ fn spawn_connect(
         } else {
             websockets::WebsocketType::NonSecure
         };
-        let on_message = move |frame: &str| deliver(&tx, Incoming::Frame(frame.to_owned()));
+        let on_message = move |frame: &str| feed.frame(frame);
         let client = websockets::create_client_with(&url, on_message, kind, options)?;
         Ok(Link { client, incoming })
     })
@@ -341,7 +484,12 @@ pub async fn run(
             inc = async { up.as_mut().expect("guarded").incoming.recv().await }, if take_frames => {
                 let now = Instant::now();
                 match inc {
-                    Some(Incoming::Frame(f)) => core.session.handle_frame(&f, now),
+                    Some(Incoming::Frame(f)) => {
+                        core.session.handle_frame(&f, now);
+                        if let Some(l) = up.as_mut() {
+                            l.incoming.recycle(f);
+                        }
+                    }
                     Some(Incoming::Closed { code, reason }) => core.drop_link = Some(closed_reason(code, &reason)),
                     Some(Incoming::Error(e)) => core.drop_link = Some(format!("connection error: {e}")),
                     None => core.drop_link = Some("connection ended".to_owned()),
@@ -366,7 +514,12 @@ pub async fn run(
                 let now = Instant::now();
                 if let Some(h) = core.handover.as_mut() {
                     match inc {
-                        Some(Incoming::Frame(f)) => h.session.handle_frame(&f, now),
+                        Some(Incoming::Frame(f)) => {
+                            h.session.handle_frame(&f, now);
+                            if let Some(l) = new_up.as_mut() {
+                                l.incoming.recycle(f);
+                            }
+                        }
                         Some(Incoming::Closed { code, reason }) => h.broken = Some(closed_reason(code, &reason)),
                         Some(Incoming::Error(e)) => h.broken = Some(format!("connection error: {e}")),
                         None => h.broken = Some("connection ended".to_owned()),

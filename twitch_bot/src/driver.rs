@@ -1083,3 +1083,111 @@ impl Core {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn inbox() -> (Arc<Inbox>, InboxReceiver) {
+        let inbox = Arc::new(Inbox {
+            state: std::sync::Mutex::new(InboxState::default()),
+            ready: tokio::sync::Notify::new(),
+            room: std::sync::Condvar::new(),
+        });
+        let rx = InboxReceiver {
+            inbox: inbox.clone(),
+            spare: String::new(),
+        };
+        (inbox, rx)
+    }
+
+    fn text(i: Option<Incoming>) -> String {
+        match i {
+            Some(Incoming::Frame(f)) => f,
+            other => panic!("expected frames, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn frames_come_as_one_batch_then_the_end_then_none() {
+        let (inbox, mut rx) = inbox();
+        let (feed, feed_end) = (Feed::new(&inbox), Feed::new(&inbox));
+        feed.frame("PING :a");
+        feed.frame("line 1\r\nline 2\r\n");
+        feed_end.end(Incoming::Closed {
+            code: 1000,
+            reason: String::new(),
+        });
+        // The text read before the close comes first, as one batch; each frame ends with a line break.
+        let batch = text(rx.recv().await);
+        assert_eq!(batch, "PING :a\r\nline 1\r\nline 2\r\n\r\n");
+        let cap = batch.capacity();
+        rx.recycle(batch);
+        assert!(matches!(
+            rx.recv().await,
+            Some(Incoming::Closed { code: 1000, .. })
+        ));
+        // Two buffers alternate: the recycled one is swapped into the inbox at the next take and filled
+        // after it, so once both have grown nothing is allocated per frame.
+        feed.frame("again");
+        let batch = text(rx.recv().await);
+        assert_eq!(batch, "again\r\n");
+        rx.recycle(batch);
+        feed.frame("third");
+        let batch = text(rx.recv().await);
+        assert_eq!(batch, "third\r\n");
+        assert_eq!(batch.capacity(), cap, "the first buffer, reused");
+        drop((feed, feed_end));
+        assert!(rx.recv().await.is_none(), "no handlers left: the end");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_inbox_makes_the_handler_wait_and_loses_nothing() {
+        let (inbox, mut rx) = inbox();
+        let feed = Feed::new(&inbox);
+        let frame = "x".repeat(64 * 1024);
+        let frames = 40; // 2.5 MiB through a 256 KiB inbox
+        let writer = tokio::spawn(async move {
+            for _ in 0..frames {
+                feed.frame(&frame);
+            }
+        });
+        let mut got = 0;
+        let mut max_batch = 0;
+        while got < frames * (64 * 1024 + 2) {
+            let batch = text(rx.recv().await);
+            max_batch = max_batch.max(batch.len());
+            got += batch.len();
+            rx.recycle(batch);
+        }
+        assert_eq!(got, frames * (64 * 1024 + 2));
+        assert!(
+            max_batch <= INBOX_BYTES + 64 * 1024 + 2,
+            "bounded: {max_batch}"
+        );
+        writer.await.unwrap();
+        assert!(rx.recv().await.is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiting_handler_is_released_when_the_driver_drops_its_end() {
+        let (inbox, rx) = inbox();
+        let feed = Feed::new(&inbox);
+        let big = "y".repeat(INBOX_BYTES);
+        let writer = tokio::spawn(async move {
+            feed.frame(&big);
+            feed.frame(&big); // waits: the inbox is full
+        });
+        // Once the first frame is in, the second one waits (or is about to).
+        while inbox.lock().text.len() < INBOX_BYTES {
+            tokio::task::yield_now().await;
+        }
+        drop(rx);
+        tokio::time::timeout(Duration::from_secs(10), writer)
+            .await
+            .expect("the handler returns once the driver's end is gone")
+            .unwrap();
+        assert!(inbox.lock().text.is_empty());
+    }
+}

@@ -1075,3 +1075,268 @@ async fn slow_stdout_consumer_bounded_memory_and_no_lost_vote_closed() {
     assert!(inputs + dropped["count"].as_u64().unwrap() <= users as u64);
     assert_clean_with(&server, &bot);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missed_pong_reconnects_and_rejoins() {
+    // The bot PINGs after 1 s of silence and gives a PONG 1 s (config keys under [connection]).
+    let (server, mut bot) = start(MockOptions::default(), |c| c.keepalive(1.0, 1.0)).await;
+    // While the server answers, the bot's own PINGs keep the connection up.
+    let mark = server.mark();
+    server
+        .wait_for_line_since(mark, T, |l| irc_command(l) == "PING")
+        .await
+        .expect("the bot PINGs a quiet server");
+    let mark = server.mark();
+    server
+        .wait_for_line_since(mark, T, |l| irc_command(l) == "PING")
+        .await
+        .expect("and again once answered");
+    assert!(!bot.events().iter().any(|e| e["type"] == "disconnected"));
+
+    // The server goes silent: it stops answering PINGs (the socket stays open).
+    server.set_answer_pings(false);
+    let mark = server.mark();
+    let (conn, _) = server
+        .wait_for_line_since(mark, T, |l| irc_command(l) == "PING")
+        .await
+        .expect("the bot PINGs the silent server");
+    assert_eq!(conn, 1);
+    let d = bot
+        .wait_type("disconnected", T, |_| true)
+        .await
+        .expect("a missed PONG ends the link");
+    let reason = d["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("PONG"),
+        "the reason names the missed PONG: {d}"
+    );
+    let r = bot
+        .wait_type("reconnecting", T, |_| true)
+        .await
+        .expect("then a reconnect is scheduled");
+    assert!(r["attempt"].as_u64().is_some_and(|a| a >= 1), "{r}");
+    assert!(
+        r["reason"].as_str().unwrap_or_default().contains("PONG"),
+        "{r}"
+    );
+    // The bot itself closed the dead link (the server did not).
+    let (close, by_server) = server.wait_for_close(1, T).await.expect("conn 1 closed");
+    assert!(!by_server, "the bot closed it");
+    assert_eq!(close.map(|c| c.0), Some(1000));
+
+    server.set_answer_pings(true);
+    let conn2 = server
+        .wait_for_join(CHANNEL, 1, RECONNECT)
+        .await
+        .expect("re-join after the missed PONG");
+    assert!(conn2 >= 2);
+    bot.wait_type("joined", T, |e| e["channel"] == CHANNEL)
+        .await
+        .unwrap();
+    // The new link is healthy: PINGs are answered and no further disconnect happens.
+    sync(&server, "after-pong-timeout").await;
+    assert_eq!(
+        bot.events()
+            .iter()
+            .filter(|e| e["type"] == "disconnected")
+            .count(),
+        1,
+        "exactly one disconnect"
+    );
+    assert_clean_with(&server, &bot);
+}
+
+/// The connection that sent the bot's PRIVMSG whose text ends with `text`, and how many such lines.
+fn privmsg_conns(server: &MockTwitch, text: &str) -> Vec<u64> {
+    server
+        .lines_with_command("PRIVMSG")
+        .into_iter()
+        .filter(|(_, _, l)| irc_params(l).last() == Some(&text))
+        .map(|(c, _, _)| c)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_reconnect_overlaps_two_connections_and_counts_every_ballot_once() {
+    let (server, mut bot) = start(MockOptions::default(), |c| {
+        c.vote(VoteSpec {
+            window_secs: 120.0,
+            ..VoteSpec::democracy("move", &OPTIONS)
+        })
+    })
+    .await;
+    op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
+    bot.wait_type("vote_opened", T, |_| true).await.unwrap();
+    let chat = |user: &str, uid: &str, text: &str, n: u32| {
+        Chat::new(CHANNEL, user, uid, text).id(&format!("f0000000-0000-4000-8000-{n:012}"))
+    };
+    let alice = chat("alice", "101", "up", 1);
+    server.send_chat_on(1, alice.clone()).await.unwrap();
+    server.sync_conn(1, "before-reconnect", T).await.unwrap();
+
+    // RECONNECT. The new connection's JOIN is held back, so for a while only the old connection
+    // carries the channel: what it delivers must count.
+    server.hold_joins(true).await;
+    assert_eq!(server.send_reconnect().await, 1);
+    let bob = chat("bob", "102", "down", 2);
+    server
+        .send_chat_on(1, bob.clone())
+        .await
+        .expect("the old connection is open right after RECONNECT");
+    let conn2 = server
+        .wait_for_join(CHANNEL, 1, T)
+        .await
+        .expect("the bot opens a second connection and joins there");
+    let r = bot.wait_type("reconnecting", T, |_| true).await.unwrap();
+    assert_eq!(
+        (r["attempt"].as_u64(), r["delay_ms"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
+    assert!(
+        r["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("RECONNECT"),
+        "{r}"
+    );
+    // Under drop-then-reconnect the old connection would be closed by now.
+    let carol = chat("carol", "103", "left", 3);
+    server
+        .send_chat_on(1, carol.clone())
+        .await
+        .expect("the old connection still delivers chat while the new one joins");
+    server
+        .sync_conn(1, "during-overlap", T)
+        .await
+        .expect("the bot still reads (and answers) the old connection");
+    // Outgoing chat uses the old connection until the new one is ready.
+    op(
+        &mut bot,
+        json!({"op": "say", "channel": CHANNEL, "text": "during the overlap"}),
+    )
+    .await;
+    server
+        .wait_for_line(|l| l.ends_with(":during the overlap"), T)
+        .await
+        .unwrap();
+
+    // The new connection's JOIN is confirmed: the bot switches over and closes the old one.
+    server.hold_joins(false).await;
+    bot.wait_type("joined", T, |e| e["channel"] == CHANNEL)
+        .await
+        .expect("joined on the new connection");
+    let dave = chat("dave", "104", "right", 4);
+    server.send_chat_on(conn2, dave.clone()).await.unwrap();
+    // The same message may also reach the old one if it is still open (Twitch's overlap).
+    let _ = server.send_chat_on(1, dave).await;
+    // Twitch replays recent messages on the new connection: the same ids count once.
+    for m in [alice.clone(), bob.clone(), carol.clone()] {
+        server.send_chat_on(conn2, m).await.unwrap();
+    }
+    let (close, by_server) = server
+        .wait_for_close(1, T)
+        .await
+        .expect("the bot closes the old connection");
+    assert!(!by_server, "closed by the bot, not the server");
+    assert_eq!(close.map(|c| c.0), Some(1000));
+
+    // bob changes his vote on the new connection, then his old ballot is replayed: it must not
+    // count again (it would revert his vote to `down`). erin votes for the first time.
+    server
+        .send_chat_on(conn2, chat("bob", "102", "a", 5))
+        .await
+        .unwrap();
+    server.send_chat_on(conn2, bob).await.unwrap();
+    server
+        .send_chat_on(conn2, chat("erin", "105", "up", 6))
+        .await
+        .unwrap();
+    server.sync_conn(conn2, "after-overlap", T).await.unwrap();
+    op(
+        &mut bot,
+        json!({"op": "say", "channel": CHANNEL, "text": "after the overlap"}),
+    )
+    .await;
+    server
+        .wait_for_line(|l| l.ends_with(":after the overlap"), T)
+        .await
+        .unwrap();
+    op(&mut bot, json!({"op": "stop_vote", "vote": "move"})).await;
+    let closed = bot.wait_type("vote_closed", T, |_| true).await.unwrap();
+    assert_eq!(closed["round"], 1, "{closed}");
+    assert_eq!(
+        tally(&closed),
+        &json!({"up": 2, "left": 1, "right": 1, "a": 1}),
+        "{closed}"
+    );
+    assert_eq!(closed["voters"], 5, "{closed}");
+    assert_eq!(closed["winner"], "up", "{closed}");
+
+    // Each chat line went out exactly once, on the connection that was the main one then.
+    assert_eq!(privmsg_conns(&server, "during the overlap"), [1]);
+    assert_eq!(privmsg_conns(&server, "after the overlap"), [conn2]);
+    assert_eq!(server.connections().len(), 2, "no third connection");
+    assert!(
+        !bot.events().iter().any(|e| e["type"] == "disconnected"),
+        "no `disconnected` for a handover: {:?}",
+        bot.events()
+    );
+    assert_clean_with(&server, &bot);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_handover_after_reconnect_falls_back_to_the_usual_reconnect() {
+    let (server, mut bot) = start(MockOptions::default(), |c| {
+        c.vote(VoteSpec {
+            window_secs: 120.0,
+            ..VoteSpec::democracy("move", &OPTIONS)
+        })
+    })
+    .await;
+    op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
+    bot.wait_type("vote_opened", T, |_| true).await.unwrap();
+    server
+        .send_chat(CHANNEL, "alice", "101", "up")
+        .await
+        .unwrap();
+    server.sync_conn(1, "before-reconnect", T).await.unwrap();
+
+    // RECONNECT; the new connection dies before its join is confirmed.
+    server.hold_joins(true).await;
+    assert_eq!(server.send_reconnect().await, 1);
+    let conn2 = server.wait_for_join(CHANNEL, 1, T).await.unwrap();
+    let r = bot.wait_type("reconnecting", T, |_| true).await.unwrap();
+    assert_eq!(r["attempt"], 0, "{r}");
+    assert!(server.drop_connection(conn2).await);
+    server.hold_joins(false).await;
+
+    // The usual path: both links dropped, `disconnected` naming why, backoff, reconnect, re-join.
+    let d = bot.wait_type("disconnected", T, |_| true).await.unwrap();
+    let reason = d["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("RECONNECT") && reason.contains("new connection failed"),
+        "{d}"
+    );
+    let r = bot.wait_type("reconnecting", T, |_| true).await.unwrap();
+    assert!(r["attempt"].as_u64().is_some_and(|a| a >= 1), "{r}");
+    let (close, by_server) = server.wait_for_close(1, T).await.unwrap();
+    assert!(!by_server, "the bot closed the old connection");
+    assert_eq!(close.map(|c| c.0), Some(1000));
+    let conn3 = server
+        .wait_for_join(CHANNEL, conn2, RECONNECT)
+        .await
+        .expect("a third connection joins");
+    bot.wait_type("joined", T, |e| e["channel"] == CHANNEL)
+        .await
+        .unwrap();
+    server
+        .send_chat_on(conn3, Chat::new(CHANNEL, "bob", "102", "up"))
+        .await
+        .unwrap();
+    server.sync_conn(conn3, "after", T).await.unwrap();
+    op(&mut bot, json!({"op": "stop_vote", "vote": "move"})).await;
+    let closed = bot.wait_type("vote_closed", T, |_| true).await.unwrap();
+    assert_eq!(tally(&closed), &json!({"up": 2}), "{closed}");
+    assert_clean_with(&server, &bot);
+}

@@ -269,6 +269,8 @@ pub struct BotConfig {
     pub token_env: Option<String>,
     /// `connection.channels`.
     pub channels: Vec<String>,
+    /// `connection.ping_idle_secs` and `connection.pong_timeout_secs` (None = the bot's defaults).
+    pub keepalive: Option<(f64, f64)>,
     /// `[[vote]]` sections.
     pub votes: Vec<VoteSpec>,
     /// `[[command]]` sections.
@@ -304,6 +306,13 @@ impl BotConfig {
         self
     }
 
+    /// Sends the bot's own PING after `ping_idle_secs` of silence and reconnects when no PONG
+    /// comes within `pong_timeout_secs`.
+    pub fn keepalive(mut self, ping_idle_secs: f64, pong_timeout_secs: f64) -> Self {
+        self.keepalive = Some((ping_idle_secs, pong_timeout_secs));
+        self
+    }
+
     /// Trusts the CA in `path`.
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.ca_file = Some(path.into());
@@ -324,6 +333,11 @@ impl BotConfig {
             s.push_str(&format!("token_env = {}\n", q(t)));
         }
         s.push_str(&format!("channels = {}\n", list(&self.channels)));
+        if let Some((idle, pong)) = self.keepalive {
+            s.push_str(&format!(
+                "ping_idle_secs = {idle:?}\npong_timeout_secs = {pong:?}\n"
+            ));
+        }
         for v in &self.votes {
             s.push('\n');
             s.push_str(&v.to_toml());

@@ -328,6 +328,10 @@ struct Conn {
 struct Shared {
     opts: MockOptions,
     answer_pings: AtomicBool,
+    /// While set, JOINs are recorded but not answered; they wait in `held_joins`.
+    hold_joins: AtomicBool,
+    /// JOINs held back: (connection, channel).
+    held_joins: Mutex<Vec<(u64, String)>>,
     log: Mutex<Vec<Recorded>>,
     changed: watch::Sender<u64>,
     conns: Mutex<HashMap<u64, Conn>>,
@@ -390,6 +394,8 @@ impl MockTwitch {
         let (changed, _) = watch::channel(0);
         let shared = Arc::new(Shared {
             answer_pings: AtomicBool::new(opts.answer_pings),
+            hold_joins: AtomicBool::new(false),
+            held_joins: Mutex::new(Vec::new()),
             opts,
             log: Mutex::new(Vec::new()),
             changed,
@@ -453,6 +459,95 @@ impl MockTwitch {
     /// Turns answering the client's `PING`s on or off.
     pub fn set_answer_pings(&self, on: bool) {
         self.shared.answer_pings.store(on, Ordering::SeqCst);
+    }
+
+    /// Holds JOINs back (recorded, not answered: the client waits for its join) while `on`;
+    /// turning it off answers the held JOINs, in order, on their connections (if still open).
+    pub async fn hold_joins(&self, on: bool) {
+        self.shared.hold_joins.store(on, Ordering::SeqCst);
+        if on {
+            return;
+        }
+        let held = std::mem::take(
+            &mut *self
+                .shared
+                .held_joins
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        let mut sends = Vec::new();
+        {
+            let mut conns = self.shared.lock_conns();
+            for (id, ch) in held {
+                if let Some(conn) = conns.get_mut(&id).filter(|c| c.info.open) {
+                    let nick = conn.info.nick.clone().unwrap_or_else(|| "*".to_string());
+                    sends.push((conn.tx.clone(), answer_join(conn, &nick, ch)));
+                }
+            }
+        }
+        for (tx, out) in sends {
+            let _ = tx.send(out).await;
+        }
+    }
+
+    /// Sends a [`Chat`] (one frame) on connection `conn` only, which must be open and have
+    /// joined the chat's channel; returns its message id.
+    pub async fn send_chat_on(&self, conn: u64, mut chat: Chat) -> Result<String, MockError> {
+        let id = chat.ensure_id();
+        let ch = chat.channel.trim_start_matches('#').to_ascii_lowercase();
+        let target = self
+            .shared
+            .lock_conns()
+            .get(&conn)
+            .filter(|c| c.info.open && c.info.channels.contains(&ch))
+            .map(|c| c.tx.clone());
+        let sent = match target {
+            Some(tx) => tx
+                .send(Out::Frame(frame_of(&[chat.to_line()])))
+                .await
+                .is_ok(),
+            None => false,
+        };
+        if sent {
+            Ok(id)
+        } else {
+            Err(MockError::NotJoined(format!("{ch} on connection {conn}")))
+        }
+    }
+
+    /// Sends `PING :<token>` on connection `conn` only and waits for its `PONG` on that
+    /// connection: everything sent on `conn` before has been read by the client by then.
+    pub async fn sync_conn(
+        &self,
+        conn: u64,
+        token: &str,
+        timeout: Duration,
+    ) -> Result<(), MockError> {
+        let mark = self.mark();
+        let tx = self
+            .shared
+            .lock_conns()
+            .get(&conn)
+            .filter(|c| c.info.open)
+            .map(|c| c.tx.clone());
+        let Some(tx) = tx else {
+            return Err(MockError::NotJoined(format!(
+                "(connection {conn} is not open)"
+            )));
+        };
+        let _ = tx.send(Out::Frame(format!("PING :{token}\r\n"))).await;
+        self.wait_for_since(
+            mark,
+            &format!("PONG {token} on connection {conn}"),
+            timeout,
+            |r| {
+                r.conn == conn
+                    && matches!(&r.what, ClientEvent::Line(l)
+                    if irc_command(l) == "PONG" && irc_params(l).last() == Some(&token))
+            },
+        )
+        .await
+        .map(|_| ())
     }
 
     /// How many of the client's PRIVMSGs broke Twitch's limits (see
@@ -783,6 +878,21 @@ impl MockTwitch {
         n
     }
 
+    /// Ends connection `conn` abruptly (TCP close without a close frame). Returns whether it was
+    /// open.
+    pub async fn drop_connection(&self, conn: u64) -> bool {
+        let target = self
+            .shared
+            .lock_conns()
+            .get(&conn)
+            .filter(|c| c.info.open)
+            .map(|c| c.tx.clone());
+        match target {
+            Some(t) => t.send(Out::Drop).await.is_ok(),
+            None => false,
+        }
+    }
+
     /// A sender that pushes raw frames to connection `conn` in order, waiting when the client
     /// does not keep up (for load generators). `None` if the connection is gone.
     pub fn frame_sender(&self, conn: u64) -> Option<FrameSender> {
@@ -1002,6 +1112,29 @@ where
     shared.record(id, Instant::now(), ended);
 }
 
+/// Confirms a JOIN of `ch` on `conn` (echo, 353/366, USERSTATE, ROOMSTATE, like Twitch).
+fn answer_join(conn: &mut Conn, nick: &str, ch: String) -> Out {
+    let tags = conn.caps.contains("twitch.tv/tags");
+    let commands = conn.caps.contains("twitch.tv/commands");
+    let mut lines = vec![
+        format!(":{nick}!{nick}@{nick}.tmi.twitch.tv JOIN #{ch}"),
+        format!(":{nick}.tmi.twitch.tv 353 {nick} = #{ch} :{nick}"),
+        format!(":{nick}.tmi.twitch.tv 366 {nick} #{ch} :End of /NAMES list"),
+    ];
+    if tags && commands {
+        lines.push(format!(
+            "@badge-info=;badges=;color=;display-name={};emote-sets=0;mod=0;subscriber=0;user-type= :tmi.twitch.tv USERSTATE #{ch}",
+            display_name(nick)
+        ));
+        lines.push(format!(
+            "@emote-only=0;followers-only=-1;r9k=0;room-id={};slow=0;subs-only=0 :tmi.twitch.tv ROOMSTATE #{ch}",
+            room_id(&ch)
+        ));
+    }
+    conn.info.channels.insert(ch);
+    Out::Frame(frame_of(&lines))
+}
+
 /// Handles one client line; returns what to send back (in order).
 fn handle_line(shared: &Shared, id: u64, line: &str, at: Instant) -> Vec<Out> {
     let cmd = irc_command(line).to_ascii_uppercase();
@@ -1043,8 +1176,6 @@ fn handle_line(shared: &Shared, id: u64, line: &str, at: Instant) -> Vec<Out> {
             try_login(shared, conn, &mut out);
         }
         "JOIN" if conn.info.logged_in => {
-            let tags = conn.caps.contains("twitch.tv/tags");
-            let commands = conn.caps.contains("twitch.tv/commands");
             for ch in params
                 .first()
                 .copied()
@@ -1053,23 +1184,15 @@ fn handle_line(shared: &Shared, id: u64, line: &str, at: Instant) -> Vec<Out> {
                 .map(|c| c.trim_start_matches('#').to_ascii_lowercase())
                 .filter(|c| !c.is_empty())
             {
-                let mut lines = vec![
-                    format!(":{nick}!{nick}@{nick}.tmi.twitch.tv JOIN #{ch}"),
-                    format!(":{nick}.tmi.twitch.tv 353 {nick} = #{ch} :{nick}"),
-                    format!(":{nick}.tmi.twitch.tv 366 {nick} #{ch} :End of /NAMES list"),
-                ];
-                if tags && commands {
-                    lines.push(format!(
-                        "@badge-info=;badges=;color=;display-name={};emote-sets=0;mod=0;subscriber=0;user-type= :tmi.twitch.tv USERSTATE #{ch}",
-                        display_name(&nick)
-                    ));
-                    lines.push(format!(
-                        "@emote-only=0;followers-only=-1;r9k=0;room-id={};slow=0;subs-only=0 :tmi.twitch.tv ROOMSTATE #{ch}",
-                        room_id(&ch)
-                    ));
+                if shared.hold_joins.load(Ordering::SeqCst) {
+                    shared
+                        .held_joins
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((id, ch));
+                } else {
+                    out.push(answer_join(conn, &nick, ch));
                 }
-                conn.info.channels.insert(ch);
-                out.push(Out::Frame(frame_of(&lines)));
             }
         }
         "PART" if conn.info.logged_in => {

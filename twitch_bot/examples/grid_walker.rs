@@ -108,9 +108,9 @@ impl Game {
             Event::Connected { server } => self.note(format!("connected to {server}")),
             Event::Joined { channel } => self.note(format!("joined #{channel}")),
             Event::Disconnected { reason } => self.note(format!("disconnected: {reason}")),
-            Event::Reconnecting { attempt, delay_ms } => {
-                self.note(format!("reconnecting (attempt {attempt}) in {delay_ms} ms"))
-            }
+            Event::Reconnecting {
+                attempt, delay_ms, ..
+            } => self.note(format!("reconnecting (attempt {attempt}) in {delay_ms} ms")),
             Event::Error { message, .. } => self.note(format!("error: {message}")),
             other => self.note(other.kind().to_owned()),
         }

@@ -57,6 +57,14 @@ const MAX_COOLDOWN_SECS: f64 = 86_400.0;
 const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 /// Largest accepted `max_repeat` (Twitch Plays used 1 to 9).
 const MAX_REPEAT: u32 = 9;
+/// Default `connection.ping_idle_secs`: our own PING after this long without a line from the server.
+pub const DEFAULT_PING_IDLE_SECS: f64 = 60.0;
+/// Default `connection.pong_timeout_secs`: how long a PING may stay unanswered before reconnecting.
+pub const DEFAULT_PONG_TIMEOUT_SECS: f64 = 10.0;
+/// Largest accepted `ping_idle_secs` (Twitch itself PINGs about every 5 minutes; longer would never fire).
+const MAX_PING_IDLE_SECS: f64 = 600.0;
+/// Largest accepted `pong_timeout_secs`.
+const MAX_PONG_TIMEOUT_SECS: f64 = 300.0;
 
 /// A whole bot configuration, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +91,14 @@ pub struct ConnectionConfig {
     pub token_env: String,
     /// `channels`: channel logins to join, lowercase, without `#`.
     pub channels: Vec<String>,
+    /// `ping_idle_secs`: after this long without any line from the server the bot sends its own `PING`, to
+    /// find out whether a quiet connection is dead (default [`DEFAULT_PING_IDLE_SECS`]; more than 0, at most
+    /// 600, fractional allowed).
+    pub ping_idle: Duration,
+    /// `pong_timeout_secs`: when that `PING` gets no `PONG` within this, the connection counts as dead and the
+    /// bot reconnects (`disconnected` reason "no PONG from the server in time"; default
+    /// [`DEFAULT_PONG_TIMEOUT_SECS`]; more than 0, at most 300, fractional allowed).
+    pub pong_timeout: Duration,
 }
 
 /// How a vote turns ballots into game input.
@@ -307,6 +323,8 @@ struct RawConnection {
     token_env: Option<Spanned<String>>,
     #[serde(default)]
     channels: Vec<Spanned<String>>,
+    ping_idle_secs: Option<Spanned<f64>>,
+    pong_timeout_secs: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -567,6 +585,8 @@ impl Validator<'_> {
                 nick: None,
                 token_env: DEFAULT_TOKEN_ENV.to_owned(),
                 channels: Vec::new(),
+                ping_idle: Duration::from_secs_f64(DEFAULT_PING_IDLE_SECS),
+                pong_timeout: Duration::from_secs_f64(DEFAULT_PONG_TIMEOUT_SECS),
             },
         };
         let mut votes = Vec::new();
@@ -719,13 +739,52 @@ impl Validator<'_> {
             }
             channels.push(name);
         }
+        let ping_idle = self.positive_secs(
+            c.ping_idle_secs,
+            "connection.ping_idle_secs",
+            DEFAULT_PING_IDLE_SECS,
+            MAX_PING_IDLE_SECS,
+        )?;
+        let pong_timeout = self.positive_secs(
+            c.pong_timeout_secs,
+            "connection.pong_timeout_secs",
+            DEFAULT_PONG_TIMEOUT_SECS,
+            MAX_PONG_TIMEOUT_SECS,
+        )?;
         Ok(ConnectionConfig {
             server,
             ca_file,
             nick,
             token_env,
             channels,
+            ping_idle,
+            pong_timeout,
         })
+    }
+
+    /// A duration in seconds: more than 0, at most `max`, finite; `default` when absent.
+    fn positive_secs(
+        &self,
+        value: Option<Spanned<f64>>,
+        key: &str,
+        default: f64,
+        max: f64,
+    ) -> Result<Duration, ConfigError> {
+        let Some(s) = value else {
+            return Ok(Duration::from_secs_f64(default));
+        };
+        let secs = *s.get_ref();
+        // At least a millisecond, so that it is a usable timer (0.0001 would round to nothing useful).
+        if !secs.is_finite() || secs < 0.001 || secs > max {
+            return Err(self.err(
+                s.span(),
+                key,
+                format!(
+                    "must be a number of seconds greater than 0 and at most {max} (got {secs})"
+                ),
+            ));
+        }
+        Ok(Duration::from_secs_f64(secs))
     }
 
     fn vote(&self, v: RawVote, key: &str) -> Result<VoteConfig, ConfigError> {

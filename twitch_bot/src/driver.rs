@@ -2,7 +2,7 @@
 //! [`Session`] and the ChatPlay [`Engine`].
 //!
 //! ```text
-//!  websockets reader task ──OnMessage(&str)──► bounded frame channel ──► Session::handle_frame
+//!  websockets reader task ──OnMessage(&str)──► bounded inbox (a batch) ──► Session::handle_frame
 //!                                                                            │ poll_event
 //!  game (stdin / Bot) ──► request channel ──► driver ◄───────────────────────┘
 //!                                               │ Engine::handle_* / poll_event
@@ -14,15 +14,41 @@
 //! until the handshake is done; the `websockets` crate then runs the connection's reader and writer tasks on
 //! the same runtime, so a frame goes from the handler to the driver without crossing threads.
 //!
-//! **Staying up.** Any close, error, missed PONG or server `RECONNECT` ends the link; the driver waits a
-//! [`crate::backoff`] delay (a `reconnecting` event says how long), connects again, logs in and re-joins every
-//! channel. The session and the engine live for the whole run, so an open round keeps its ballots across a
-//! reconnect, and lines the server replays are recognised by their message `id` and counted once.
+//! **Staying up.** Any close, error, missed PONG (see `connection.ping_idle_secs` and `pong_timeout_secs`)
+//! or login timeout ends the link; the driver waits a [`crate::backoff`] delay, connects again, logs in and
+//! re-joins every channel. Events: `disconnected {reason}`, then `reconnecting {attempt >= 1, delay_ms,
+//! reason}` (the same reason), then `connected` and `joined` per channel once back. The session and the
+//! engine live for the whole run, so an open round keeps its ballots across a reconnect, and lines the server
+//! replays are recognised by their message `id` and counted once.
 //!
-//! **Back-pressure.** The frame channel holds [`FRAME_QUEUE`] frames of at most [`MAX_FRAME`] bytes. When
-//! the driver falls behind, the `OnMessage` handler waits (on the socket's reader task), so the socket is
-//! not read and TCP slows the server down: memory stays bounded and no chat line is dropped. The driver
-//! itself stops taking frames while the [`Outbox`] backlog is full (see [`crate::outbox`]).
+//! **Server `RECONNECT`: overlap, not a gap.** Twitch sends `RECONNECT` about 30 s before it closes a
+//! connection. The driver then opens a *new* connection (a new [`Session`] with the same config, wanting the
+//! same channels) while the old one keeps being read, logs in and re-joins there. Both feed the one ChatPlay
+//! [`Engine`], which de-duplicates by message `id`, so a message that arrives on both links counts once and a
+//! message on either link is not lost. The new connection becomes the main one when it is logged in and
+//! every channel is joined (or its join failed), or at the latest [`HANDOVER_LIMIT`] after `RECONNECT` if it
+//! is logged in by then; the old connection is then closed with code 1000 and still read until the server
+//! closes it (at most a few seconds), so chat already on its way counts too. If the old connection ends
+//! first, the new one takes over at once (still logging in: chat waits for it).
+//!
+//! Outgoing chat goes to exactly one link: the old one until the switch, then the new one. At the switch
+//! the messages still queued by the rate limiter, and its history (Twitch counts per account, not per
+//! connection), move to the new session ([`Session::take_chat_from`]); lines already handed to the old
+//! socket are sent before its close frame. Nothing is sent twice.
+//!
+//! Events for a handover: `reconnecting {attempt: 0, delay_ms: 0, reason}` when the new connection is
+//! opened, `connected` when it is logged in and `joined` per channel joined on it; **no** `disconnected`
+//! (chat never stopped). If the new connection fails (connect error, close, its own login timeout, or not
+//! logged in within [`HANDOVER_LIMIT`]), both links are dropped and the usual path follows:
+//! `disconnected {reason}` (naming `RECONNECT` and why the new connection failed), `reconnecting` with
+//! backoff. A `RECONNECT` received on the old link during a handover changes nothing.
+//!
+//! **Back-pressure.** The `OnMessage` handler appends each frame (at most [`MAX_FRAME`] bytes) to a per-socket
+//! inbox of at most [`INBOX_BYTES`] bytes, and the driver takes everything buffered at once (one wake-up and
+//! no allocation per frame: the emptied buffer is swapped back in). When the driver falls behind, the
+//! handler waits (on the socket's reader task), so the socket is not read and TCP slows the server down:
+//! memory stays bounded and no chat line is dropped. The driver itself stops taking frames while the
+//! [`Outbox`] backlog is full (see [`crate::outbox`]).
 
 use std::time::{Duration, Instant};
 
@@ -38,14 +64,22 @@ use crate::events::{Control, Event, Tally};
 use crate::outbox::Outbox;
 use crate::session::{self, Session};
 
-/// Frames buffered between the socket's reader task and the driver.
-pub const FRAME_QUEUE: usize = 64;
+/// Bytes of received text buffered between a socket's reader task and the driver (plus at most one frame):
+/// when that much waits, the `OnMessage` handler waits for the driver, and the socket is not read.
+pub const INBOX_BYTES: usize = 256 * 1024;
 /// Largest WebSocket message accepted from the server (Twitch frames are a few KiB).
 pub const MAX_FRAME: usize = 128 * 1024;
 /// How long shutdown waits for a stalled event reader to take the last events.
 const DRAIN_WAIT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for the server to acknowledge the close.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
+/// How long a handover after a server `RECONNECT` may take: the new connection must be logged in by then,
+/// or the bot falls back to the normal reconnect; if it is logged in but some joins are still unconfirmed,
+/// it switches anyway. Twitch closes the old connection itself about 30 s after `RECONNECT`.
+pub const HANDOVER_LIMIT: Duration = Duration::from_secs(30);
+/// How long a replaced connection is still read after its close frame was sent (chat already on its way
+/// still counts), before it is dropped.
+const RETIRE_WAIT: Duration = Duration::from_secs(5);
 
 /// Worker threads of the bot's runtime.
 ///
@@ -86,31 +120,165 @@ pub struct Settings {
 /// What the socket's handlers pass to the driver.
 #[derive(Debug)]
 enum Incoming {
+    /// One or more text frames, each followed by `\r\n` (a batch the session splits into lines).
     Frame(String),
-    Closed { code: u16, reason: String },
+    Closed {
+        code: u16,
+        reason: String,
+    },
     Error(String),
 }
 
-/// An open WebSocket and the channel its handlers feed.
+/// An open WebSocket and what its handlers feed.
 struct Link {
     client: websockets::WebsocketClient,
-    incoming: mpsc::Receiver<Incoming>,
+    incoming: InboxReceiver,
 }
 
-/// Hands an item from a socket handler to the driver, waiting for room when the driver is behind.
-fn deliver(tx: &mpsc::Sender<Incoming>, item: Incoming) {
-    match tx.try_send(item) {
-        Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
-        Err(mpsc::error::TrySendError::Full(item)) => match tokio::runtime::Handle::try_current() {
-            // The websockets runtime is multi-threaded: wait here, off the runtime's scheduler.
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                let _ = tokio::task::block_in_place(|| tx.blocking_send(item));
+/// Text frames from one socket's handlers to the driver.
+///
+/// The `OnMessage` handler appends each frame (and a line break) to one shared buffer; the driver takes the
+/// whole buffer at once and swaps in the emptied one it handled before. So in steady state no allocation per
+/// frame, and one wake-up per batch however many frames arrived meanwhile. At most [`INBOX_BYTES`] (plus one
+/// frame) wait; a handler that finds the buffer full waits for the driver, off the scheduler
+/// (`block_in_place`), so the socket is not read and TCP slows the server down.
+struct Inbox {
+    state: std::sync::Mutex<InboxState>,
+    /// Wakes the driver: text arrived in an empty buffer, the end arrived, or a handler was dropped.
+    ready: tokio::sync::Notify,
+    /// Wakes a handler waiting for room.
+    room: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct InboxState {
+    text: String,
+    /// A close or error, delivered after the text before it.
+    end: Option<Incoming>,
+    /// Live handlers ([`Feed`]s): none left and nothing buffered means the connection is over.
+    feeds: usize,
+    /// The driver dropped its end: handlers stop buffering.
+    closed: bool,
+}
+
+impl Inbox {
+    fn lock(&self) -> std::sync::MutexGuard<'_, InboxState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A handler's end of an [`Inbox`].
+struct Feed(std::sync::Arc<Inbox>);
+
+impl Feed {
+    fn new(inbox: &std::sync::Arc<Inbox>) -> Feed {
+        inbox.lock().feeds += 1;
+        Feed(inbox.clone())
+    }
+
+    /// Appends a frame, waiting for room when the driver is behind.
+    fn frame(&self, frame: &str) {
+        let inbox = &*self.0;
+        let mut s = inbox.lock();
+        if s.text.len() >= INBOX_BYTES && !s.closed {
+            let full = |s: &mut InboxState| s.text.len() >= INBOX_BYTES && !s.closed;
+            let wait = |s| {
+                inbox
+                    .room
+                    .wait_while(s, full)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+            };
+            s = match tokio::runtime::Handle::try_current() {
+                // The websockets runtime is multi-threaded: wait here, off the runtime's scheduler.
+                Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                    tokio::task::block_in_place(|| wait(s))
+                }
+                Ok(_) => {
+                    warn!("inbox full on a current-thread runtime; a frame was dropped");
+                    return;
+                }
+                Err(_) => wait(s),
+            };
+        }
+        if s.closed {
+            return;
+        }
+        let wake = s.text.is_empty();
+        s.text.push_str(frame);
+        s.text.push_str("\r\n");
+        drop(s);
+        if wake {
+            inbox.ready.notify_one();
+        }
+    }
+
+    /// The connection closed or failed (the first end counts).
+    fn end(&self, item: Incoming) {
+        self.0.lock().end.get_or_insert(item);
+        self.0.ready.notify_one();
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.0.lock().feeds -= 1;
+        self.0.ready.notify_one();
+    }
+}
+
+/// The driver's end of an [`Inbox`].
+struct InboxReceiver {
+    inbox: std::sync::Arc<Inbox>,
+    /// An emptied buffer, swapped in at the next take (keeps its capacity).
+    spare: String,
+}
+
+impl InboxReceiver {
+    /// The next batch of frames, then the close or error; `None` once the handlers are gone.
+    /// Cancel-safe: nothing is taken unless it is returned.
+    async fn recv(&mut self) -> Option<Incoming> {
+        loop {
+            let notified = self.inbox.ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut s = self.inbox.lock();
+                if !s.text.is_empty() {
+                    let mut batch = std::mem::take(&mut self.spare);
+                    std::mem::swap(&mut s.text, &mut batch);
+                    drop(s);
+                    self.inbox.room.notify_all();
+                    return Some(Incoming::Frame(batch));
+                }
+                if let Some(end) = s.end.take() {
+                    return Some(end);
+                }
+                if s.feeds == 0 {
+                    return None;
+                }
             }
-            Ok(_) => warn!("frame queue full on a current-thread runtime; a frame was dropped"),
-            Err(_) => {
-                let _ = tx.blocking_send(item);
-            }
-        },
+            notified.await;
+        }
+    }
+
+    /// Gives a handled batch back, so its capacity is reused.
+    fn recycle(&mut self, mut batch: String) {
+        if batch.capacity() <= 2 * INBOX_BYTES + MAX_FRAME {
+            batch.clear();
+            self.spare = batch;
+        }
+    }
+}
+
+impl Drop for InboxReceiver {
+    fn drop(&mut self) {
+        let mut s = self.inbox.lock();
+        s.closed = true;
+        s.text = String::new();
+        drop(s);
+        self.inbox.room.notify_all();
     }
 }
 
@@ -120,20 +288,26 @@ fn spawn_connect(
     ca_file: Option<std::path::PathBuf>,
 ) -> JoinHandle<Result<Link, websockets::Error>> {
     tokio::task::spawn_blocking(move || {
-        let (tx, incoming) = mpsc::channel(FRAME_QUEUE);
-        let (tx_close, tx_error) = (tx.clone(), tx.clone());
+        let inbox = std::sync::Arc::new(Inbox {
+            state: std::sync::Mutex::new(InboxState::default()),
+            ready: tokio::sync::Notify::new(),
+            room: std::sync::Condvar::new(),
+        });
+        let (feed, feed_close, feed_error) =
+            (Feed::new(&inbox), Feed::new(&inbox), Feed::new(&inbox));
+        let incoming = InboxReceiver {
+            inbox,
+            spare: String::new(),
+        };
         let mut options = websockets::ClientOptions::new()
             .max_message_size(MAX_FRAME)
             .on_close(move |code, reason| {
-                deliver(
-                    &tx_close,
-                    Incoming::Closed {
-                        code,
-                        reason: reason.to_owned(),
-                    },
-                )
+                feed_close.end(Incoming::Closed {
+                    code,
+                    reason: reason.to_owned(),
+                })
             })
-            .on_error(move |e| deliver(&tx_error, Incoming::Error(e.to_string())));
+            .on_error(move |e| feed_error.end(Incoming::Error(e.to_string())));
         if let Some(ca) = ca_file {
             options = options.add_ca_pem_file(ca);
         }
@@ -142,10 +316,59 @@ fn spawn_connect(
         } else {
             websockets::WebsocketType::NonSecure
         };
-        let on_message = move |frame: &str| deliver(&tx, Incoming::Frame(frame.to_owned()));
+        let on_message = move |frame: &str| feed.frame(frame);
         let client = websockets::create_client_with(&url, on_message, kind, options)?;
         Ok(Link { client, incoming })
     })
+}
+
+/// A second connection opened after a server `RECONNECT`, while the old one keeps reading.
+///
+/// Its socket (connecting or open) lives in the driver loop next to the main link, like the main link's.
+struct Handover {
+    /// A new session with the same config, wanting the same channels as the main one.
+    session: Session,
+    /// Until then the old connection is kept; see [`HANDOVER_LIMIT`].
+    until: Instant,
+    /// Channels whose join failed on the new connection (they do not hold the switch back).
+    failed: Vec<String>,
+    /// The new connection cannot be used (connect failed, closed, asked for a reconnect itself): why.
+    broken: Option<String>,
+}
+
+impl Handover {
+    /// Logged in, and every wanted channel joined (or given up on).
+    fn ready(&self) -> bool {
+        self.session.state() == session::SessionState::LoggedIn
+            && self.session.wanted_channels().all(|c| {
+                self.failed.iter().any(|f| f == c) || self.session.joined_channels().any(|j| j == c)
+            })
+    }
+}
+
+/// A replaced connection, closed with 1000 and read until the server's close (or [`RETIRE_WAIT`]).
+struct Retiring {
+    /// Its session: only the chat it still parses is used (the engine de-duplicates by message `id`).
+    session: Session,
+    /// Dropped at this time even if the server has not closed it.
+    until: Instant,
+}
+
+/// Which session an event comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The main session: outgoing chat goes here.
+    Main,
+    /// The new session of a handover after `RECONNECT`.
+    Handover,
+    /// A replaced session whose socket is closing: only chat is taken from it.
+    Retiring,
+}
+
+/// The text for a close seen on a socket.
+fn closed_reason(code: u16, reason: &str) -> String {
+    let sep = if reason.is_empty() { "" } else { " " };
+    format!("closed by the server ({code}{sep}{reason})")
 }
 
 /// The driver's state besides the link.
@@ -158,8 +381,14 @@ struct Core {
     backoff: Backoff,
     /// Set when the server rejected the login: the run ends with this error.
     fatal: Option<BotError>,
-    /// The link must be dropped (server RECONNECT, missed PONG): the reason.
+    /// The link must be dropped (close, error, missed PONG, failed handover): the reason.
     drop_link: Option<String>,
+    /// The server sent `RECONNECT` on the main link: a handover should start (the reason in words).
+    handover_wanted: Option<String>,
+    /// The handover in progress, if any.
+    handover: Option<Handover>,
+    /// The replaced session, while its socket closes.
+    retiring: Option<Retiring>,
     /// Channels confirmed joined (for the parts at shutdown).
     joined: Vec<String>,
     /// Whether auto-start votes were started (on the first join).
@@ -190,6 +419,9 @@ pub async fn run(
         backoff: Backoff::new(),
         fatal: None,
         drop_link: None,
+        handover_wanted: None,
+        handover: None,
+        retiring: None,
         joined: Vec::new(),
         auto_started: false,
         settings,
@@ -198,20 +430,34 @@ pub async fn run(
     let mut retry_at: Option<Instant> = Some(Instant::now());
     let mut connecting: Option<JoinHandle<Result<Link, websockets::Error>>> = None;
     let mut up: Option<Link> = None;
+    // A handover's new link (only while `core.handover` is set), and a replaced link being closed (only
+    // while `core.retiring` is set).
+    let mut new_connecting: Option<JoinHandle<Result<Link, websockets::Error>>> = None;
+    let mut new_up: Option<Link> = None;
+    let mut old: Option<Link> = None;
 
     loop {
         let now = Instant::now();
-        // Timers: the session's (PING, login, joins, rate limits), the engine's (round ends) and the retry.
+        // Timers: the sessions' (PING, login, joins, rate limits), the engine's (round ends), the retry and
+        // the handover's limits.
         let deadline = [
             core.session.poll_timeout(),
             core.engine.poll_timeout(),
             retry_at,
+            core.handover
+                .as_mut()
+                .and_then(|h| h.session.poll_timeout()),
+            core.handover.as_ref().map(|h| h.until),
+            core.retiring.as_ref().map(|r| r.until),
         ]
         .into_iter()
         .flatten()
         .min()
         .unwrap_or(now + Duration::from_secs(3600));
-        let take_frames = up.is_some() && !core.outbox.is_backlogged();
+        let room = !core.outbox.is_backlogged();
+        let take_frames = up.is_some() && room;
+        let take_new = new_up.is_some() && room;
+        let take_old = old.is_some() && room;
 
         tokio::select! {
             biased;
@@ -238,19 +484,78 @@ pub async fn run(
             inc = async { up.as_mut().expect("guarded").incoming.recv().await }, if take_frames => {
                 let now = Instant::now();
                 match inc {
-                    Some(Incoming::Frame(f)) => core.session.handle_frame(&f, now),
-                    Some(Incoming::Closed { code, reason }) => {
-                        let sep = if reason.is_empty() { "" } else { " " };
-                        core.drop_link = Some(format!("closed by the server ({code}{sep}{reason})"));
+                    Some(Incoming::Frame(f)) => {
+                        core.session.handle_frame(&f, now);
+                        if let Some(l) = up.as_mut() {
+                            l.incoming.recycle(f);
+                        }
                     }
+                    Some(Incoming::Closed { code, reason }) => core.drop_link = Some(closed_reason(code, &reason)),
                     Some(Incoming::Error(e)) => core.drop_link = Some(format!("connection error: {e}")),
                     None => core.drop_link = Some("connection ended".to_owned()),
+                }
+            }
+            res = async { new_connecting.as_mut().expect("guarded").await }, if new_connecting.is_some() => {
+                new_connecting = None;
+                let now = Instant::now();
+                if let Some(h) = core.handover.as_mut() {
+                    match res {
+                        Ok(Ok(l)) => {
+                            info!("handover: new WebSocket open; logging in there");
+                            h.session.handle_connected(now);
+                            new_up = Some(l);
+                        }
+                        Ok(Err(e)) => h.broken = Some(format!("connect failed: {e}")),
+                        Err(e) => h.broken = Some(format!("connect task failed: {e}")),
+                    }
+                }
+            }
+            inc = async { new_up.as_mut().expect("guarded").incoming.recv().await }, if take_new => {
+                let now = Instant::now();
+                if let Some(h) = core.handover.as_mut() {
+                    match inc {
+                        Some(Incoming::Frame(f)) => {
+                            h.session.handle_frame(&f, now);
+                            if let Some(l) = new_up.as_mut() {
+                                l.incoming.recycle(f);
+                            }
+                        }
+                        Some(Incoming::Closed { code, reason }) => h.broken = Some(closed_reason(code, &reason)),
+                        Some(Incoming::Error(e)) => h.broken = Some(format!("connection error: {e}")),
+                        None => h.broken = Some("connection ended".to_owned()),
+                    }
+                }
+            }
+            inc = async { old.as_mut().expect("guarded").incoming.recv().await }, if take_old => {
+                let now = Instant::now();
+                match inc {
+                    Some(Incoming::Frame(f)) => {
+                        if let Some(r) = core.retiring.as_mut() {
+                            r.session.handle_frame(&f, now);
+                        }
+                    }
+                    // Closed, failed or gone: nothing more will come from it.
+                    _ => {
+                        debug!("replaced connection closed");
+                        core.retiring = None;
+                        old = None;
+                    }
                 }
             }
             () = tokio::time::sleep_until(deadline.into()) => {
                 let now = Instant::now();
                 if core.session.poll_timeout().is_some_and(|t| t <= now) {
                     core.session.handle_timeout(now);
+                }
+                if let Some(h) = core.handover.as_mut()
+                    && h.session.poll_timeout().is_some_and(|t| t <= now)
+                {
+                    h.session.handle_timeout(now);
+                }
+                if core.retiring.as_ref().is_some_and(|r| r.until <= now) {
+                    debug!("replaced connection did not close in time; dropping it");
+                    core.retiring = None;
+                    old = None;
                 }
                 // Only when due: the engine's first handle_timeout would open the auto rounds, which must wait
                 // for the first join.
@@ -273,7 +578,77 @@ pub async fn run(
         }
 
         // Move everything the state machines produced.
-        core.pump(up.as_mut(), Instant::now());
+        let now = Instant::now();
+        core.pump(up.as_mut(), new_up.as_mut(), now);
+
+        // A server RECONNECT on the main link: open the new connection now, keep the old one reading.
+        if let Some(reason) = core.handover_wanted.take()
+            && up.is_some()
+            && core.handover.is_none()
+        {
+            let mut config = session_config(&core.settings);
+            config.channels = core.session.wanted_channels().map(str::to_owned).collect();
+            info!(%reason, "handover: opening a new connection while the old one keeps reading");
+            core.handover = Some(Handover {
+                session: Session::new(config),
+                until: now + HANDOVER_LIMIT,
+                failed: Vec::new(),
+                broken: None,
+            });
+            new_connecting = Some(spawn_connect(
+                core.settings.config.connection.server.clone(),
+                core.settings.config.connection.ca_file.clone(),
+            ));
+            core.outbox.emit(Event::Reconnecting {
+                attempt: 0,
+                delay_ms: 0,
+                reason,
+            });
+        }
+
+        // The handover failed (or is not logged in within the limit): the normal path, for both links.
+        let failed = core.handover.as_ref().and_then(|h| match &h.broken {
+            Some(b) => Some(b.clone()),
+            None if now >= h.until && h.session.state() != session::SessionState::LoggedIn => Some(
+                format!("not logged in within {} s", HANDOVER_LIMIT.as_secs()),
+            ),
+            None => None,
+        });
+        if let Some(why) = failed {
+            warn!(%why, "handover: the new connection failed; reconnecting the usual way");
+            core.handover = None;
+            if let Some(l) = new_up.take() {
+                let _ = l.client.close(1000, "");
+            }
+            if let Some(task) = new_connecting.take() {
+                task.abort();
+            }
+            core.drop_link.get_or_insert_with(|| {
+                format!(
+                    "the server asked to reconnect (RECONNECT) and the new connection failed: {why}"
+                )
+            });
+        } else if core
+            .handover
+            .as_ref()
+            .is_some_and(|h| h.ready() || now >= h.until)
+            || (core.handover.is_some() && core.drop_link.is_some())
+        {
+            // Ready (or the old link ended first): the new connection becomes the main one.
+            if let Some(reason) = core.drop_link.take() {
+                info!(%reason, "handover: the old connection ended before the new one was ready");
+            }
+            core.promote(
+                &mut up,
+                &mut connecting,
+                &mut new_up,
+                &mut new_connecting,
+                &mut old,
+                now,
+            );
+            core.pump(up.as_mut(), None, now);
+        }
+
         if let Some(reason) = core.drop_link.take()
             && let Some(l) = up.take()
         {
@@ -285,6 +660,15 @@ pub async fn run(
         }
     }
 
+    if core.handover.take().is_some() {
+        if let Some(l) = new_up.take() {
+            let _ = l.client.close(1000, "");
+        }
+        if let Some(task) = new_connecting.take() {
+            task.abort();
+        }
+    }
+    drop(old);
     core.shutdown(up, connecting).await
 }
 
@@ -298,6 +682,8 @@ fn session_config(settings: &Settings) -> session::SessionConfig {
         (None, _) => session::SessionConfig::anonymous(),
     };
     c.channels = connection.channels.clone();
+    c.ping_after_idle = connection.ping_idle;
+    c.pong_timeout = connection.pong_timeout;
     c
 }
 
@@ -316,12 +702,15 @@ impl Core {
         self.session.handle_disconnected(now);
         self.pump_session_only(now);
         self.joined.clear();
-        self.outbox.emit(Event::Disconnected { reason });
+        self.outbox.emit(Event::Disconnected {
+            reason: reason.clone(),
+        });
         let (attempt, delay) = self.backoff.handle_disconnected(now, rand::random::<f64>());
         info!(attempt, delay_ms = delay.as_millis() as u64, "reconnecting");
         self.outbox.emit(Event::Reconnecting {
             attempt,
             delay_ms: delay.as_millis() as u64,
+            reason,
         });
         self.set_state(ConnectionState::Reconnecting);
         now + delay
@@ -343,14 +732,19 @@ impl Core {
                 Err(e) => self.outbox.emit(Event::error("vote", format!("stop_vote {vote:?}: {e}"))),
             },
             Control::Say { channel, text } => self.say(&channel, &text),
+            // During a handover the new session follows, so that it wants the same channels at the switch.
             Control::Join { channel } => {
                 if let Err(e) = self.session.join(&channel) {
                     self.outbox.emit(Event::error("join", format!("join {channel:?}: {e}")));
+                } else if let Some(h) = self.handover.as_mut() {
+                    let _ = h.session.join(&channel);
                 }
             }
             Control::Part { channel } => {
                 if let Err(e) = self.session.part(&channel) {
                     self.outbox.emit(Event::error("part", format!("part {channel:?}: {e}")));
+                } else if let Some(h) = self.handover.as_mut() {
+                    let _ = h.session.part(&channel);
                 }
             }
         }
@@ -372,17 +766,26 @@ impl Core {
 
     fn pump_session_only(&mut self, now: Instant) {
         while let Some(ev) = self.session.poll_event() {
-            self.on_session_event(ev, now);
+            self.on_session_event(ev, now, Role::Main);
         }
     }
 
-    /// Drains the session's and the engine's outputs until both are quiet.
-    fn pump(&mut self, mut link: Option<&mut Link>, now: Instant) {
+    /// Drains the sessions' and the engine's outputs until all are quiet: the main session's lines go to
+    /// `link`, a handover's to `new_link`; a retiring session's lines are dropped (its socket is closing).
+    fn pump(&mut self, mut link: Option<&mut Link>, mut new_link: Option<&mut Link>, now: Instant) {
         loop {
             let mut busy = false;
             while let Some(ev) = self.session.poll_event() {
                 busy = true;
-                self.on_session_event(ev, now);
+                self.on_session_event(ev, now, Role::Main);
+            }
+            while let Some(ev) = self.handover.as_mut().and_then(|h| h.session.poll_event()) {
+                busy = true;
+                self.on_session_event(ev, now, Role::Handover);
+            }
+            while let Some(ev) = self.retiring.as_mut().and_then(|r| r.session.poll_event()) {
+                busy = true;
+                self.on_session_event(ev, now, Role::Retiring);
             }
             while let Some(ev) = self.engine.poll_event() {
                 busy = true;
@@ -397,13 +800,74 @@ impl Core {
                     }
                 }
             }
+            if let Some(l) = new_link.as_deref_mut()
+                && let Some(h) = self.handover.as_mut()
+            {
+                while let Some(line) = h.session.poll_transmit() {
+                    busy = true;
+                    if let Err(e) = l.client.send_text(line) {
+                        h.broken.get_or_insert_with(|| format!("send failed: {e}"));
+                    }
+                }
+            }
+            if let Some(r) = self.retiring.as_mut() {
+                while r.session.poll_transmit().is_some() {}
+            }
             if !busy {
                 break;
             }
         }
     }
 
-    fn on_session_event(&mut self, ev: session::Event, now: Instant) {
+    /// Ends a handover: the new connection (open or still connecting) becomes the main one, with the old
+    /// session's queued outgoing chat and rate-limit history; the old connection is closed with 1000 and read
+    /// until the server closes it (see [`Retiring`]).
+    fn promote(
+        &mut self,
+        up: &mut Option<Link>,
+        connecting: &mut Option<JoinHandle<Result<Link, websockets::Error>>>,
+        new_up: &mut Option<Link>,
+        new_connecting: &mut Option<JoinHandle<Result<Link, websockets::Error>>>,
+        old: &mut Option<Link>,
+        now: Instant,
+    ) {
+        let Some(h) = self.handover.take() else {
+            return;
+        };
+        // Whatever the old session still has to send (a PONG, chat the limiter released) goes out first.
+        self.pump(up.as_mut(), None, now);
+        self.drop_link = None;
+        let mut old_session = std::mem::replace(&mut self.session, h.session);
+        self.session.take_chat_from(&mut old_session);
+        if let Some(l) = up.take() {
+            let _ = l.client.close(1000, "");
+            *old = Some(l);
+            self.retiring = Some(Retiring {
+                session: old_session,
+                until: now + RETIRE_WAIT,
+            });
+        }
+        *up = new_up.take();
+        *connecting = new_connecting.take();
+        self.joined = self.session.joined_channels().map(str::to_owned).collect();
+        info!(
+            open = up.is_some(),
+            queued_chat = self.session.queued_messages(),
+            "handover: the new connection is now the main one; the old one is closed with 1000"
+        );
+    }
+
+    fn on_session_event(&mut self, ev: session::Event, now: Instant, role: Role) {
+        if role == Role::Retiring {
+            // Only the chat still arriving on a closing connection matters; the rest is about that socket.
+            match ev {
+                session::Event::Chat(m) => self.engine.handle_privmsg(&m, now),
+                session::Event::ClearChat(c) => self.engine.handle_clear_chat(&c, now),
+                session::Event::ClearMsg(c) => self.engine.handle_clear_msg(&c, now),
+                other => debug!(?other, "replaced connection: event ignored"),
+            }
+            return;
+        }
         match ev {
             session::Event::Connected
             | session::Event::Disconnected
@@ -432,11 +896,20 @@ impl Core {
                 }
             }
             session::Event::JoinFailed { channel, reason } => {
-                warn!(%channel, %reason, "join failed");
+                warn!(%channel, %reason, ?role, "join failed");
+                if role == Role::Handover
+                    && let Some(h) = self.handover.as_mut()
+                {
+                    h.failed.push(channel.clone());
+                }
                 self.outbox.emit(Event::error(
                     "join",
                     format!("cannot join {channel}: {reason}"),
                 ));
+            }
+            // The main session reports the part; the handover's echo of the same part is not news.
+            session::Event::Parted { channel } if role == Role::Handover => {
+                debug!(%channel, "handover: parted on the new connection too")
             }
             session::Event::Parted { channel } => {
                 self.joined.retain(|c| *c != channel);
@@ -459,6 +932,7 @@ impl Core {
                 self.outbox.emit(Event::error("rate_limited", text));
             }
             session::Event::ReconnectWanted { reason } => {
+                let server_requested = reason == session::ReconnectReason::ServerRequested;
                 let reason = match reason {
                     session::ReconnectReason::ServerRequested => {
                         "the server asked to reconnect (RECONNECT)"
@@ -468,7 +942,26 @@ impl Core {
                         "no login confirmation from the server in time"
                     }
                 };
-                self.drop_link.get_or_insert_with(|| reason.to_owned());
+                match role {
+                    Role::Handover => {
+                        if let Some(h) = self.handover.as_mut() {
+                            h.broken.get_or_insert_with(|| reason.to_owned());
+                        }
+                    }
+                    // A RECONNECT on the main link: overlap (at most one handover at a time; a second
+                    // RECONNECT on the old link during one changes nothing).
+                    _ if server_requested => {
+                        if self.handover.is_none() {
+                            self.handover_wanted
+                                .get_or_insert_with(|| reason.to_owned());
+                        } else {
+                            debug!("RECONNECT again during a handover: ignored");
+                        }
+                    }
+                    _ => {
+                        self.drop_link.get_or_insert_with(|| reason.to_owned());
+                    }
+                }
             }
             session::Event::AuthFailed { reason } => {
                 let var = &self.settings.config.connection.token_env;
@@ -565,7 +1058,7 @@ impl Core {
                 let _ = self.session.part(&ch);
             }
         }
-        self.pump(up.as_mut(), now);
+        self.pump(up.as_mut(), None, now);
         if let Some(l) = up {
             let _ = l.client.close(1000, "");
             let closed = tokio::time::timeout(CLOSE_WAIT, l.client.closed()).await;
@@ -588,5 +1081,113 @@ impl Core {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn inbox() -> (Arc<Inbox>, InboxReceiver) {
+        let inbox = Arc::new(Inbox {
+            state: std::sync::Mutex::new(InboxState::default()),
+            ready: tokio::sync::Notify::new(),
+            room: std::sync::Condvar::new(),
+        });
+        let rx = InboxReceiver {
+            inbox: inbox.clone(),
+            spare: String::new(),
+        };
+        (inbox, rx)
+    }
+
+    fn text(i: Option<Incoming>) -> String {
+        match i {
+            Some(Incoming::Frame(f)) => f,
+            other => panic!("expected frames, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn frames_come_as_one_batch_then_the_end_then_none() {
+        let (inbox, mut rx) = inbox();
+        let (feed, feed_end) = (Feed::new(&inbox), Feed::new(&inbox));
+        feed.frame("PING :a");
+        feed.frame("line 1\r\nline 2\r\n");
+        feed_end.end(Incoming::Closed {
+            code: 1000,
+            reason: String::new(),
+        });
+        // The text read before the close comes first, as one batch; each frame ends with a line break.
+        let batch = text(rx.recv().await);
+        assert_eq!(batch, "PING :a\r\nline 1\r\nline 2\r\n\r\n");
+        let cap = batch.capacity();
+        rx.recycle(batch);
+        assert!(matches!(
+            rx.recv().await,
+            Some(Incoming::Closed { code: 1000, .. })
+        ));
+        // Two buffers alternate: the recycled one is swapped into the inbox at the next take and filled
+        // after it, so once both have grown nothing is allocated per frame.
+        feed.frame("again");
+        let batch = text(rx.recv().await);
+        assert_eq!(batch, "again\r\n");
+        rx.recycle(batch);
+        feed.frame("third");
+        let batch = text(rx.recv().await);
+        assert_eq!(batch, "third\r\n");
+        assert_eq!(batch.capacity(), cap, "the first buffer, reused");
+        drop((feed, feed_end));
+        assert!(rx.recv().await.is_none(), "no handlers left: the end");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_inbox_makes_the_handler_wait_and_loses_nothing() {
+        let (inbox, mut rx) = inbox();
+        let feed = Feed::new(&inbox);
+        let frame = "x".repeat(64 * 1024);
+        let frames = 40; // 2.5 MiB through a 256 KiB inbox
+        let writer = tokio::spawn(async move {
+            for _ in 0..frames {
+                feed.frame(&frame);
+            }
+        });
+        let mut got = 0;
+        let mut max_batch = 0;
+        while got < frames * (64 * 1024 + 2) {
+            let batch = text(rx.recv().await);
+            max_batch = max_batch.max(batch.len());
+            got += batch.len();
+            rx.recycle(batch);
+        }
+        assert_eq!(got, frames * (64 * 1024 + 2));
+        assert!(
+            max_batch <= INBOX_BYTES + 64 * 1024 + 2,
+            "bounded: {max_batch}"
+        );
+        writer.await.unwrap();
+        assert!(rx.recv().await.is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiting_handler_is_released_when_the_driver_drops_its_end() {
+        let (inbox, rx) = inbox();
+        let feed = Feed::new(&inbox);
+        let big = "y".repeat(INBOX_BYTES);
+        let writer = tokio::spawn(async move {
+            feed.frame(&big);
+            feed.frame(&big); // waits: the inbox is full
+        });
+        // Once the first frame is in, the second one waits (or is about to).
+        while inbox.lock().text.len() < INBOX_BYTES {
+            tokio::task::yield_now().await;
+        }
+        drop(rx);
+        tokio::time::timeout(Duration::from_secs(10), writer)
+            .await
+            .expect("the handler returns once the driver's end is gone")
+            .unwrap();
+        assert!(inbox.lock().text.is_empty());
     }
 }

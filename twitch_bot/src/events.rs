@@ -61,12 +61,16 @@ pub enum Event {
         /// Why, in words (close code and reason, error, missed PONG, server RECONNECT).
         reason: String,
     },
-    /// The bot waits `delay_ms` before connection attempt `attempt` (1 for the first retry).
+    /// The bot waits `delay_ms` before connection attempt `attempt` (1 for the first retry). After a server
+    /// `RECONNECT` the bot opens the new connection at once while the old one keeps reading: then
+    /// `attempt` and `delay_ms` are 0 and no `disconnected` precedes it (see [`crate::driver`]).
     Reconnecting {
-        /// Attempt number since the last stable connection, from 1.
+        /// Attempt number since the last stable connection, from 1 (0: overlapping handover).
         attempt: u32,
         /// Delay before the attempt, in milliseconds.
         delay_ms: u64,
+        /// Why, in words (the same text as the `disconnected` event before it, if any).
+        reason: String,
     },
     /// A vote round opened.
     VoteOpened {

@@ -55,9 +55,11 @@
 //!   ([`driver::runtime`]) that also runs the socket (plus a small blocking pool used while connecting).
 //!   Nothing runs on the game's thread (except keyword handlers it registered as queued), and
 //!   no [`bot::Bot`] method blocks except [`bot::Bot::shutdown`], [`bot::Bot::wait`] and the `*_recv` waits.
-//! - **Staying up.** Any close, error, missed PONG or server `RECONNECT` leads to a reconnect with backoff
-//!   (1 s doubling to 60 s, jittered, reset after a stable minute), re-joining every channel. An open round
-//!   keeps its ballots across a reconnect; replayed lines are recognised by message id and counted once.
+//! - **Staying up.** Any close, error or missed PONG leads to a reconnect with backoff (1 s doubling to 60 s,
+//!   jittered, reset after a stable minute), re-joining every channel. A server `RECONNECT` opens the new
+//!   connection while the old one keeps reading, and closes the old one once the new one has joined, so no
+//!   chat is lost (see [`driver`]). An open round keeps its ballots across a reconnect; lines seen twice are
+//!   recognised by message id and counted once.
 //! - **Bounded memory.** Every queue is bounded. When the event reader falls behind, `input` and `command`
 //!   events are dropped and counted (a `dropped` event reports how many); `vote_closed` and every other event
 //!   are never dropped (see [`outbox`]). When the driver falls behind, the socket is not read (TCP

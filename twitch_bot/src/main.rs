@@ -30,7 +30,8 @@ const AFTER_HELP: &str = "\
 EVENTS (stdout, one JSON object per line, flushed per line):
   {\"type\":\"connected\",\"server\":URL}            {\"type\":\"joined\",\"channel\":CH}
   {\"type\":\"parted\",\"channel\":CH}               {\"type\":\"disconnected\",\"reason\":TEXT}
-  {\"type\":\"reconnecting\",\"attempt\":N,\"delay_ms\":D}
+  {\"type\":\"reconnecting\",\"attempt\":N,\"delay_ms\":D,\"reason\":TEXT}   (attempt 0, delay 0: overlapping
+                                    handover after a server RECONNECT; no `disconnected` then)
   {\"type\":\"vote_opened\",\"vote\":V,\"round\":R,\"options\":[..],\"window_ms\":W}
   {\"type\":\"vote_closed\",\"vote\":V,\"round\":R,\"winner\":OPTION|null,\"tally\":{OPTION:N,..},\"voters\":N}
   {\"type\":\"input\",\"vote\":V,\"input\":OPTION,\"repeat\":N,\"user\":LOGIN,\"user_id\":ID}   (anarchy votes)

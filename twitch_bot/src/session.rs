@@ -706,6 +706,13 @@ impl Session {
         self.limiter.enqueue(&channel, text, reply_to).map(|_| ())
     }
 
+    /// Takes over `old`'s outgoing chat (its queued messages and its rate-limit history, which Twitch
+    /// counts per account, not per connection) for a connection handover after `RECONNECT`; `old` is left
+    /// with this session's (empty) queue.
+    pub fn take_chat_from(&mut self, old: &mut Session) {
+        std::mem::swap(&mut self.limiter, &mut old.limiter);
+    }
+
     // ---- poll_* ----
 
     /// The next line to send (one WebSocket text frame, no line ending), or `None`.

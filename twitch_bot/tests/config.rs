@@ -225,3 +225,41 @@ fn a_huge_file_is_refused_without_reading_it_all() {
     assert!(matches!(e, ConfigError::Read { .. }), "{e}");
     assert!(e.to_string().contains("at most"), "{e}");
 }
+
+#[test]
+fn keepalive_keys_are_read_with_defaults() {
+    let c = Config::from_toml_str("[connection]\nchannels = []\n", "test.toml").unwrap();
+    assert_eq!(c.connection.ping_idle, Duration::from_secs(60));
+    assert_eq!(c.connection.pong_timeout, Duration::from_secs(10));
+    let c = Config::from_toml_str(
+        "[connection]\nping_idle_secs = 1.5\npong_timeout_secs = 2\n",
+        "test.toml",
+    )
+    .unwrap();
+    assert_eq!(c.connection.ping_idle, Duration::from_millis(1500));
+    assert_eq!(c.connection.pong_timeout, Duration::from_secs(2));
+}
+
+#[test]
+fn keepalive_keys_reject_impossible_values() {
+    for (value, needle) in [
+        ("0", "greater than 0"),
+        ("-1.0", "greater than 0"),
+        ("nan", "greater than 0"),
+        ("inf", "at most 600"),
+        ("601", "at most 600"),
+    ] {
+        let e = reject(&format!(
+            "[connection]\nchannels = []\nping_idle_secs = {value}\n"
+        ));
+        assert_names(&e, 3, "connection.ping_idle_secs", needle);
+    }
+    for (value, needle) in [("0.0", "greater than 0"), ("301", "at most 300")] {
+        let e = reject(&format!(
+            "[connection]\n\npong_timeout_secs = {value}\nchannels = []\n"
+        ));
+        assert_names(&e, 3, "connection.pong_timeout_secs", needle);
+    }
+    let e = reject("[connection]\npong_timeout_secs = \"10\"\n");
+    assert_names(&e, 2, "connection.pong_timeout_secs", "");
+}

@@ -39,9 +39,10 @@ fn connection_events() {
     assert_eq!(
         parse(&Event::Reconnecting {
             attempt: 3,
-            delay_ms: 3500
+            delay_ms: 3500,
+            reason: "no PONG from the server in time".into()
         }),
-        json!({"type":"reconnecting","attempt":3,"delay_ms":3500})
+        json!({"type":"reconnecting","attempt":3,"delay_ms":3500,"reason":"no PONG from the server in time"})
     );
 }
 

@@ -209,6 +209,34 @@ async fn democracy_round_below_min_voters_has_no_winner() {
     assert_clean_with(&server, &bot);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_round_refuses_new_voters_and_says_how_many() {
+    let (server, mut bot) = start(MockOptions::default(), |c| {
+        c.vote(VoteSpec {
+            window_secs: 1.0,
+            max_voters: Some(2),
+            ..VoteSpec::democracy("move", &OPTIONS)
+        })
+    })
+    .await;
+    op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
+    bot.wait_type("vote_opened", T, |_| true).await.unwrap();
+    for (user, uid, text) in [
+        ("alice", "101", "up"),
+        ("bob", "102", "down"),
+        ("carol", "103", "left"), // the round is full: refused
+        ("dave", "104", "left"),  // refused
+        ("alice", "101", "down"), // a known voter may still change her ballot
+    ] {
+        server.send_chat(CHANNEL, user, uid, text).await.unwrap();
+    }
+    let closed = bot.wait_type("vote_closed", T, |_| true).await.unwrap();
+    assert_eq!(closed["voters"], 2, "{closed}");
+    assert_eq!(tally(&closed), &json!({"down": 2}), "{closed}");
+    assert_eq!(closed["refused_ballots"], 2, "{closed}");
+    assert_clean_with(&server, &bot);
+}
+
 /// Collects events of `ty` until one matches `last` (inclusive).
 async fn collect_until(
     bot: &mut BotProcess,

@@ -177,6 +177,8 @@ pub struct VoteSpec {
     pub max_repeat: u32,
     /// `announce`.
     pub announce: bool,
+    /// `max_voters` (None = the bot's default).
+    pub max_voters: Option<u64>,
 }
 
 impl VoteSpec {
@@ -192,6 +194,7 @@ impl VoteSpec {
             tie: "first".to_string(),
             max_repeat: 1,
             announce: false,
+            max_voters: None,
         }
     }
 
@@ -205,8 +208,12 @@ impl VoteSpec {
     }
 
     fn to_toml(&self) -> String {
+        let max_voters = match self.max_voters {
+            Some(n) => format!("max_voters = {n}\n"),
+            None => String::new(),
+        };
         format!(
-            "[[vote]]\nname = {}\noptions = {}\nmode = {}\nwindow_secs = {:?}\nstart = {}\nmin_voters = {}\ntie = {}\nmax_repeat = {}\nannounce = {}\n",
+            "[[vote]]\nname = {}\noptions = {}\nmode = {}\nwindow_secs = {:?}\nstart = {}\nmin_voters = {}\ntie = {}\nmax_repeat = {}\nannounce = {}\n{}",
             q(&self.name),
             list(&self.options),
             q(&self.mode),
@@ -215,7 +222,8 @@ impl VoteSpec {
             self.min_voters,
             q(&self.tie),
             self.max_repeat,
-            self.announce
+            self.announce,
+            max_voters,
         )
     }
 }

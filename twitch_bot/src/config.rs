@@ -13,7 +13,7 @@
 //! holds it, and [`Token`] masks it in `Debug` output.
 //!
 //! ```
-//! use twitch_bot::config::{Config, VoteMode};
+//! use twitch_bot::config::{Config, Mode};
 //!
 //! let config = Config::from_toml_str(
 //!     r#"
@@ -28,8 +28,8 @@
 //!     "inline.toml",
 //! )?;
 //! assert_eq!(config.connection.server, "wss://irc-ws.chat.twitch.tv:443");
-//! assert_eq!(config.votes[0].window.as_millis(), 2500);
-//! assert_eq!(config.votes[0].mode, VoteMode::Democracy);
+//! assert_eq!(config.votes[0].window_secs, 2.5);
+//! assert_eq!(config.votes[0].mode, Mode::Democracy);
 //! # Ok::<(), twitch_bot::config::ConfigError>(())
 //! ```
 
@@ -57,6 +57,10 @@ const MAX_COOLDOWN_SECS: f64 = 86_400.0;
 const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 /// Largest accepted `max_repeat` (Twitch Plays used 1 to 9).
 const MAX_REPEAT: u32 = 9;
+/// `window_secs` when the key is absent.
+const DEFAULT_WINDOW_SECS: f64 = 20.0;
+/// Largest accepted `max_voters` (100 million: far above any audience, and still a bound).
+const MAX_VOTERS_LIMIT: u64 = 100_000_000;
 /// Default `connection.ping_idle_secs`: our own PING after this long without a line from the server.
 pub const DEFAULT_PING_IDLE_SECS: f64 = 60.0;
 /// Default `connection.pong_timeout_secs`: how long a PING may stay unanswered before reconnecting.
@@ -101,114 +105,9 @@ pub struct ConnectionConfig {
     pub pong_timeout: Duration,
 }
 
-/// How a vote turns ballots into game input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VoteMode {
-    /// Tally during the window; the winner is the input, applied when the round closes.
-    Democracy,
-    /// Every valid ballot is an input at once (an `input` event), with a per-user cooldown.
-    Anarchy,
-}
-
-/// When a vote's rounds start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StartMode {
-    /// Rounds run back to back from the first join.
-    Auto,
-    /// A round starts on a moderator's `!vote start NAME` or a `start_vote` control op.
-    Command,
-}
-
-/// How a tie between the top options is broken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TieRule {
-    /// The option listed first in `options` wins.
-    First,
-    /// A seeded random pick among the tied options (the seed is logged).
-    Random,
-}
-
-/// One `[[vote]]` table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VoteConfig {
-    /// `name`: unique among votes; used in events and control ops.
-    pub name: String,
-    /// `options`: the valid inputs, lowercase, unique, at least one.
-    pub options: Vec<String>,
-    /// `mode`: democracy (default) or anarchy.
-    pub mode: VoteMode,
-    /// `window_secs`: the round length (default 20 s; fractional allowed; more than 0, at most 3600).
-    pub window: Duration,
-    /// `start`: auto (default) or command.
-    pub start: StartMode,
-    /// `min_voters`: below this many voters a round has no winner (default 1).
-    pub min_voters: u32,
-    /// `tie`: first (default) or random.
-    pub tie: TieRule,
-    /// `max_repeat`: 1 (default) to 9; above 1, `up2`-style inputs are accepted.
-    pub max_repeat: u32,
-    /// `announce`: post the winner in chat once per round, for logged-in bots (default true).
-    pub announce: bool,
-    /// `anarchy_cooldown_secs`: in anarchy, a user's inputs closer together than this are ignored (default 0).
-    pub anarchy_cooldown: Duration,
-}
-
-impl VoteConfig {
-    /// The same vote as the ChatPlay engine's [`crate::chatplay::VoteConfig`].
-    pub fn to_engine(&self) -> crate::chatplay::VoteConfig {
-        use crate::chatplay::{Mode, Start, TieBreak};
-        let mut vc =
-            crate::chatplay::VoteConfig::new(self.name.clone(), self.options.iter().cloned());
-        vc.mode = match self.mode {
-            VoteMode::Democracy => Mode::Democracy,
-            VoteMode::Anarchy => Mode::Anarchy,
-        };
-        vc.window_secs = self.window.as_secs_f64();
-        vc.start = match self.start {
-            StartMode::Auto => Start::Auto,
-            StartMode::Command => Start::Command,
-        };
-        vc.min_voters = self.min_voters;
-        vc.tie = match self.tie {
-            TieRule::First => TieBreak::First,
-            TieRule::Random => TieBreak::Random,
-        };
-        vc.max_repeat = u8::try_from(self.max_repeat).unwrap_or(u8::MAX);
-        vc.announce = self.announce;
-        vc.anarchy_cooldown_secs = self.anarchy_cooldown.as_secs_f64();
-        vc
-    }
-}
-
-/// One `[[command]]` table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CommandConfig {
-    /// `name`: unique among commands; used in `command` events.
-    pub name: String,
-    /// `keywords`: what triggers it as the first word of a message (default `["!<name>"]`).
-    pub keywords: Vec<String>,
-    /// `cooldown_secs`: per-user cooldown (default 0).
-    pub cooldown: Duration,
-    /// `mods_only`: only moderators and the broadcaster may use it (default false).
-    pub mods_only: bool,
-    /// `global_cooldown_secs`: after any use, the command is ignored for everyone this long (default 0).
-    pub global_cooldown: Duration,
-}
-
-impl CommandConfig {
-    /// The same command as the ChatPlay engine's [`crate::chatplay::CommandConfig`].
-    pub fn to_engine(&self) -> crate::chatplay::CommandConfig {
-        let mut cc =
-            crate::chatplay::CommandConfig::new(self.name.clone(), self.keywords.iter().cloned());
-        cc.cooldown_secs = self.cooldown.as_secs_f64();
-        cc.global_cooldown_secs = self.global_cooldown.as_secs_f64();
-        cc.mods_only = self.mods_only;
-        cc
-    }
-}
+// The `[[vote]]` and `[[command]]` tables are read straight into the ChatPlay engine's own types: one
+// definition of a vote, whether it comes from this file or from a game that builds it in code.
+pub use crate::chatplay::{CommandConfig, Mode, Start, TieBreak, VoteConfig};
 
 /// An OAuth token read from the environment. Its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -332,14 +231,16 @@ struct RawConnection {
 struct RawVote {
     name: Spanned<String>,
     options: Spanned<Vec<Spanned<String>>>,
-    mode: Option<VoteMode>,
+    mode: Option<Mode>,
     window_secs: Option<Spanned<f64>>,
-    start: Option<StartMode>,
+    start: Option<Start>,
     min_voters: Option<u32>,
-    tie: Option<TieRule>,
+    tie: Option<TieBreak>,
     max_repeat: Option<Spanned<u32>>,
     announce: Option<bool>,
     anarchy_cooldown_secs: Option<Spanned<f64>>,
+    max_voters: Option<Spanned<u64>>,
+    channels: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -410,10 +311,8 @@ impl Config {
     /// (its own messages never count).
     pub fn engine_config(&self, bot_login: &str) -> crate::chatplay::EngineConfig {
         let mut ec = crate::chatplay::EngineConfig::new(bot_login);
-        ec.votes
-            .extend(self.votes.iter().map(VoteConfig::to_engine));
-        ec.commands
-            .extend(self.commands.iter().map(CommandConfig::to_engine));
+        ec.votes.extend(self.votes.iter().cloned());
+        ec.commands.extend(self.commands.iter().cloned());
         ec
     }
 
@@ -596,7 +495,7 @@ impl Validator<'_> {
             let span = v.span();
             let vote = self.vote(v.into_inner(), &key)?;
             // The engine's own checks (e.g. options equal after its normalisation), reported at this table.
-            if let Err(e) = vote.to_engine().validate() {
+            if let Err(e) = vote.validate() {
                 return Err(self.err(span.clone(), key.clone(), e.to_string()));
             }
             if !vote_names.insert(vote.name.clone()) {
@@ -615,7 +514,7 @@ impl Validator<'_> {
             let key = format!("command[{}]", i + 1);
             let span = c.span();
             let command = self.command(c.into_inner(), &key)?;
-            if let Err(e) = command.to_engine().validate() {
+            if let Err(e) = command.validate() {
                 return Err(self.err(span.clone(), key.clone(), e.to_string()));
             }
             if !command_names.insert(command.name.clone()) {
@@ -816,7 +715,7 @@ impl Validator<'_> {
                     format!("must be from 1 to {MAX_REPEAT} (got {})", m.get_ref()),
                 ));
             }
-            Some(m) => m.into_inner(),
+            Some(m) => m.into_inner() as u8, // 1..=9, checked above
             None => 1,
         };
         let mut options: Vec<String> = Vec::new();
@@ -838,7 +737,7 @@ impl Validator<'_> {
             }
             options.push(option);
         }
-        let window = match v.window_secs {
+        let window_secs = match v.window_secs {
             Some(w) => {
                 let secs = *w.get_ref();
                 if !secs.is_finite() || secs <= 0.0 || secs > MAX_WINDOW_SECS {
@@ -848,32 +747,58 @@ impl Validator<'_> {
                         format!("must be a number of seconds greater than 0 and at most {MAX_WINDOW_SECS} (got {secs})"),
                     ));
                 }
-                Duration::from_secs_f64(secs)
+                secs
             }
-            None => Duration::from_secs(20),
+            None => DEFAULT_WINDOW_SECS,
         };
-        let anarchy_cooldown = self.cooldown(
+        let anarchy_cooldown_secs = self.cooldown(
             v.anarchy_cooldown_secs,
             &format!("{key}.anarchy_cooldown_secs"),
         )?;
-        Ok(VoteConfig {
-            anarchy_cooldown,
-            name,
-            options,
-            mode: v.mode.unwrap_or(VoteMode::Democracy),
-            window,
-            start: v.start.unwrap_or(StartMode::Auto),
-            min_voters: v.min_voters.unwrap_or(1),
-            tie: v.tie.unwrap_or(TieRule::First),
-            max_repeat,
-            announce: v.announce.unwrap_or(true),
-        })
+        let max_voters = match v.max_voters {
+            Some(m) if *m.get_ref() == 0 || *m.get_ref() > MAX_VOTERS_LIMIT => {
+                return Err(self.err(
+                    m.span(),
+                    format!("{key}.max_voters"),
+                    format!("must be from 1 to {MAX_VOTERS_LIMIT} (got {})", m.get_ref()),
+                ));
+            }
+            Some(m) => m.into_inner() as usize,
+            None => crate::chatplay::DEFAULT_MAX_VOTERS,
+        };
+        let mut channels = Vec::new();
+        for c in v.channels.unwrap_or_default() {
+            let login = normalize_channel(c.get_ref());
+            if !is_login(&login) {
+                return Err(self.err(
+                    c.span(),
+                    format!("{key}.channels"),
+                    format!(
+                        "`{}` is not a channel login (1 to 25 of a-z, 0-9, `_`)",
+                        c.get_ref()
+                    ),
+                ));
+            }
+            channels.push(login);
+        }
+        let mut vote = VoteConfig::new(name, options);
+        vote.mode = v.mode.unwrap_or_default();
+        vote.window_secs = window_secs;
+        vote.start = v.start.unwrap_or_default();
+        vote.min_voters = v.min_voters.unwrap_or(1);
+        vote.tie = v.tie.unwrap_or_default();
+        vote.max_repeat = max_repeat;
+        vote.announce = v.announce.unwrap_or(true);
+        vote.anarchy_cooldown_secs = anarchy_cooldown_secs;
+        vote.max_voters = max_voters;
+        vote.channels = channels;
+        Ok(vote)
     }
 
     /// A cooldown in seconds: 0 to one day, default 0.
-    fn cooldown(&self, value: Option<Spanned<f64>>, key: &str) -> Result<Duration, ConfigError> {
+    fn cooldown(&self, value: Option<Spanned<f64>>, key: &str) -> Result<f64, ConfigError> {
         let Some(s) = value else {
-            return Ok(Duration::ZERO);
+            return Ok(0.0);
         };
         let secs = *s.get_ref();
         if !secs.is_finite() || !(0.0..=MAX_COOLDOWN_SECS).contains(&secs) {
@@ -883,7 +808,7 @@ impl Validator<'_> {
                 format!("must be a number of seconds from 0 to {MAX_COOLDOWN_SECS} (got {secs})"),
             ));
         }
-        Ok(Duration::from_secs_f64(secs))
+        Ok(secs)
     }
 
     fn command(&self, c: RawCommand, key: &str) -> Result<CommandConfig, ConfigError> {
@@ -932,18 +857,14 @@ impl Validator<'_> {
             }
             None => vec![format!("!{name}")],
         };
-        let cooldown = self.cooldown(c.cooldown_secs, &format!("{key}.cooldown_secs"))?;
-        let global_cooldown = self.cooldown(
+        let mut command = CommandConfig::new(name, keywords);
+        command.cooldown_secs = self.cooldown(c.cooldown_secs, &format!("{key}.cooldown_secs"))?;
+        command.global_cooldown_secs = self.cooldown(
             c.global_cooldown_secs,
             &format!("{key}.global_cooldown_secs"),
         )?;
-        Ok(CommandConfig {
-            global_cooldown,
-            name,
-            keywords,
-            cooldown,
-            mods_only: c.mods_only.unwrap_or(false),
-        })
+        command.mods_only = c.mods_only.unwrap_or(false);
+        Ok(command)
     }
 }
 

@@ -1011,6 +1011,7 @@ impl Core {
                     winner: r.winner.map(|w| w.label()),
                     tally,
                     voters: r.voters,
+                    refused_ballots: r.refused_ballots,
                 });
             }
             chatplay::Event::Input(i) => self.outbox.emit(Event::Input {

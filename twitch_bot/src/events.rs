@@ -95,6 +95,10 @@ pub enum Event {
         tally: Tally,
         /// Number of users holding a ballot at close.
         voters: u64,
+        /// Ballots refused because the round already had the vote's `max_voters` voters (new voters are
+        /// refused; known voters may still change their ballot). Left out of the JSON when 0.
+        #[serde(skip_serializing_if = "is_zero")]
+        refused_ballots: u64,
     },
     /// An anarchy-mode input: apply it now.
     Input {
@@ -136,6 +140,10 @@ pub enum Event {
         /// What was wrong, in words.
         message: String,
     },
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Event {

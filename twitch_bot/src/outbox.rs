@@ -145,6 +145,7 @@ mod tests {
             winner: None,
             tally: Default::default(),
             voters: 0,
+            refused_ballots: 0,
         }
     }
 

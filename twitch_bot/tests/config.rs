@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use twitch_bot::config::{Config, ConfigError, StartMode, TieRule, VoteMode};
+use twitch_bot::config::{Config, ConfigError, Mode, Start, TieBreak};
 
 fn reject(text: &str) -> ConfigError {
     match Config::from_toml_str(text, "test.toml") {
@@ -56,16 +56,16 @@ fn full_config_is_read_and_normalised() {
     assert_eq!(c.connection.channels, ["somechannel", "other"]);
     let v = &c.votes[0];
     assert_eq!(v.options, ["up", "down"]);
-    assert_eq!(v.mode, VoteMode::Anarchy);
-    assert_eq!(v.window, Duration::from_millis(500));
-    assert_eq!(v.start, StartMode::Command);
+    assert_eq!(v.mode, Mode::Anarchy);
+    assert_eq!(v.window_secs, 0.5);
+    assert_eq!(v.start, Start::Command);
     assert_eq!(v.min_voters, 3);
-    assert_eq!(v.tie, TieRule::Random);
+    assert_eq!(v.tie, TieBreak::Random);
     assert_eq!(v.max_repeat, 9);
     assert!(!v.announce);
     let cmd = &c.commands[0];
     assert_eq!(cmd.keywords, ["!jump"]);
-    assert_eq!(cmd.cooldown, Duration::from_millis(1500));
+    assert_eq!(cmd.cooldown_secs, 1.5);
     assert!(cmd.mods_only);
 }
 
@@ -78,11 +78,11 @@ fn defaults_apply() {
     let v = &c.votes[0];
     assert_eq!(
         (v.mode, v.start, v.tie),
-        (VoteMode::Democracy, StartMode::Auto, TieRule::First)
+        (Mode::Democracy, Start::Auto, TieBreak::First)
     );
     assert_eq!(
-        (v.window, v.min_voters, v.max_repeat, v.announce),
-        (Duration::from_secs(20), 1, 1, true)
+        (v.window_secs, v.min_voters, v.max_repeat, v.announce),
+        (20.0, 1, 1, true)
     );
 }
 
@@ -262,4 +262,32 @@ fn keepalive_keys_reject_impossible_values() {
     }
     let e = reject("[connection]\npong_timeout_secs = \"10\"\n");
     assert_names(&e, 2, "connection.pong_timeout_secs", "");
+}
+
+#[test]
+fn max_voters_and_channels_are_read_and_checked() {
+    let c = Config::from_toml_str(
+        "[[vote]]\nname = \"v\"\noptions = [\"x\"]\nmax_voters = 500\nchannels = [\"#Main\", \"other_1\"]\n",
+        "test.toml",
+    )
+    .unwrap();
+    assert_eq!(c.votes[0].max_voters, 500);
+    assert_eq!(c.votes[0].channels, ["main", "other_1"]);
+    let d =
+        Config::from_toml_str("[[vote]]\nname = \"v\"\noptions = [\"x\"]\n", "test.toml").unwrap();
+    assert_eq!(
+        d.votes[0].max_voters,
+        twitch_bot::chatplay::DEFAULT_MAX_VOTERS
+    );
+    assert!(
+        d.votes[0].channels.is_empty(),
+        "default: every joined channel"
+    );
+
+    let e = reject("[[vote]]\nname = \"v\"\noptions = [\"x\"]\nmax_voters = 0\n");
+    assert_names(&e, 4, "vote[1].max_voters", "must be from 1");
+    let e = reject("[[vote]]\nname = \"v\"\noptions = [\"x\"]\nmax_voters = -3\n");
+    assert_names(&e, 4, "vote[1].max_voters", "");
+    let e = reject("[[vote]]\nname = \"v\"\noptions = [\"x\"]\nchannels = [\"no spaces\"]\n");
+    assert_names(&e, 4, "vote[1].channels", "not a channel login");
 }

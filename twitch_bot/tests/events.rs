@@ -63,6 +63,7 @@ fn vote_events() {
         winner: Some("up".into()),
         tally: Tally(vec![("up".into(), 3), ("down".into(), 1)]),
         voters: 4,
+        refused_ballots: 0,
     };
     assert_eq!(
         parse(&closed),
@@ -80,9 +81,23 @@ fn vote_events() {
         winner: None,
         tally: Tally::default(),
         voters: 0,
+        refused_ballots: 0,
     };
     assert_eq!(parse(&no_winner)["winner"], Value::Null);
     assert_eq!(parse(&no_winner)["tally"], json!({}));
+    // A full round (max_voters reached) says how many ballots it refused; otherwise the field is left out.
+    let full = Event::VoteClosed {
+        vote: "move".into(),
+        round: 3,
+        winner: Some("up".into()),
+        tally: Tally(vec![("up".into(), 2)]),
+        voters: 2,
+        refused_ballots: 5,
+    };
+    assert_eq!(
+        parse(&full),
+        json!({"type":"vote_closed","vote":"move","round":3,"winner":"up","tally":{"up":2},"voters":2,"refused_ballots":5})
+    );
 }
 
 #[test]
@@ -135,7 +150,8 @@ fn only_input_and_command_are_droppable() {
             round: 1,
             winner: None,
             tally: Tally::default(),
-            voters: 0
+            voters: 0,
+            refused_ballots: 0,
         }
         .is_droppable()
     );

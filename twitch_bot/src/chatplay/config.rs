@@ -48,7 +48,8 @@ pub const MAX_WINDOW_SECS: f64 = 86_400.0;
 pub const MAX_COOLDOWN_SECS: f64 = 86_400.0;
 
 /// How a vote turns chat into input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Ballots are tallied over the round's window; the winner is reported when it closes.
     #[default]
@@ -59,7 +60,8 @@ pub enum Mode {
 }
 
 /// When a vote's rounds open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Start {
     /// Rounds run back to back from [`Engine::start`](super::Engine::start) on.
     #[default]
@@ -70,7 +72,8 @@ pub enum Start {
 }
 
 /// How a tie between the top inputs is broken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TieBreak {
     /// The input listed first (option order, then repeat count) wins.
     #[default]
@@ -107,7 +110,7 @@ pub struct VoteConfig {
     pub anarchy_cooldown_secs: f64,
     /// The most voters the vote keeps records of (at least 1). Default [`DEFAULT_MAX_VOTERS`].
     /// When full, new voters are refused until the round closes, counted in
-    /// [`VoteResult::refused_voters`](super::VoteResult::refused_voters); users already known
+    /// [`VoteResult::refused_ballots`](super::VoteResult::refused_ballots); users already known
     /// may still change their ballot. See [`vote`](super::vote#bounded-memory).
     pub max_voters: usize,
     /// Only ballots from these channels count (logins, without `#`, any case); empty (the

@@ -91,6 +91,22 @@ async fn sync(server: &MockTwitch, token: &str) {
         .expect("the bot answers PING with PONG");
 }
 
+/// A chat line from `user` (user id `uid`) in the bot's channel, on every open connection.
+async fn chat(server: &MockTwitch, user: &str, uid: &str, text: &str) {
+    server
+        .send_chat(CHANNEL, user, uid, text)
+        .await
+        .expect("the mock sends chat");
+}
+
+/// Opens a round of the vote `move` through stdin and waits for its `vote_opened` event.
+async fn open_round(bot: &mut BotProcess) -> Value {
+    op(bot, json!({"op": "start_vote", "vote": "move"})).await;
+    bot.wait_type("vote_opened", T, |_| true)
+        .await
+        .expect("vote_opened after start_vote")
+}
+
 fn tally(v: &Value) -> &Value {
     &v["tally"]
 }
@@ -196,12 +212,8 @@ async fn democracy_round_below_min_voters_has_no_winner() {
         })
     })
     .await;
-    op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
-    bot.wait_type("vote_opened", T, |_| true).await.unwrap();
-    server
-        .send_chat(CHANNEL, "alice", "101", "up")
-        .await
-        .unwrap();
+    open_round(&mut bot).await;
+    chat(&server, "alice", "101", "up").await;
     let closed = bot.wait_type("vote_closed", T, |_| true).await.unwrap();
     assert_eq!(closed["winner"], Value::Null, "{closed}");
     assert_eq!(closed["voters"], 1, "{closed}");
@@ -219,8 +231,7 @@ async fn full_round_refuses_new_voters_and_says_how_many() {
         })
     })
     .await;
-    op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
-    bot.wait_type("vote_opened", T, |_| true).await.unwrap();
+    open_round(&mut bot).await;
     for (user, uid, text) in [
         ("alice", "101", "up"),
         ("bob", "102", "down"),
@@ -228,7 +239,7 @@ async fn full_round_refuses_new_voters_and_says_how_many() {
         ("dave", "104", "left"),  // refused
         ("alice", "101", "down"), // a known voter may still change her ballot
     ] {
-        server.send_chat(CHANNEL, user, uid, text).await.unwrap();
+        chat(&server, user, uid, text).await;
     }
     let closed = bot.wait_type("vote_closed", T, |_| true).await.unwrap();
     assert_eq!(closed["voters"], 2, "{closed}");
@@ -381,10 +392,7 @@ async fn commands_with_cooldowns_and_mods_only() {
     // The cooldown (1 s) passes: alice can jump again. (Time must pass here; this sleep is the
     // thing under test, not a synchronisation.)
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    server
-        .send_chat(CHANNEL, "alice", "101", "!jump later")
-        .await
-        .unwrap();
+    chat(&server, "alice", "101", "!jump later").await;
     let e = bot.wait_type("command", T, |_| true).await.unwrap();
     assert_eq!(e, command("jump", "alice", "101", "later"));
     assert_clean_with(&server, &bot);
@@ -399,15 +407,11 @@ async fn reconnect_after_abrupt_drop_keeps_the_open_round() {
         })
     })
     .await;
-    op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
-    bot.wait_type("vote_opened", T, |_| true).await.unwrap();
+    open_round(&mut bot).await;
     let alice_up =
         Chat::new(CHANNEL, "alice", "101", "up").id("c0000000-0000-4000-8000-000000000101");
     server.send_chat_msg(alice_up.clone()).await.unwrap();
-    server
-        .send_chat(CHANNEL, "bob", "102", "down")
-        .await
-        .unwrap();
+    chat(&server, "bob", "102", "down").await;
     sync(&server, "before-drop").await;
 
     assert_eq!(server.drop_connections().await, 1);
@@ -428,15 +432,9 @@ async fn reconnect_after_abrupt_drop_keeps_the_open_round() {
 
     // After the reconnect: alice changes her vote, then her old message is replayed (Twitch
     // overlap after a reconnect): it must not count again. carol votes for the first time.
-    server
-        .send_chat(CHANNEL, "alice", "101", "left")
-        .await
-        .unwrap();
+    chat(&server, "alice", "101", "left").await;
     server.send_chat_msg(alice_up).await.unwrap();
-    server
-        .send_chat(CHANNEL, "carol", "103", "down")
-        .await
-        .unwrap();
+    chat(&server, "carol", "103", "down").await;
     sync(&server, "after-reconnect").await;
     op(&mut bot, json!({"op": "stop_vote", "vote": "move"})).await;
     let closed = bot.wait_type("vote_closed", T, |_| true).await.unwrap();
@@ -460,12 +458,8 @@ async fn reconnect_on_server_reconnect_command() {
         })
     })
     .await;
-    op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
-    bot.wait_type("vote_opened", T, |_| true).await.unwrap();
-    server
-        .send_chat(CHANNEL, "alice", "101", "up")
-        .await
-        .unwrap();
+    open_round(&mut bot).await;
+    chat(&server, "alice", "101", "up").await;
     sync(&server, "before-reconnect").await;
 
     assert_eq!(server.send_reconnect().await, 1);
@@ -485,10 +479,7 @@ async fn reconnect_on_server_reconnect_command() {
         .send_chat_msg(m.id("d0000000-0000-4000-8000-000000000102"))
         .await
         .unwrap();
-    server
-        .send_chat(CHANNEL, "carol", "103", "up")
-        .await
-        .unwrap();
+    chat(&server, "carol", "103", "up").await;
     sync(&server, "after-reconnect").await;
     op(&mut bot, json!({"op": "stop_vote", "vote": "move"})).await;
     let closed = bot.wait_type("vote_closed", T, |_| true).await.unwrap();
@@ -680,13 +671,9 @@ async fn stdin_control_and_bad_lines() {
         );
     }
 
-    op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
-    let opened = bot.wait_type("vote_opened", T, |_| true).await.unwrap();
+    let opened = open_round(&mut bot).await;
     assert_eq!(opened["vote"], "move");
-    server
-        .send_chat(CHANNEL, "alice", "101", "right")
-        .await
-        .unwrap();
+    chat(&server, "alice", "101", "right").await;
     sync(&server, "ballot-in").await;
     op(&mut bot, json!({"op": "stop_vote", "vote": "move"})).await;
     let closed = bot.wait_type("vote_closed", T, |_| true).await.unwrap();
@@ -719,17 +706,10 @@ async fn sigterm_closes_rounds_parts_closes_1000_and_exits_0() {
         })
     })
     .await;
-    op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
-    bot.wait_type("vote_opened", T, |_| true).await.unwrap();
-    server
-        .send_chat(CHANNEL, "alice", "101", "a")
-        .await
-        .unwrap();
-    server.send_chat(CHANNEL, "bob", "102", "a").await.unwrap();
-    server
-        .send_chat(CHANNEL, "carol", "103", "b")
-        .await
-        .unwrap();
+    open_round(&mut bot).await;
+    chat(&server, "alice", "101", "a").await;
+    chat(&server, "bob", "102", "a").await;
+    chat(&server, "carol", "103", "b").await;
     sync(&server, "ballots-in").await;
 
     bot.signal(libc::SIGTERM).unwrap();
@@ -819,12 +799,8 @@ async fn wss_with_the_test_ca() {
             .is_some_and(|s| s.starts_with("wss://")),
         "{connected}"
     );
-    op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
-    bot.wait_type("vote_opened", T, |_| true).await.unwrap();
-    server
-        .send_chat(CHANNEL, "alice", "101", "select")
-        .await
-        .unwrap();
+    open_round(&mut bot).await;
+    chat(&server, "alice", "101", "select").await;
     let closed = bot.wait_type("vote_closed", T, |_| true).await.unwrap();
     assert_eq!(closed["winner"], "select", "{closed}");
     sync(&server, "tls-pong").await;
@@ -874,10 +850,7 @@ async fn ratelimit_notice_does_not_crash() {
         .inject("@msg-id=msg_duplicate :tmi.twitch.tv NOTICE #playroom :Your message is identical to the one you sent less than 30 seconds ago.\r\n")
         .await;
     sync(&server, "after-notice").await;
-    server
-        .send_chat(CHANNEL, "alice", "101", "!jump")
-        .await
-        .unwrap();
+    chat(&server, "alice", "101", "!jump").await;
     let e = bot.wait_type("command", T, |_| true).await.unwrap();
     assert_eq!(e, command("jump", "alice", "101", ""));
     let mark = server.mark();
@@ -957,18 +930,9 @@ async fn real_twitch_corpus_lines_do_not_disturb_the_bot() {
     sync(&server, "after-corpus").await;
     op(&mut bot, json!({"op": "start_vote", "vote": "compass"})).await;
     bot.wait_type("vote_opened", T, |_| true).await.unwrap();
-    server
-        .send_chat(CHANNEL, "alice", "101", "north")
-        .await
-        .unwrap();
-    server
-        .send_chat(CHANNEL, "bob", "102", "South")
-        .await
-        .unwrap();
-    server
-        .send_chat(CHANNEL, "carol", "103", "north")
-        .await
-        .unwrap();
+    chat(&server, "alice", "101", "north").await;
+    chat(&server, "bob", "102", "South").await;
+    chat(&server, "carol", "103", "north").await;
     sync(&server, "ballots").await;
     op(&mut bot, json!({"op": "stop_vote", "vote": "compass"})).await;
     let closed = bot.wait_type("vote_closed", T, |_| true).await.unwrap();
@@ -1193,8 +1157,7 @@ async fn server_reconnect_overlaps_two_connections_and_counts_every_ballot_once(
         })
     })
     .await;
-    op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
-    bot.wait_type("vote_opened", T, |_| true).await.unwrap();
+    open_round(&mut bot).await;
     let chat = |user: &str, uid: &str, text: &str, n: u32| {
         Chat::new(CHANNEL, user, uid, text).id(&format!("f0000000-0000-4000-8000-{n:012}"))
     };
@@ -1322,12 +1285,8 @@ async fn failed_handover_after_reconnect_falls_back_to_the_usual_reconnect() {
         })
     })
     .await;
-    op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
-    bot.wait_type("vote_opened", T, |_| true).await.unwrap();
-    server
-        .send_chat(CHANNEL, "alice", "101", "up")
-        .await
-        .unwrap();
+    open_round(&mut bot).await;
+    chat(&server, "alice", "101", "up").await;
     server.sync_conn(1, "before-reconnect", T).await.unwrap();
 
     // RECONNECT; the new connection dies before its join is confirmed.

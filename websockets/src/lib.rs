@@ -123,6 +123,11 @@ mod tls;
 mod transport;
 mod utf8_guard;
 
+// The workspace README's Rust example is compiled as a doc test, so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExample;
+
 pub use async_tungstenite::tungstenite::{Bytes, Utf8Bytes};
 pub use blocking::{IWebsocketClient, create_client, create_client_with, create_client_with_auth};
 pub use bus::WebsocketsRequestBus;

@@ -264,6 +264,30 @@ impl Bot {
         }))
     }
 
+    /// Asks for the live tally of `vote` (for an overlay's vote bars): a [`Event::Tally`] follows, or an
+    /// [`Event::Error`] of kind `vote` when there is no such vote. For reports at a steady pace while a round is
+    /// open, set the vote's `tally_interval_secs` instead of polling.
+    ///
+    /// ```no_run
+    /// # use twitch_bot::{bot::Bot, config::Config, events::Event};
+    /// # let mut bot = Bot::start(Config::load("config/bot.toml")?)?;
+    /// bot.request_tally("move")?;
+    /// while let Some(event) = bot.recv_timeout(std::time::Duration::from_secs(1)) {
+    ///     if let Event::Tally { tally, remaining_ms, .. } = event {
+    ///         for (input, ballots) in &tally.0 {
+    ///             println!("{input}: {ballots} ({remaining_ms} ms left)");
+    ///         }
+    ///         break;
+    ///     }
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn request_tally(&self, vote: &str) -> Result<(), BotError> {
+        self.request(Request::Control(Control::Tally {
+            vote: vote.to_owned(),
+        }))
+    }
+
     /// Stops the bot gracefully and waits for it: open rounds close with their results, channels are parted,
     /// the socket is closed with code 1000. Events still queued can be taken with [`Bot::try_recv`] afterwards.
     /// Returns the reason the bot stopped, if it was an error (e.g. [`BotError::AuthFailed`]).

@@ -108,6 +108,7 @@ pub struct ConnectionConfig {
 // The `[[vote]]` and `[[command]]` tables are read straight into the ChatPlay engine's own types: one
 // definition of a vote, whether it comes from this file or from a game that builds it in code.
 pub use crate::chatplay::{CommandConfig, Mode, Start, TieBreak, VoteConfig};
+use crate::chatplay::{MAX_TALLY_INTERVAL_SECS, MIN_TALLY_INTERVAL_SECS};
 
 /// An OAuth token read from the environment. Its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -241,6 +242,7 @@ struct RawVote {
     anarchy_cooldown_secs: Option<Spanned<f64>>,
     max_voters: Option<Spanned<u64>>,
     channels: Option<Vec<Spanned<String>>>,
+    tally_interval_secs: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -781,6 +783,26 @@ impl Validator<'_> {
             }
             channels.push(login);
         }
+        let tally_interval_secs = match v.tally_interval_secs {
+            Some(t) => {
+                let secs = *t.get_ref();
+                let ok = secs == 0.0
+                    || (secs.is_finite()
+                        && (MIN_TALLY_INTERVAL_SECS..=MAX_TALLY_INTERVAL_SECS).contains(&secs));
+                if !ok {
+                    return Err(self.err(
+                        t.span(),
+                        format!("{key}.tally_interval_secs"),
+                        format!(
+                            "must be 0 (off) or a number of seconds from {MIN_TALLY_INTERVAL_SECS} to \
+                             {MAX_TALLY_INTERVAL_SECS} (got {secs}; shorter would flood the event reader)"
+                        ),
+                    ));
+                }
+                secs
+            }
+            None => 0.0,
+        };
         let mut vote = VoteConfig::new(name, options);
         vote.mode = v.mode.unwrap_or_default();
         vote.window_secs = window_secs;
@@ -792,6 +814,7 @@ impl Validator<'_> {
         vote.anarchy_cooldown_secs = anarchy_cooldown_secs;
         vote.max_voters = max_voters;
         vote.channels = channels;
+        vote.tally_interval_secs = tally_interval_secs;
         Ok(vote)
     }
 

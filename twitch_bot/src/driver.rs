@@ -282,6 +282,27 @@ impl Drop for InboxReceiver {
     }
 }
 
+/// The `tally` event for a live tally.
+fn tally_event(live: chatplay::LiveTally) -> Event {
+    Event::Tally {
+        vote: live.vote,
+        round: live.round,
+        open: live.open,
+        tally: Tally(
+            live.tally
+                .iter()
+                .map(|e| (e.choice.label(), e.count))
+                .collect(),
+        ),
+        voters: live.voters,
+        remaining_ms: if live.open {
+            live.remaining.as_millis() as u64
+        } else {
+            0
+        },
+    }
+}
+
 /// Connects with `websockets::create_client_with` (blocking until the handshake; run on the blocking pool).
 fn spawn_connect(
     url: String,
@@ -393,6 +414,21 @@ struct Core {
     joined: Vec<String>,
     /// Whether auto-start votes were started (on the first join).
     auto_started: bool,
+    /// The votes with `tally_interval_secs` set: their periodic `tally` events.
+    live_tallies: Vec<LiveTallyTimer>,
+}
+
+/// The periodic `tally` event of one vote with `tally_interval_secs` set.
+///
+/// Armed when a round of the vote opens (first report one interval later: `vote_opened` already shows the
+/// empty start), disarmed when it closes (`vote_closed` carries the final count). A late timer (the driver was
+/// busy) fires once and re-arms from now, so a stall never turns into a burst of reports.
+#[derive(Debug)]
+struct LiveTallyTimer {
+    vote: String,
+    every: Duration,
+    /// When the next report is due; `None` while no round is open.
+    next: Option<Instant>,
 }
 
 /// Runs the bot until a [`Request::Shutdown`] (or the request channel closing) or a fatal error.
@@ -424,6 +460,7 @@ pub async fn run(
         retiring: None,
         joined: Vec::new(),
         auto_started: false,
+        live_tallies: live_tally_timers(&settings.config),
         settings,
     };
     // The link: at most one of `retry_at` (waiting to connect), `connecting`, `up` is set.
@@ -449,6 +486,7 @@ pub async fn run(
                 .and_then(|h| h.session.poll_timeout()),
             core.handover.as_ref().map(|h| h.until),
             core.retiring.as_ref().map(|r| r.until),
+            core.live_tallies.iter().filter_map(|t| t.next).min(),
         ]
         .into_iter()
         .flatten()
@@ -562,6 +600,9 @@ pub async fn run(
                 if core.engine.poll_timeout().is_some_and(|t| t <= now) {
                     core.engine.handle_timeout(now);
                 }
+                // After the engine's timeout: a round that just closed reports no live tally (its
+                // vote_closed comes in the pump below and disarms the timer).
+                core.live_tallies_due(now);
                 if retry_at.is_some_and(|t| t <= now) {
                     retry_at = None;
                     core.set_state(if core.backoff.attempt() == 0 {
@@ -672,6 +713,23 @@ pub async fn run(
     core.shutdown(up, connecting).await
 }
 
+/// A timer per vote with `tally_interval_secs` set (validated with the config, so out-of-range values
+/// cannot reach here; they would count as off).
+fn live_tally_timers(config: &Config) -> Vec<LiveTallyTimer> {
+    config
+        .votes
+        .iter()
+        .filter_map(|v| {
+            let every = v.tally_interval().ok().flatten()?;
+            Some(LiveTallyTimer {
+                vote: v.name.clone(),
+                every,
+                next: None,
+            })
+        })
+        .collect()
+}
+
 fn session_config(settings: &Settings) -> session::SessionConfig {
     let connection = &settings.config.connection;
     let mut c = match (&connection.nick, &settings.token) {
@@ -731,6 +789,13 @@ impl Core {
                 )),
                 Err(e) => self.outbox.emit(Event::error("vote", format!("stop_vote {vote:?}: {e}"))),
             },
+            Control::Tally { vote } => match self.engine.tally(&vote, now) {
+                Some(live) => self.outbox.emit(tally_event(live)),
+                None => self.outbox.emit(Event::error(
+                    "vote",
+                    format!("tally {vote:?}: no such vote"),
+                )),
+            },
             Control::Say { channel, text } => self.say(&channel, &text),
             // During a handover the new session follows, so that it wants the same channels at the switch.
             Control::Join { channel } => {
@@ -746,6 +811,25 @@ impl Core {
                 } else if let Some(h) = self.handover.as_mut() {
                     let _ = h.session.part(&channel);
                 }
+            }
+        }
+    }
+
+    /// Emits the `tally` event of every vote whose periodic report is due and whose round is still open, and
+    /// re-arms its timer.
+    fn live_tallies_due(&mut self, now: Instant) {
+        for t in &mut self.live_tallies {
+            let Some(due) = t.next.filter(|&d| d <= now) else {
+                continue;
+            };
+            match self.engine.tally(&t.vote, now).filter(|l| l.open) {
+                Some(live) => {
+                    self.outbox.emit(tally_event(live));
+                    // On time: keep the cadence; late: one report now, the next a whole interval later.
+                    let next = due + t.every;
+                    t.next = Some(if next > now { next } else { now + t.every });
+                }
+                None => t.next = None,
             }
         }
     }
@@ -789,7 +873,7 @@ impl Core {
             }
             while let Some(ev) = self.engine.poll_event() {
                 busy = true;
-                self.on_engine_event(ev);
+                self.on_engine_event(ev, now);
             }
             if let Some(l) = link.as_deref_mut() {
                 while let Some(line) = self.session.poll_transmit() {
@@ -974,9 +1058,12 @@ impl Core {
         }
     }
 
-    fn on_engine_event(&mut self, ev: chatplay::Event) {
+    fn on_engine_event(&mut self, ev: chatplay::Event, now: Instant) {
         match ev {
             chatplay::Event::VoteOpened(o) => {
+                if let Some(t) = self.live_tallies.iter_mut().find(|t| t.vote == o.vote) {
+                    t.next = Some(now + t.every);
+                }
                 info!(vote = %o.vote, round = o.round, window_ms = o.window.as_millis() as u64, "round opened");
                 self.outbox.emit(Event::VoteOpened {
                     vote: o.vote,
@@ -986,6 +1073,9 @@ impl Core {
                 });
             }
             chatplay::Event::VoteClosed(r) => {
+                if let Some(t) = self.live_tallies.iter_mut().find(|t| t.vote == r.vote) {
+                    t.next = None;
+                }
                 let tally = Tally(
                     r.tally
                         .iter()

@@ -100,6 +100,28 @@ pub enum Event {
         #[serde(skip_serializing_if = "is_zero")]
         refused_ballots: u64,
     },
+    /// A vote's live tally, for an overlay (e.g. vote bars): the answer to a `tally` control op
+    /// ([`Control::Tally`], [`crate::bot::Bot::request_tally`]), and, for a vote with
+    /// `tally_interval_secs` set, sent every that many seconds while a round is open (the first one an interval
+    /// after `vote_opened`; none after `vote_closed`, which carries the final count).
+    ///
+    /// Droppable: when the reader falls behind, a `tally` may be dropped like `input` (the next one supersedes
+    /// it; ask again with the op if you need one now).
+    Tally {
+        /// The vote's name.
+        vote: String,
+        /// The open round, or when none is open the last round (0 before the first).
+        round: u64,
+        /// Whether the round is open.
+        open: bool,
+        /// Ballots per input (only inputs that got ballots), in option order, like `vote_closed`. When no round
+        /// is open: the last round's final count (empty before the first round).
+        tally: Tally,
+        /// Number of users holding a ballot (as in `vote_closed`).
+        voters: u64,
+        /// Milliseconds until the open round closes; always present, 0 when no round is open.
+        remaining_ms: u64,
+    },
     /// An anarchy-mode input: apply it now.
     Input {
         /// The vote's name.
@@ -126,8 +148,8 @@ pub enum Event {
         /// The text after the keyword, trimmed (may be empty).
         args: String,
     },
-    /// Events were dropped because the reader fell behind (see the crate docs' queue policy). Only `input` and
-    /// `command` events are ever dropped.
+    /// Events were dropped because the reader fell behind (see the crate docs' queue policy). Only `input`,
+    /// `command` and `tally` events are ever dropped.
     Dropped {
         /// How many events were dropped since the last `dropped` event.
         count: u64,
@@ -167,6 +189,7 @@ impl Event {
             Event::Reconnecting { .. } => "reconnecting",
             Event::VoteOpened { .. } => "vote_opened",
             Event::VoteClosed { .. } => "vote_closed",
+            Event::Tally { .. } => "tally",
             Event::Input { .. } => "input",
             Event::Command { .. } => "command",
             Event::Dropped { .. } => "dropped",
@@ -174,9 +197,14 @@ impl Event {
         }
     }
 
-    /// Whether the queue may drop this event when the reader falls behind (`input` and `command` only).
+    /// Whether the queue may drop this event when the reader falls behind: `input` and `command` (high volume,
+    /// superseded quickly) and `tally` (superseded by the next one). Results (`vote_opened`, `vote_closed`),
+    /// connection events and errors are never dropped; see [`crate::outbox`].
     pub fn is_droppable(&self) -> bool {
-        matches!(self, Event::Input { .. } | Event::Command { .. })
+        matches!(
+            self,
+            Event::Input { .. } | Event::Command { .. } | Event::Tally { .. }
+        )
     }
 
     /// An `error` event.
@@ -200,6 +228,12 @@ pub enum Control {
     /// `{"op":"stop_vote","vote":NAME}`: close the open round now, with its result; an `auto` vote then opens
     /// no further rounds until the next `start_vote`.
     StopVote {
+        /// The vote's name.
+        vote: String,
+    },
+    /// `{"op":"tally","vote":NAME}`: report the vote's live tally now, as a [`Event::Tally`] (an unknown vote
+    /// gets an `error` event of kind `vote`). Works whether or not a round is open.
+    Tally {
         /// The vote's name.
         vote: String,
     },
@@ -231,7 +265,8 @@ pub enum ControlError {
     /// The line is not a JSON object with a known `op` and its fields.
     #[error(
         "bad control line: {0} (expected e.g. {{\"op\":\"start_vote\",\"vote\":\"move\"}}, \
-         {{\"op\":\"stop_vote\",\"vote\":\"move\"}}, {{\"op\":\"say\",\"channel\":\"ch\",\"text\":\"hi\"}}, \
+         {{\"op\":\"stop_vote\",\"vote\":\"move\"}}, {{\"op\":\"tally\",\"vote\":\"move\"}}, \
+         {{\"op\":\"say\",\"channel\":\"ch\",\"text\":\"hi\"}}, \
          {{\"op\":\"join\",\"channel\":\"ch\"}}, {{\"op\":\"part\",\"channel\":\"ch\"}})"
     )]
     Invalid(String),

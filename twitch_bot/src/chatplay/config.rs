@@ -46,6 +46,12 @@ pub const MAX_OPTION_LEN: usize = 64;
 pub const MAX_WINDOW_SECS: f64 = 86_400.0;
 /// The longest cooldown, in seconds (one day).
 pub const MAX_COOLDOWN_SECS: f64 = 86_400.0;
+/// The shortest [`VoteConfig::tally_interval_secs`] other than 0, in seconds: 10 live tallies a
+/// second per vote is more than any overlay animates, and shorter would flood the event reader.
+pub const MIN_TALLY_INTERVAL_SECS: f64 = 0.1;
+/// The longest [`VoteConfig::tally_interval_secs`], in seconds (one hour, like the bot's longest
+/// window: a longer interval would never fire within a round).
+pub const MAX_TALLY_INTERVAL_SECS: f64 = 3600.0;
 
 /// How a vote turns chat into input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -116,6 +122,13 @@ pub struct VoteConfig {
     /// Only ballots from these channels count (logins, without `#`, any case); empty (the
     /// default) counts ballots from every joined channel together.
     pub channels: Vec<String>,
+    /// How often the bot reports the open round's live tally (a `tally` event), in seconds,
+    /// fractions allowed: 0 (the default) for never, else [`MIN_TALLY_INTERVAL_SECS`] to
+    /// [`MAX_TALLY_INTERVAL_SECS`]. Like [`announce`](Self::announce) this is carried for the
+    /// driver, which owns the timers; the engine itself only answers [`Engine::tally`] when asked.
+    ///
+    /// [`Engine::tally`]: super::Engine::tally
+    pub tally_interval_secs: f64,
 }
 
 impl VoteConfig {
@@ -143,6 +156,7 @@ impl VoteConfig {
             anarchy_cooldown_secs: 0.0,
             max_voters: DEFAULT_MAX_VOTERS,
             channels: Vec::new(),
+            tally_interval_secs: 0.0,
         }
     }
 
@@ -191,6 +205,7 @@ impl VoteConfig {
         if self.max_voters == 0 {
             return Err(ConfigError::ZeroMaxVoters { vote });
         }
+        self.tally_interval()?;
         for channel in &self.channels {
             let login = channel.strip_prefix('#').unwrap_or(channel);
             if login.is_empty()
@@ -205,6 +220,33 @@ impl VoteConfig {
             }
         }
         Ok(())
+    }
+
+    /// The live-tally period from [`tally_interval_secs`](Self::tally_interval_secs): `None` for 0
+    /// (off), or the error naming the vote when the value is out of range.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let mut v = twitch_bot::chatplay::VoteConfig::new("move", ["up"]);
+    /// assert_eq!(v.tally_interval(), Ok(None));
+    /// v.tally_interval_secs = 0.5;
+    /// assert_eq!(v.tally_interval(), Ok(Some(Duration::from_millis(500))));
+    /// v.tally_interval_secs = 0.01; // would flood the event reader
+    /// assert!(v.tally_interval().is_err());
+    /// ```
+    pub fn tally_interval(&self) -> Result<Option<Duration>, ConfigError> {
+        let secs = self.tally_interval_secs;
+        if secs == 0.0 {
+            return Ok(None);
+        }
+        if !(secs.is_finite() && (MIN_TALLY_INTERVAL_SECS..=MAX_TALLY_INTERVAL_SECS).contains(&secs))
+        {
+            return Err(ConfigError::BadTallyInterval {
+                vote: self.name.clone(),
+                secs,
+            });
+        }
+        Ok(Some(Duration::from_secs_f64(secs)))
     }
 }
 
@@ -458,6 +500,15 @@ pub enum ConfigError {
     BadCooldown {
         /// Which setting.
         what: String,
+        /// The value given.
+        secs: f64,
+    },
+    /// `tally_interval_secs` is neither 0 nor from [`MIN_TALLY_INTERVAL_SECS`] to
+    /// [`MAX_TALLY_INTERVAL_SECS`].
+    #[error("vote {vote:?}: tally interval {secs} s must be 0 (off) or from 0.1 to 3600 s")]
+    BadTallyInterval {
+        /// The vote.
+        vote: String,
         /// The value given.
         secs: f64,
     },

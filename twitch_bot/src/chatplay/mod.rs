@@ -100,7 +100,8 @@ mod tests;
 
 pub use commands::Commands;
 pub use config::{
-    CommandConfig, ConfigError, DEFAULT_MAX_VOTERS, EngineConfig, Mode, Start, TieBreak, VoteConfig,
+    CommandConfig, ConfigError, DEFAULT_MAX_VOTERS, EngineConfig, MAX_TALLY_INTERVAL_SECS,
+    MIN_TALLY_INTERVAL_SECS, Mode, Start, TieBreak, VoteConfig,
 };
 pub use dedup::MessageKey;
 pub use engine::Engine;

@@ -291,3 +291,68 @@ fn max_voters_and_channels_are_read_and_checked() {
     let e = reject("[[vote]]\nname = \"v\"\noptions = [\"x\"]\nchannels = [\"no spaces\"]\n");
     assert_names(&e, 4, "vote[1].channels", "not a channel login");
 }
+
+#[test]
+fn tally_interval_is_read_with_default_off() {
+    let vote = |extra: &str| format!("[[vote]]\nname = \"v\"\noptions = [\"x\"]\n{extra}");
+    let d = Config::from_toml_str(&vote(""), "test.toml").unwrap();
+    assert_eq!(d.votes[0].tally_interval_secs, 0.0, "default: off");
+    assert_eq!(d.votes[0].tally_interval(), Ok(None));
+    for (value, secs) in [
+        ("0", 0.0),
+        ("0.0", 0.0),
+        ("0.1", 0.1),
+        ("0.25", 0.25),
+        ("2", 2.0),
+        ("3600", 3600.0),
+    ] {
+        let c = Config::from_toml_str(
+            &vote(&format!("tally_interval_secs = {value}\n")),
+            "test.toml",
+        )
+        .unwrap_or_else(|e| panic!("{value}: {e}"));
+        assert_eq!(c.votes[0].tally_interval_secs, secs, "{value}");
+    }
+    let c = Config::from_toml_str(&vote("tally_interval_secs = 0.25\n"), "test.toml").unwrap();
+    assert_eq!(
+        c.votes[0].tally_interval(),
+        Ok(Some(Duration::from_millis(250)))
+    );
+}
+
+#[test]
+fn tally_interval_rejects_floods_and_nonsense() {
+    // Below 0.1 s (but not 0) would flood stdout; negative, huge, not finite or not a number are mistakes.
+    for (value, needle) in [
+        ("0.05", "from 0.1 to 3600"),
+        ("0.0001", "flood"),
+        ("-1", "must be 0 (off)"),
+        ("-0.5", "must be 0 (off)"),
+        ("3600.5", "from 0.1 to 3600"),
+        ("inf", "from 0.1 to 3600"),
+        ("nan", "from 0.1 to 3600"),
+    ] {
+        let e = reject(&format!(
+            "[[vote]]\nname = \"v\"\noptions = [\"x\"]\n\ntally_interval_secs = {value}\n"
+        ));
+        let text = assert_names(&e, 5, "vote[1].tally_interval_secs", needle);
+        assert!(text.contains("(got "), "the message shows the value: {text}");
+    }
+    // In the second vote table: the key path counts tables from 1.
+    let e = reject(
+        "[[vote]]\nname = \"a\"\noptions = [\"x\"]\n[[vote]]\nname = \"b\"\noptions = [\"y\"]\ntally_interval_secs = 0.01\n",
+    );
+    assert_names(&e, 7, "vote[2].tally_interval_secs", "from 0.1 to 3600");
+    let e = reject("[[vote]]\nname = \"v\"\noptions = [\"x\"]\ntally_interval_secs = \"1\"\n");
+    assert_names(&e, 4, "vote[1].tally_interval_secs", "");
+}
+
+#[test]
+fn tally_interval_is_checked_for_votes_built_in_code_too() {
+    let mut v = twitch_bot::chatplay::VoteConfig::new("move", ["up"]);
+    v.tally_interval_secs = 0.01;
+    let e = v.validate().unwrap_err();
+    assert!(e.to_string().contains("tally interval"), "{e}");
+    v.tally_interval_secs = 0.5;
+    assert!(v.validate().is_ok());
+}

@@ -101,6 +101,41 @@ fn vote_events() {
 }
 
 #[test]
+fn tally_event() {
+    let open = Event::Tally {
+        vote: "move".into(),
+        round: 4,
+        open: true,
+        tally: Tally(vec![("down".into(), 2), ("up".into(), 5)]),
+        voters: 7,
+        remaining_ms: 1250,
+    };
+    assert_eq!(
+        parse(&open),
+        json!({"type":"tally","vote":"move","round":4,"open":true,"tally":{"down":2,"up":5},"voters":7,"remaining_ms":1250})
+    );
+    // Field order and the tally's option order as on the wire (overlays draw bars in this order).
+    assert_eq!(
+        open.to_json_line(),
+        "{\"type\":\"tally\",\"vote\":\"move\",\"round\":4,\"open\":true,\"tally\":{\"down\":2,\"up\":5},\"voters\":7,\"remaining_ms\":1250}\n"
+    );
+    assert_eq!(open.kind(), "tally");
+    // No round open (before the first one): remaining_ms is present and 0, the tally empty.
+    let idle = Event::Tally {
+        vote: "move".into(),
+        round: 0,
+        open: false,
+        tally: Tally::default(),
+        voters: 0,
+        remaining_ms: 0,
+    };
+    assert_eq!(
+        parse(&idle),
+        json!({"type":"tally","vote":"move","round":0,"open":false,"tally":{},"voters":0,"remaining_ms":0})
+    );
+}
+
+#[test]
 fn input_command_dropped_error_events() {
     assert_eq!(
         parse(&Event::Input {
@@ -133,7 +168,7 @@ fn input_command_dropped_error_events() {
 }
 
 #[test]
-fn only_input_and_command_are_droppable() {
+fn only_input_command_and_tally_are_droppable() {
     assert!(
         Event::Input {
             vote: "v".into(),
@@ -156,6 +191,37 @@ fn only_input_and_command_are_droppable() {
         .is_droppable()
     );
     assert!(!Event::error("x", "y").is_droppable());
+    assert!(
+        Event::Command {
+            command: "c".into(),
+            channel: "ch".into(),
+            user: "u".into(),
+            user_id: "".into(),
+            args: "".into()
+        }
+        .is_droppable()
+    );
+    // A live tally is superseded by the next one.
+    assert!(
+        Event::Tally {
+            vote: "v".into(),
+            round: 1,
+            open: true,
+            tally: Tally::default(),
+            voters: 0,
+            remaining_ms: 10,
+        }
+        .is_droppable()
+    );
+    assert!(
+        !Event::VoteOpened {
+            vote: "v".into(),
+            round: 1,
+            options: vec![],
+            window_ms: 1
+        }
+        .is_droppable()
+    );
 }
 
 #[test]
@@ -177,6 +243,12 @@ fn control_ops_parse() {
         Ok(Control::Say {
             channel: "#ch".into(),
             text: "hi there".into()
+        })
+    );
+    assert_eq!(
+        Control::parse_line(r#"{"op":"tally","vote":"move"}"#),
+        Ok(Control::Tally {
+            vote: "move".into()
         })
     );
     assert_eq!(
@@ -206,6 +278,9 @@ fn bad_control_lines_are_errors_not_panics() {
         r#"{"op":"start_vote"}"#,
         r#"{"op":"start_vote","vote":5}"#,
         r#"{"op":"start_vote","vote":"m","extra":1}"#,
+        r#"{"op":"tally"}"#,
+        r#"{"op":"tally","vote":null}"#,
+        r#"{"op":"tally","vote":"m","round":1}"#,
         r#"{"vote":"m"}"#,
         "{\"op\":\"start_vote\",\"vote\":\"\u{0}\"",
     ] {

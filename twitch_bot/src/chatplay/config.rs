@@ -239,7 +239,8 @@ impl VoteConfig {
         if secs == 0.0 {
             return Ok(None);
         }
-        if !(secs.is_finite() && (MIN_TALLY_INTERVAL_SECS..=MAX_TALLY_INTERVAL_SECS).contains(&secs))
+        if !(secs.is_finite()
+            && (MIN_TALLY_INTERVAL_SECS..=MAX_TALLY_INTERVAL_SECS).contains(&secs))
         {
             return Err(ConfigError::BadTallyInterval {
                 vote: self.name.clone(),

@@ -248,6 +248,133 @@ async fn full_round_refuses_new_voters_and_says_how_many() {
     assert_clean_with(&server, &bot);
 }
 
+/// A `tally` event of `vote`.
+fn is_tally_of(e: &Value, vote: &str) -> bool {
+    e["type"] == "tally" && e["vote"] == vote
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_tally_on_request_and_periodically_while_the_round_is_open() {
+    // Long windows: the rounds close only when the test says so. `clock` reports every 0.2 s and is
+    // the test's clock: its reports show time passing without a sleep.
+    let (server, mut bot) = start(MockOptions::default(), |c| {
+        c.vote(VoteSpec {
+            window_secs: 60.0,
+            tally_interval_secs: Some(0.2),
+            ..VoteSpec::democracy("move", &OPTIONS)
+        })
+        .vote(VoteSpec {
+            window_secs: 60.0,
+            tally_interval_secs: Some(0.2),
+            ..VoteSpec::democracy("clock", &["tick"])
+        })
+    })
+    .await;
+
+    // Before any round: answered, nothing open, remaining_ms present and 0.
+    op(&mut bot, json!({"op": "tally", "vote": "move"})).await;
+    let idle = bot
+        .wait_event("the tally answer", T, |e| is_tally_of(e, "move"))
+        .await
+        .unwrap();
+    assert_eq!(
+        idle,
+        json!({"type":"tally","vote":"move","round":0,"open":false,"tally":{},"voters":0,"remaining_ms":0})
+    );
+
+    let opened = open_round(&mut bot).await;
+    assert_eq!(opened["vote"], "move");
+    op(&mut bot, json!({"op": "start_vote", "vote": "clock"})).await;
+    bot.wait_type("vote_opened", T, |e| e["vote"] == "clock")
+        .await
+        .unwrap();
+    for (user, uid, text) in [
+        ("alice", "101", "up"),
+        ("bob", "102", "down"),
+        ("carol", "103", "up"),
+        ("dave", "104", "hello"), // not a ballot
+    ] {
+        chat(&server, user, uid, text).await;
+    }
+    sync(&server, "ballots-in").await; // every ballot is counted from here on
+
+    // An unknown vote gets the usual `vote` error; it also marks the point after which every `move`
+    // tally (the answer and any periodic one) must show all three ballots.
+    op(&mut bot, json!({"op": "tally", "vote": "nope"})).await;
+    op(&mut bot, json!({"op": "tally", "vote": "move"})).await;
+    let err = bot
+        .wait_type("error", T, |e| e["kind"] == "vote")
+        .await
+        .unwrap();
+    assert!(err["message"].as_str().unwrap().contains("nope"), "{err}");
+    let mut reports = Vec::new();
+    while reports.len() < 6 {
+        let e = bot
+            .wait_event("move tallies", T, |e| is_tally_of(e, "move"))
+            .await
+            .unwrap();
+        assert_eq!(e["round"], 1, "{e}");
+        assert_eq!(e["open"], true, "{e}");
+        assert_eq!(tally(&e), &json!({"up": 2, "down": 1}), "{e}");
+        assert_eq!(e["voters"], 3, "{e}");
+        let left = e["remaining_ms"].as_u64().expect("remaining_ms");
+        assert!(left > 0 && left <= 60_000, "{e}");
+        reports.push(left);
+    }
+    // Periodic: the time left goes down from report to report, and at most one report per 0.2 s of the
+    // bot's own clock (plus the answer, the edges and 5 ms for rounding to whole ms): a cadence, not a
+    // flood. No wall-clock timing here: the span is measured by the bot's own `remaining_ms`.
+    let last = reports[reports.len() - 1];
+    assert!(
+        reports.windows(2).all(|w| w[0] >= w[1]) && reports[0] > last,
+        "{reports:?}"
+    );
+    let span = reports[0] - last;
+    assert!(
+        reports.len() as u64 <= (span + 5) / 200 + 3,
+        "too many reports for {span} ms: {reports:?}"
+    );
+
+    // The round closes: the result, then no more `move` tallies while `clock` keeps reporting.
+    op(&mut bot, json!({"op": "stop_vote", "vote": "move"})).await;
+    let closed = bot
+        .wait_type("vote_closed", T, |e| e["vote"] == "move")
+        .await
+        .unwrap();
+    assert_eq!(tally(&closed), &json!({"up": 2, "down": 1}), "{closed}");
+    let mut ticks = 0;
+    while ticks < 4 {
+        let e = bot
+            .wait_event("clock tallies", T, |e| e["type"] == "tally")
+            .await
+            .unwrap();
+        assert_eq!(
+            e["vote"], "clock",
+            "no move tally after its round closed: {e}"
+        );
+        assert_eq!(e["open"], true, "{e}");
+        ticks += 1;
+    }
+    // Four periodic clock reports span more than two intervals: `move` would have reported by now.
+    // Asked now, it shows the last round's final count, closed.
+    op(&mut bot, json!({"op": "tally", "vote": "move"})).await;
+    let after = bot
+        .wait_event("the tally answer after close", T, |e| {
+            assert!(
+                e["type"] != "tally" || e["vote"] == "clock" || e["open"] == false,
+                "a move tally with an open round after close: {e}"
+            );
+            is_tally_of(e, "move")
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        after,
+        json!({"type":"tally","vote":"move","round":1,"open":false,"tally":{"up":2,"down":1},"voters":3,"remaining_ms":0})
+    );
+    assert_clean_with(&server, &bot);
+}
+
 /// Collects events of `ty` until one matches `last` (inclusive).
 async fn collect_until(
     bot: &mut BotProcess,

@@ -179,6 +179,8 @@ pub struct VoteSpec {
     pub announce: bool,
     /// `max_voters` (None = the bot's default).
     pub max_voters: Option<u64>,
+    /// `tally_interval_secs` (None = the bot's default, off).
+    pub tally_interval_secs: Option<f64>,
 }
 
 impl VoteSpec {
@@ -195,6 +197,7 @@ impl VoteSpec {
             max_repeat: 1,
             announce: false,
             max_voters: None,
+            tally_interval_secs: None,
         }
     }
 
@@ -212,8 +215,12 @@ impl VoteSpec {
             Some(n) => format!("max_voters = {n}\n"),
             None => String::new(),
         };
+        let tally_interval = match self.tally_interval_secs {
+            Some(t) => format!("tally_interval_secs = {t:?}\n"),
+            None => String::new(),
+        };
         format!(
-            "[[vote]]\nname = {}\noptions = {}\nmode = {}\nwindow_secs = {:?}\nstart = {}\nmin_voters = {}\ntie = {}\nmax_repeat = {}\nannounce = {}\n{}",
+            "[[vote]]\nname = {}\noptions = {}\nmode = {}\nwindow_secs = {:?}\nstart = {}\nmin_voters = {}\ntie = {}\nmax_repeat = {}\nannounce = {}\n{}{}",
             q(&self.name),
             list(&self.options),
             q(&self.mode),
@@ -224,6 +231,7 @@ impl VoteSpec {
             self.max_repeat,
             self.announce,
             max_voters,
+            tally_interval,
         )
     }
 }

@@ -336,7 +336,10 @@ fn tally_interval_rejects_floods_and_nonsense() {
             "[[vote]]\nname = \"v\"\noptions = [\"x\"]\n\ntally_interval_secs = {value}\n"
         ));
         let text = assert_names(&e, 5, "vote[1].tally_interval_secs", needle);
-        assert!(text.contains("(got "), "the message shows the value: {text}");
+        assert!(
+            text.contains("(got "),
+            "the message shows the value: {text}"
+        );
     }
     // In the second vote table: the key path counts tables from 1.
     let e = reject(

@@ -67,6 +67,36 @@ fn bot_in_process_runs_rounds_obeys_requests_and_shuts_down_with_results() {
     );
     assert_eq!(tally.0.iter().map(|(_, n)| n).sum::<u64>(), voters);
 
+    // The live tally on request (an overlay's vote bars): the round after the closed one (auto start) or
+    // still the closed one, consistent counts; an unknown vote is a `vote` error.
+    bot.request_tally("move").unwrap();
+    let live = next_matching(
+        &mut bot,
+        "tally",
+        |e| matches!(e, Event::Tally { vote, .. } if vote == "move"),
+    );
+    let Event::Tally {
+        round,
+        open,
+        tally,
+        voters,
+        remaining_ms,
+        ..
+    } = live
+    else {
+        unreachable!()
+    };
+    assert!(round >= 1, "{round}");
+    assert_eq!(tally.0.iter().map(|(_, n)| n).sum::<u64>(), voters);
+    assert!(remaining_ms <= 3000, "{remaining_ms}");
+    assert!(open || remaining_ms == 0);
+    bot.request_tally("no_such_vote").unwrap();
+    let e = next_matching(&mut bot, "error", |e| matches!(e, Event::Error { .. }));
+    assert!(
+        matches!(&e, Event::Error { kind, message } if kind == "vote" && message.contains("no_such_vote")),
+        "{e:?}"
+    );
+
     // Keyword handlers registered from the game's thread, run on it (queued) each "frame".
     let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let sink = hits.clone();

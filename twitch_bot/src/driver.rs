@@ -43,6 +43,13 @@
 //! `disconnected {reason}` (naming `RECONNECT` and why the new connection failed), `reconnecting` with
 //! backoff. A `RECONNECT` received on the old link during a handover changes nothing.
 //!
+//! **Live tallies.** The driver owns the clock of the periodic `tally` events (the engine is sans-IO and only
+//! answers [`Engine::tally`] for a given `now`): for each vote with `tally_interval_secs` set, a timer is
+//! armed when a round opens (first report one interval later), re-armed after each report on the same cadence
+//! (a late report is not followed by a burst: the next one is a whole interval later) and disarmed when the
+//! round closes, so no `tally` with `open: true` follows that round's `vote_closed`. A `tally` control op is
+//! answered at once, whether a round is open or not.
+//!
 //! **Back-pressure.** The `OnMessage` handler appends each frame (at most [`MAX_FRAME`] bytes) to a per-socket
 //! inbox of at most [`INBOX_BYTES`] bytes, and the driver takes everything buffered at once (one wake-up and
 //! no allocation per frame: the emptied buffer is swapped back in). When the driver falls behind, the
@@ -475,8 +482,8 @@ pub async fn run(
 
     loop {
         let now = Instant::now();
-        // Timers: the sessions' (PING, login, joins, rate limits), the engine's (round ends), the retry and
-        // the handover's limits.
+        // Timers: the sessions' (PING, login, joins, rate limits), the engine's (round ends), the retry,
+        // the handover's limits and the periodic live tallies.
         let deadline = [
             core.session.poll_timeout(),
             core.engine.poll_timeout(),

@@ -12,6 +12,8 @@
 //!
 //! let op = Control::parse_line(r#"{"op":"start_vote","vote":"move"}"#).unwrap();
 //! assert_eq!(op, Control::StartVote { vote: "move".into() });
+//! let op = Control::parse_line(r#"{"op":"tally","vote":"move"}"#).unwrap();
+//! assert_eq!(op, Control::Tally { vote: "move".into() });
 //! assert!(Control::parse_line("not json").is_err());
 //! ```
 

@@ -31,6 +31,16 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Live vote bars for an overlay
+//!
+//! A `tally` event carries a vote's live count, in option order: ask for one with [`bot::Bot::request_tally`]
+//! (stdin: `{"op":"tally","vote":"move"}`), or set `tally_interval_secs` on the vote and the bot reports every
+//! that many seconds while a round is open:
+//!
+//! ```text
+//! {"type":"tally","vote":"move","round":3,"open":true,"tally":{"up":5,"left":2},"voters":7,"remaining_ms":8400}
+//! ```
+//!
 //! A complete example game is `examples/grid_walker.rs`; `twitch_bot --demo` shows the program against a
 //! built-in simulated chat.
 //!
@@ -60,9 +70,9 @@
 //!   connection while the old one keeps reading, and closes the old one once the new one has joined, so no
 //!   chat is lost (see [`driver`]). An open round keeps its ballots across a reconnect; lines seen twice are
 //!   recognised by message id and counted once.
-//! - **Bounded memory.** Every queue is bounded. When the event reader falls behind, `input` and `command`
-//!   events are dropped and counted (a `dropped` event reports how many); `vote_closed` and every other event
-//!   are never dropped (see [`outbox`]). When the driver falls behind, the socket is not read (TCP
+//! - **Bounded memory.** Every queue is bounded. When the event reader falls behind, `input`, `command` and
+//!   `tally` events are dropped and counted (a `dropped` event reports how many); `vote_closed` and every other
+//!   event are never dropped (see [`outbox`]). When the driver falls behind, the socket is not read (TCP
 //!   back-pressure), so no chat line is lost.
 //! - **Errors.** Hostile input (network, config, chat, stdin) never panics: bad config fails before connecting
 //!   with file, line and key; bad stdin lines become `error` events; a rejected login stops the bot with

@@ -34,14 +34,18 @@ EVENTS (stdout, one JSON object per line, flushed per line):
                                     handover after a server RECONNECT; no `disconnected` then)
   {\"type\":\"vote_opened\",\"vote\":V,\"round\":R,\"options\":[..],\"window_ms\":W}
   {\"type\":\"vote_closed\",\"vote\":V,\"round\":R,\"winner\":OPTION|null,\"tally\":{OPTION:N,..},\"voters\":N}
+  {\"type\":\"tally\",\"vote\":V,\"round\":R,\"open\":true|false,\"tally\":{OPTION:N,..},\"voters\":N,\"remaining_ms\":M}
+                                    live count for an overlay: on {\"op\":\"tally\"}, and every tally_interval_secs
+                                    while a round is open; with no round open: the last round, remaining_ms 0
   {\"type\":\"input\",\"vote\":V,\"input\":OPTION,\"repeat\":N,\"user\":LOGIN,\"user_id\":ID}   (anarchy votes)
   {\"type\":\"command\",\"command\":NAME,\"channel\":CH,\"user\":LOGIN,\"user_id\":ID,\"args\":TEXT}
-  {\"type\":\"dropped\",\"count\":N}     input/command events dropped because stdout was not read fast enough
+  {\"type\":\"dropped\",\"count\":N}     input/command/tally events dropped because stdout was not read fast enough
   {\"type\":\"error\",\"kind\":KIND,\"message\":TEXT}   a bad stdin line or a recoverable problem
 
 CONTROL (stdin, one JSON object per line; a bad line gets an error event):
   {\"op\":\"start_vote\",\"vote\":V}   {\"op\":\"stop_vote\",\"vote\":V}   {\"op\":\"say\",\"channel\":CH,\"text\":TEXT}
-  {\"op\":\"join\",\"channel\":CH}     {\"op\":\"part\",\"channel\":CH}
+  {\"op\":\"join\",\"channel\":CH}     {\"op\":\"part\",\"channel\":CH}     {\"op\":\"tally\",\"vote\":V}  (a tally event;
+                                    unknown vote: an error event of kind vote)
 
 TOKEN:
   The OAuth token (scopes chat:read and chat:edit) is read from the environment variable named by

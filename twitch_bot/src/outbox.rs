@@ -3,8 +3,9 @@
 //! Events go through a bounded channel of [`EVENT_QUEUE`] events to the reader (stdout writer thread, or the
 //! game's [`crate::bot::Bot`] handle). When it is full:
 //!
-//! - `input` and `command` events (high volume, superseded quickly) are **dropped and counted**; when room frees
-//!   up, one `{"type":"dropped","count":N}` event reports how many, before any later event;
+//! - `input` and `command` events (high volume, superseded quickly) and `tally` events (a live tally is
+//!   superseded by the next one; a game that needs one now asks again) are **dropped and counted**; when room
+//!   frees up, one `{"type":"dropped","count":N}` event reports how many, before any later event;
 //! - every other event (`vote_opened`, `vote_closed`, connection events, errors) is **kept** in a backlog of at
 //!   most [`BACKLOG`] events and delivered in order. While the backlog is full the driver stops reading chat
 //!   (TCP flow control slows the server down), so memory stays bounded and no result is ever lost.
@@ -170,6 +171,32 @@ mod tests {
         assert_eq!(rx.try_recv().unwrap(), closed(2));
         assert!(rx.try_recv().is_err());
         assert!(!out.is_pending());
+    }
+
+    #[test]
+    fn full_queue_drops_live_tallies_too() {
+        let (mut out, mut rx) = Outbox::channel();
+        for i in 0..EVENT_QUEUE as u32 {
+            out.emit(input(i));
+        }
+        let live = Event::Tally {
+            vote: "v".into(),
+            round: 1,
+            open: true,
+            tally: Default::default(),
+            voters: 0,
+            remaining_ms: 100,
+        };
+        out.emit(live.clone());
+        out.emit(closed(1));
+        assert_eq!(out.dropped_total(), 1);
+        while rx.try_recv().is_ok() {}
+        out.flush();
+        assert_eq!(rx.try_recv().unwrap(), Event::Dropped { count: 1 });
+        assert_eq!(rx.try_recv().unwrap(), closed(1));
+        // With room, a tally is delivered like any event.
+        out.emit(live.clone());
+        assert_eq!(rx.try_recv().unwrap(), live);
     }
 
     #[test]

@@ -798,9 +798,10 @@ impl Core {
             },
             Control::Tally { vote } => match self.engine.tally(&vote, now) {
                 Some(live) => self.outbox.emit(tally_event(live)),
+                // The same words as start_vote/stop_vote for an unknown vote.
                 None => self.outbox.emit(Event::error(
                     "vote",
-                    format!("tally {vote:?}: no such vote"),
+                    format!("tally {vote:?}: {}", chatplay::VoteError::UnknownVote(vote.clone())),
                 )),
             },
             Control::Say { channel, text } => self.say(&channel, &text),

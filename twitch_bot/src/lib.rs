@@ -54,7 +54,7 @@
 //! | [`chatplay`] | the sans-IO ChatPlay engine: keywords, commands, votes |
 //! | [`config`] | the TOML configuration (strict; errors name file, line and key) |
 //! | [`events`] | the JSON event and control-line contract |
-//! | [`driver`] | the async glue: socket, timers, reconnects, shutdown |
+//! | [`driver`] | the async glue: socket, timers, reconnects, shutdown (received frames reach it through the private `inbox` module) |
 //! | [`bot`] | the in-process handle around the driver |
 //! | [`outbox`], [`stdio`], [`backoff`] | bounded event delivery, the program's pipes, reconnect delays |
 //! | [`demo`] | the built-in Twitch-like chat server with simulated viewers |
@@ -86,6 +86,7 @@ pub mod config;
 pub mod demo;
 pub mod driver;
 pub mod events;
+mod inbox;
 pub mod irc;
 pub mod outbox;
 pub mod rate_limit;

@@ -45,6 +45,11 @@ async fn start(
     (server, bot)
 }
 
+/// [`start`] with the default mock and one vote.
+async fn start_with_vote(vote: VoteSpec) -> (MockTwitch, BotProcess) {
+    start(MockOptions::default(), |c| c.vote(vote)).await
+}
+
 /// [`assert_clean`], and the bot never broke Twitch's chat limits.
 fn assert_clean_with(server: &MockTwitch, bot: &BotProcess) {
     assert_eq!(
@@ -113,12 +118,10 @@ fn tally(v: &Value) -> &Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn democracy_round_with_tricky_ballots() {
-    let (server, mut bot) = start(MockOptions::default(), |c| {
-        c.vote(VoteSpec {
-            window_secs: 2.0,
-            announce: true,
-            ..VoteSpec::democracy("move", &OPTIONS)
-        })
+    let (server, mut bot) = start_with_vote(VoteSpec {
+        window_secs: 2.0,
+        announce: true,
+        ..VoteSpec::democracy("move", &OPTIONS)
     })
     .await;
     op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
@@ -204,12 +207,10 @@ async fn democracy_round_with_tricky_ballots() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn democracy_round_below_min_voters_has_no_winner() {
-    let (server, mut bot) = start(MockOptions::default(), |c| {
-        c.vote(VoteSpec {
-            window_secs: 1.0,
-            min_voters: 2,
-            ..VoteSpec::democracy("move", &OPTIONS)
-        })
+    let (server, mut bot) = start_with_vote(VoteSpec {
+        window_secs: 1.0,
+        min_voters: 2,
+        ..VoteSpec::democracy("move", &OPTIONS)
     })
     .await;
     open_round(&mut bot).await;
@@ -223,12 +224,10 @@ async fn democracy_round_below_min_voters_has_no_winner() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_round_refuses_new_voters_and_says_how_many() {
-    let (server, mut bot) = start(MockOptions::default(), |c| {
-        c.vote(VoteSpec {
-            window_secs: 1.0,
-            max_voters: Some(2),
-            ..VoteSpec::democracy("move", &OPTIONS)
-        })
+    let (server, mut bot) = start_with_vote(VoteSpec {
+        window_secs: 1.0,
+        max_voters: Some(2),
+        ..VoteSpec::democracy("move", &OPTIONS)
     })
     .await;
     open_round(&mut bot).await;
@@ -401,12 +400,10 @@ fn input(user: &str, uid: &str, inp: &str, repeat: u64) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anarchy_inputs_with_repeat_suffix() {
-    let (server, mut bot) = start(MockOptions::default(), |c| {
-        c.vote(VoteSpec {
-            max_repeat: 9,
-            window_secs: 30.0,
-            ..VoteSpec::anarchy("move", &["up", "down", "a"])
-        })
+    let (server, mut bot) = start_with_vote(VoteSpec {
+        max_repeat: 9,
+        window_secs: 30.0,
+        ..VoteSpec::anarchy("move", &["up", "down", "a"])
     })
     .await;
     bot.wait_type("vote_opened", T, |e| e["vote"] == "move")
@@ -527,11 +524,9 @@ async fn commands_with_cooldowns_and_mods_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnect_after_abrupt_drop_keeps_the_open_round() {
-    let (server, mut bot) = start(MockOptions::default(), |c| {
-        c.vote(VoteSpec {
-            window_secs: 120.0,
-            ..VoteSpec::democracy("move", &OPTIONS)
-        })
+    let (server, mut bot) = start_with_vote(VoteSpec {
+        window_secs: 120.0,
+        ..VoteSpec::democracy("move", &OPTIONS)
     })
     .await;
     open_round(&mut bot).await;
@@ -578,11 +573,9 @@ async fn reconnect_after_abrupt_drop_keeps_the_open_round() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnect_on_server_reconnect_command() {
-    let (server, mut bot) = start(MockOptions::default(), |c| {
-        c.vote(VoteSpec {
-            window_secs: 120.0,
-            ..VoteSpec::democracy("move", &OPTIONS)
-        })
+    let (server, mut bot) = start_with_vote(VoteSpec {
+        window_secs: 120.0,
+        ..VoteSpec::democracy("move", &OPTIONS)
     })
     .await;
     open_round(&mut bot).await;
@@ -772,11 +765,9 @@ async fn check_flag_validates_without_connecting() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdin_control_and_bad_lines() {
-    let (server, mut bot) = start(MockOptions::default(), |c| {
-        c.vote(VoteSpec {
-            window_secs: 120.0,
-            ..VoteSpec::democracy("move", &OPTIONS)
-        })
+    let (server, mut bot) = start_with_vote(VoteSpec {
+        window_secs: 120.0,
+        ..VoteSpec::democracy("move", &OPTIONS)
     })
     .await;
     // Bad lines: each gets an `error` event, and the bot keeps running.
@@ -826,11 +817,9 @@ async fn stdin_control_and_bad_lines() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_closes_rounds_parts_closes_1000_and_exits_0() {
-    let (server, mut bot) = start(MockOptions::default(), |c| {
-        c.vote(VoteSpec {
-            window_secs: 120.0,
-            ..VoteSpec::democracy("move", &OPTIONS)
-        })
+    let (server, mut bot) = start_with_vote(VoteSpec {
+        window_secs: 120.0,
+        ..VoteSpec::democracy("move", &OPTIONS)
     })
     .await;
     open_round(&mut bot).await;
@@ -1044,11 +1033,9 @@ async fn real_twitch_corpus_lines_do_not_disturb_the_bot() {
         .map(str::to_string)
         .collect();
     assert!(lines.len() > 50);
-    let (server, mut bot) = start(MockOptions::default(), |c| {
-        c.vote(VoteSpec {
-            window_secs: 120.0,
-            ..VoteSpec::democracy("compass", &["north", "south"])
-        })
+    let (server, mut bot) = start_with_vote(VoteSpec {
+        window_secs: 120.0,
+        ..VoteSpec::democracy("compass", &["north", "south"])
     })
     .await;
     for chunk in lines.chunks(10) {
@@ -1277,11 +1264,9 @@ fn privmsg_conns(server: &MockTwitch, text: &str) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_reconnect_overlaps_two_connections_and_counts_every_ballot_once() {
-    let (server, mut bot) = start(MockOptions::default(), |c| {
-        c.vote(VoteSpec {
-            window_secs: 120.0,
-            ..VoteSpec::democracy("move", &OPTIONS)
-        })
+    let (server, mut bot) = start_with_vote(VoteSpec {
+        window_secs: 120.0,
+        ..VoteSpec::democracy("move", &OPTIONS)
     })
     .await;
     open_round(&mut bot).await;
@@ -1405,11 +1390,9 @@ async fn server_reconnect_overlaps_two_connections_and_counts_every_ballot_once(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_handover_after_reconnect_falls_back_to_the_usual_reconnect() {
-    let (server, mut bot) = start(MockOptions::default(), |c| {
-        c.vote(VoteSpec {
-            window_secs: 120.0,
-            ..VoteSpec::democracy("move", &OPTIONS)
-        })
+    let (server, mut bot) = start_with_vote(VoteSpec {
+        window_secs: 120.0,
+        ..VoteSpec::democracy("move", &OPTIONS)
     })
     .await;
     open_round(&mut bot).await;

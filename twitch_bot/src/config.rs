@@ -720,25 +720,7 @@ impl Validator<'_> {
             Some(m) => m.into_inner() as u8, // 1..=9, checked above
             None => 1,
         };
-        let mut options: Vec<String> = Vec::new();
-        for o in raw_options {
-            let option = o.get_ref().trim().to_lowercase();
-            if option.is_empty() || option.contains(char::is_whitespace) {
-                return Err(self.err(
-                    o.span(),
-                    format!("{key}.options"),
-                    format!("option `{}` must be one word, not empty", o.get_ref()),
-                ));
-            }
-            if options.contains(&option) {
-                return Err(self.err(
-                    o.span(),
-                    format!("{key}.options"),
-                    format!("option `{option}` is listed twice (options are compared case-insensitively)"),
-                ));
-            }
-            options.push(option);
-        }
+        let options = self.words(raw_options, &format!("{key}.options"), "option", true)?;
         let window_secs = match v.window_secs {
             Some(w) => {
                 let secs = *w.get_ref();
@@ -818,6 +800,41 @@ impl Validator<'_> {
         Ok(vote)
     }
 
+    /// A list of single words (`what`: option or keyword), each trimmed, lowercased when `fold`, and listed
+    /// once; an error names the word and `key`.
+    fn words(
+        &self,
+        list: Vec<Spanned<String>>,
+        key: &str,
+        what: &str,
+        fold: bool,
+    ) -> Result<Vec<String>, ConfigError> {
+        let mut out: Vec<String> = Vec::with_capacity(list.len());
+        for w in list {
+            let trimmed = w.get_ref().trim();
+            let word = if fold {
+                trimmed.to_lowercase()
+            } else {
+                trimmed.to_owned()
+            };
+            if word.is_empty() || word.contains(char::is_whitespace) {
+                let message = format!("{what} `{}` must be one word, not empty", w.get_ref());
+                return Err(self.err(w.span(), key, message));
+            }
+            if out.contains(&word) {
+                let how = if fold {
+                    " (compared case-insensitively)"
+                } else {
+                    ""
+                };
+                let message = format!("{what} `{word}` is listed twice{how}");
+                return Err(self.err(w.span(), key, message));
+            }
+            out.push(word);
+        }
+        Ok(out)
+    }
+
     /// A cooldown in seconds: 0 to one day, default 0.
     fn cooldown(&self, value: Option<Spanned<f64>>, key: &str) -> Result<f64, ConfigError> {
         let Some(s) = value else {
@@ -857,26 +874,7 @@ impl Validator<'_> {
                         "is empty: list at least one keyword (or remove the key for the default `!<name>`)",
                     ));
                 }
-                let mut out: Vec<String> = Vec::new();
-                for w in list {
-                    let word = w.get_ref().trim().to_owned();
-                    if word.is_empty() || word.contains(char::is_whitespace) {
-                        return Err(self.err(
-                            w.span(),
-                            format!("{key}.keywords"),
-                            format!("keyword `{}` must be one word, not empty", w.get_ref()),
-                        ));
-                    }
-                    if out.contains(&word) {
-                        return Err(self.err(
-                            w.span(),
-                            format!("{key}.keywords"),
-                            format!("keyword `{word}` is listed twice"),
-                        ));
-                    }
-                    out.push(word);
-                }
-                out
+                self.words(list, &format!("{key}.keywords"), "keyword", false)?
             }
             None => vec![format!("!{name}")],
         };

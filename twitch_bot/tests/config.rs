@@ -359,3 +359,30 @@ fn tally_interval_is_checked_for_votes_built_in_code_too() {
     v.tally_interval_secs = 0.5;
     assert!(v.validate().is_ok());
 }
+
+#[test]
+fn command_keywords_are_single_words_listed_once() {
+    let e = reject("[[command]]\nname = \"jump\"\nkeywords = [\"!jump\", \"!j ump\"]\n");
+    assert_names(
+        &e,
+        3,
+        "command[1].keywords",
+        "keyword `!j ump` must be one word",
+    );
+    let e = reject("[[command]]\nname = \"jump\"\nkeywords = [\"!jump\", \" !jump \"]\n");
+    assert_names(
+        &e,
+        3,
+        "command[1].keywords",
+        "keyword `!jump` is listed twice",
+    );
+    let e = reject("[[command]]\nname = \"jump\"\nkeywords = []\n");
+    assert_names(&e, 3, "command[1].keywords", "is empty");
+    // Keywords keep their case as written (the engine compares them case-insensitively).
+    let c = Config::from_toml_str(
+        "[[command]]\nname = \"jump\"\nkeywords = [\"!Jump\", \"!hop\"]\n",
+        "test.toml",
+    )
+    .unwrap();
+    assert_eq!(c.commands[0].keywords, ["!Jump", "!hop"]);
+}

@@ -433,14 +433,7 @@ pub async fn run(
                     core.retiring = None;
                     old = None;
                 }
-                // Only when due: the engine's first handle_timeout would open the auto rounds, which must wait
-                // for the first join.
-                if core.engine.poll_timeout().is_some_and(|t| t <= now) {
-                    core.engine.handle_timeout(now);
-                }
-                // After the engine's timeout: a round that just closed reports no live tally (its
-                // vote_closed comes in the pump below and disarms the timer).
-                core.live_tallies_due(now);
+                core.engine_timers(now);
                 if retry_at.is_some_and(|t| t <= now) {
                     retry_at = None;
                     core.set_state(if core.backoff.attempt() == 0 {
@@ -652,6 +645,23 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// The engine's due round ends, then the live tallies due.
+    fn engine_timers(&mut self, now: Instant) {
+        // Only when due: the engine's first handle_timeout would open the auto rounds, which must wait
+        // for the first join.
+        if self.engine.poll_timeout().is_some_and(|t| t <= now) {
+            self.engine.handle_timeout(now);
+        }
+        // The engine's events before the live tallies: a round that just closed disarms its timer (its
+        // vote_closed carries the final count), and the next auto round's vote_opened re-arms it one
+        // interval later; otherwise a report due at the round's end would show the *next* round before
+        // its vote_opened.
+        while let Some(ev) = self.engine.poll_event() {
+            self.on_engine_event(ev, now);
+        }
+        self.live_tallies_due(now);
     }
 
     /// Emits the `tally` event of every vote whose periodic report is due and whose round is still open, and
@@ -1011,5 +1021,84 @@ impl Core {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A driver core for `config` (no sockets), and the event reader's end.
+    fn core(config: &str) -> (Core, mpsc::Receiver<Event>) {
+        let config = Config::from_toml_str(config, "test.toml").expect("test config");
+        let settings = Settings {
+            config,
+            token: None,
+            keywords_to: None,
+        };
+        let session = Session::new(session_config(&settings));
+        let engine = Engine::new(settings.config.engine_config(session.nick())).unwrap();
+        let (outbox, events) = Outbox::channel();
+        let core = Core {
+            session,
+            engine,
+            outbox,
+            state: watch::channel(ConnectionState::Connecting).0,
+            backoff: Backoff::new(),
+            fatal: None,
+            drop_link: None,
+            handover_wanted: None,
+            handover: None,
+            retiring: None,
+            joined: Vec::new(),
+            auto_started: false,
+            live_tallies: live_tally_timers(&settings.config),
+            settings,
+        };
+        (core, events)
+    }
+
+    fn drain(events: &mut mpsc::Receiver<Event>) -> Vec<Event> {
+        std::iter::from_fn(|| events.try_recv().ok()).collect()
+    }
+
+    /// (type, round) of vote events, in order.
+    fn rounds(events: &[Event]) -> Vec<(&'static str, u64)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::VoteOpened { round, .. } => Some(("vote_opened", *round)),
+                Event::VoteClosed { round, .. } => Some(("vote_closed", *round)),
+                Event::Tally { round, .. } => Some(("tally", *round)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_live_tally_due_with_the_round_end_never_precedes_the_next_rounds_vote_opened() {
+        // An auto vote whose window is a whole number of tally intervals: the last report of a round
+        // falls due together with the round's end.
+        let (mut core, mut events) = core(
+            "[[vote]]\nname = \"move\"\noptions = [\"up\", \"down\"]\nstart = \"auto\"\n\
+             window_secs = 1.0\ntally_interval_secs = 0.5\n",
+        );
+        let t0 = Instant::now();
+        core.engine.start(t0);
+        core.pump(None, None, t0);
+        for at in [t0 + Duration::from_millis(500), t0 + Duration::from_secs(1)] {
+            core.engine_timers(at);
+            core.pump(None, None, at);
+        }
+        assert_eq!(
+            rounds(&drain(&mut events)),
+            [
+                ("vote_opened", 1),
+                ("tally", 1),
+                ("vote_closed", 1),
+                ("vote_opened", 2)
+            ],
+            "a tally of round 2 before its vote_opened, or a report at the round's end"
+        );
     }
 }

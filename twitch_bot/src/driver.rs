@@ -808,7 +808,11 @@ impl Core {
             session::Event::LoggedIn { nick } => {
                 let server = self.settings.config.connection.server.clone();
                 debug!(%server, %nick, "logged in");
-                self.backoff.handle_connected(now);
+                // A handover's new connection logging in while the main one is up does not restart the
+                // clock of a stable connection: chat never stopped.
+                if role == Role::Main || self.session.state() != session::SessionState::LoggedIn {
+                    self.backoff.handle_connected(now);
+                }
                 self.set_state(ConnectionState::Connected);
                 self.outbox.emit(Event::Connected { server });
             }
@@ -1073,6 +1077,49 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Connects `session` and logs it in at `now` (anonymous: the welcome is enough).
+    fn log_in(session: &mut Session, now: Instant) {
+        session.handle_connected(now);
+        session.handle_frame(":tmi.twitch.tv 001 justinfan123 :Welcome, GLHF!", now);
+    }
+
+    #[test]
+    fn a_handover_does_not_restart_the_stable_connection_clock_of_the_backoff() {
+        let (mut core, _events) = core("[connection]\nchannels = [\"chan\"]\n");
+        let t0 = Instant::now();
+        let secs = |s| t0 + Duration::from_secs(s);
+        // Two failed attempts, then a connection that stays up for long.
+        core.link_lost("refused".into(), t0);
+        core.link_lost("refused".into(), secs(1));
+        assert_eq!(core.backoff.attempt(), 2);
+        log_in(&mut core.session, secs(3));
+        core.pump(None, None, secs(3));
+        assert_eq!(core.session.state(), session::SessionState::LoggedIn);
+        // 100 s later: RECONNECT, and the new connection logs in and takes over (chat never stopped).
+        let mut config = session_config(&core.settings);
+        config.channels = Vec::new();
+        let mut new = Session::new(config);
+        log_in(&mut new, secs(103));
+        core.handover = Some(Handover {
+            session: new,
+            until: secs(103) + HANDOVER_LIMIT,
+            failed: Vec::new(),
+            broken: None,
+        });
+        core.pump(None, None, secs(103));
+        core.promote(
+            &mut None,
+            &mut None,
+            &mut None,
+            &mut None,
+            &mut None,
+            secs(103),
+        );
+        // The new connection drops soon after: chat had been up for 100 s, so the count starts again.
+        core.link_lost("closed".into(), secs(110));
+        assert_eq!(core.backoff.attempt(), 1, "the backoff was not reset");
     }
 
     #[test]

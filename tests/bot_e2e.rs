@@ -1437,3 +1437,51 @@ async fn failed_handover_after_reconnect_falls_back_to_the_usual_reconnect() {
     assert_eq!(tally(&closed), &json!({"up": 2}), "{closed}");
     assert_clean_with(&server, &bot);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_handover_closes_rounds_parts_and_closes_both_connections_1000() {
+    let (server, mut bot) = start_with_vote(VoteSpec {
+        window_secs: 120.0,
+        ..VoteSpec::democracy("move", &OPTIONS)
+    })
+    .await;
+    open_round(&mut bot).await;
+    chat(&server, "alice", "101", "up").await;
+    server.sync_conn(1, "before-reconnect", T).await.unwrap();
+
+    // RECONNECT; the new connection logs in but its JOIN is held: the handover is in progress.
+    server.hold_joins(true).await;
+    assert_eq!(server.send_reconnect().await, 1);
+    let conn2 = server.wait_for_join(CHANNEL, 1, T).await.unwrap();
+    bot.wait_type("reconnecting", T, |_| true).await.unwrap();
+    server
+        .send_chat_on(1, Chat::new(CHANNEL, "bob", "102", "up"))
+        .await
+        .unwrap();
+    server.sync_conn(1, "during-overlap", T).await.unwrap();
+
+    bot.signal(libc::SIGTERM).unwrap();
+    let status = bot.wait_exit(T).await.unwrap();
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", bot.stderr());
+    let rest = bot.remaining_events(Duration::from_secs(2)).await;
+    let closed = rest
+        .iter()
+        .find(|e| e["type"] == "vote_closed")
+        .unwrap_or_else(|| panic!("the open round closes with its result: {rest:?}"));
+    assert_eq!(tally(closed), &json!({"up": 2}), "{closed}");
+    let parts = server.lines_with_command("PART");
+    assert!(
+        parts
+            .iter()
+            .any(|(c, _, l)| *c == 1
+                && irc_params(l).first() == Some(&format!("#{CHANNEL}").as_str())),
+        "the bot parts its channel on the main connection: {parts:?}"
+    );
+    for conn in [1, conn2] {
+        let (close, by_server) = server.wait_for_close(conn, T).await.unwrap();
+        assert!(!by_server, "connection {conn} closed by the bot");
+        assert_eq!(close.map(|c| c.0), Some(1000), "connection {conn}");
+    }
+    assert_eq!(server.connections().len(), 2, "no third connection");
+    assert_clean_with(&server, &bot);
+}

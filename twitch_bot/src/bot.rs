@@ -293,6 +293,9 @@ impl Bot {
     /// Returns the reason the bot stopped, if it was an error (e.g. [`BotError::AuthFailed`]).
     pub fn shutdown(&mut self) -> Result<(), BotError> {
         let _ = self.requests.try_send(Request::Shutdown);
+        // That is refused when the request queue is full; closing the handle's end of it stops the driver
+        // all the same, once it has handled what is queued (later requests get `BotError::Stopped`).
+        drop(std::mem::replace(&mut self.requests, mpsc::channel(1).0));
         // Keep taking events while the bot finishes, so it never waits for room to deliver the results.
         while self.thread.as_ref().is_some_and(|t| !t.is_finished()) {
             let mut got = false;
@@ -324,5 +327,54 @@ impl Bot {
 impl Drop for Bot {
     fn drop(&mut self) {
         let _ = self.requests.try_send(Request::Shutdown);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shutdown_ends_the_bot_even_when_the_request_queue_is_full() {
+        // A full request queue: the driver is behind (e.g. a burst of say/tally requests).
+        let (requests, mut requests_rx) = mpsc::channel(2);
+        requests.try_send(Request::InputClosed).unwrap();
+        requests.try_send(Request::InputClosed).unwrap();
+        let (events_tx, events) = mpsc::channel(1);
+        let (_state_tx, state) = watch::channel(ConnectionState::Connected);
+        // Stands in for the driver: it catches up only once `shutdown` has asked to stop (it is taking
+        // events by then), then handles requests until `Shutdown` or the end of the channel, like `run`.
+        let thread = std::thread::spawn(move || {
+            events_tx
+                .blocking_send(Event::error("test", "one"))
+                .unwrap();
+            events_tx
+                .blocking_send(Event::error("test", "two"))
+                .unwrap();
+            while let Some(r) = requests_rx.blocking_recv() {
+                if matches!(r, Request::Shutdown) {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        let mut bot = Bot {
+            requests,
+            events,
+            state,
+            thread: Some(thread),
+            keywords: Keywords::new(),
+            leftover: Default::default(),
+        };
+        let (done_tx, done) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let result = bot.shutdown().is_ok();
+            let _ = done_tx.send((result, bot.leftover.len()));
+        });
+        assert_eq!(
+            done.recv_timeout(Duration::from_secs(10)),
+            Ok((true, 2)),
+            "Bot::shutdown did not return: the stop request was lost to the full queue"
+        );
     }
 }

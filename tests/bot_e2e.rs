@@ -1485,3 +1485,57 @@ async fn sigterm_during_a_handover_closes_rounds_parts_and_closes_both_connectio
     assert_eq!(server.connections().len(), 2, "no third connection");
     assert_clean_with(&server, &bot);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_on_the_new_connection_during_a_handover_falls_back_and_keeps_the_round() {
+    let (server, mut bot) = start_with_vote(VoteSpec {
+        window_secs: 120.0,
+        ..VoteSpec::democracy("move", &OPTIONS)
+    })
+    .await;
+    open_round(&mut bot).await;
+    chat(&server, "alice", "101", "up").await;
+    server.sync_conn(1, "before-reconnect", T).await.unwrap();
+
+    // RECONNECT; while the new connection's JOIN is held, it asks for a reconnect too.
+    server.hold_joins(true).await;
+    assert_eq!(server.send_reconnect().await, 1);
+    let conn2 = server.wait_for_join(CHANNEL, 1, T).await.unwrap();
+    bot.wait_type("reconnecting", T, |e| e["attempt"] == 0)
+        .await
+        .unwrap();
+    let to_conn2 = server
+        .frame_sender(conn2)
+        .expect("the new connection is open");
+    assert!(to_conn2.send(":tmi.twitch.tv RECONNECT\r\n".into()).await);
+    server.hold_joins(false).await;
+
+    // The usual path follows (no second handover, no hang): `disconnected`, backoff, a third
+    // connection that joins, and the round keeps its ballot.
+    let d = bot.wait_type("disconnected", T, |_| true).await.unwrap();
+    assert!(
+        d["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("new connection failed")),
+        "{d}"
+    );
+    let r = bot.wait_type("reconnecting", T, |_| true).await.unwrap();
+    assert!(r["attempt"].as_u64().is_some_and(|a| a >= 1), "{r}");
+    let conn3 = server
+        .wait_for_join(CHANNEL, conn2, RECONNECT)
+        .await
+        .expect("a third connection joins");
+    bot.wait_type("joined", T, |e| e["channel"] == CHANNEL)
+        .await
+        .unwrap();
+    server
+        .send_chat_on(conn3, Chat::new(CHANNEL, "bob", "102", "down"))
+        .await
+        .unwrap();
+    server.sync_conn(conn3, "after", T).await.unwrap();
+    op(&mut bot, json!({"op": "stop_vote", "vote": "move"})).await;
+    let closed = bot.wait_type("vote_closed", T, |_| true).await.unwrap();
+    assert_eq!(tally(&closed), &json!({"up": 1, "down": 1}), "{closed}");
+    assert_eq!(server.connections().len(), 3, "one fallback connection");
+    assert_clean_with(&server, &bot);
+}

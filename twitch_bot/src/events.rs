@@ -200,8 +200,9 @@ impl Event {
     }
 
     /// Whether the queue may drop this event when the reader falls behind: `input` and `command` (high volume,
-    /// superseded quickly) and `tally` (superseded by the next one). Results (`vote_opened`, `vote_closed`),
-    /// connection events and errors are never dropped; see [`crate::outbox`].
+    /// superseded quickly) and `tally` (superseded by the next one). Results (`vote_opened`, `vote_closed`)
+    /// and connection events are never dropped; `error` events only once the backlog is full; see
+    /// [`crate::outbox`].
     pub fn is_droppable(&self) -> bool {
         matches!(
             self,

@@ -6,9 +6,14 @@
 //! - `input` and `command` events (high volume, superseded quickly) and `tally` events (a live tally is
 //!   superseded by the next one; a game that needs one now asks again) are **dropped and counted**; when room
 //!   frees up, one `{"type":"dropped","count":N}` event reports how many, before any later event;
-//! - every other event (`vote_opened`, `vote_closed`, connection events, errors) is **kept** in a backlog of at
-//!   most [`BACKLOG`] events and delivered in order. While the backlog is full the driver stops reading chat
-//!   (TCP flow control slows the server down), so memory stays bounded and no result is ever lost.
+//! - every other event (`vote_opened`, `vote_closed`, connection events, errors) is **kept** in a backlog of
+//!   [`BACKLOG`] events and delivered in order. While the backlog is full the driver stops reading chat
+//!   (TCP flow control slows the server down), so no result is ever lost;
+//! - once the backlog is full, `error` events (answers to stdin lines or `Bot` calls the game keeps sending)
+//!   are dropped and counted too, so a game that writes requests but never reads cannot grow it. What can
+//!   still join a full backlog is bounded by time, not by traffic: at most two events per vote round
+//!   (`vote_opened`, `vote_closed`) and the connection events of reconnects (at most one attempt a minute
+//!   once the backoff has grown).
 
 use std::collections::VecDeque;
 
@@ -60,7 +65,8 @@ impl Outbox {
     }
 
     fn hold(&mut self, event: Event) {
-        if event.is_droppable() {
+        let full = self.backlog.len() >= BACKLOG;
+        if event.is_droppable() || (full && matches!(event, Event::Error { .. })) {
             self.dropped += 1;
             self.dropped_total += 1;
         } else {
@@ -206,5 +212,42 @@ mod tests {
             out.emit(closed(r));
         }
         assert!(out.is_backlogged());
+    }
+
+    #[test]
+    fn a_full_backlog_drops_errors_but_keeps_results() {
+        let (mut outbox, mut rx) = Outbox::channel();
+        for i in 0..EVENT_QUEUE + BACKLOG {
+            outbox.emit(closed(i as u64));
+        }
+        assert!(outbox.is_backlogged());
+        // A game that keeps sending bad requests while not reading: their answers do not grow the backlog.
+        for _ in 0..10_000 {
+            outbox.emit(Event::error("bad_control", "x"));
+        }
+        assert_eq!(
+            outbox.pending(),
+            BACKLOG + 1,
+            "the backlog plus one `dropped` report"
+        );
+        // A result still joins the backlog: it is never dropped.
+        outbox.emit(closed(u64::MAX));
+        assert_eq!(outbox.pending(), BACKLOG + 2);
+        // Everything comes out in order once the reader catches up, with the drop counted.
+        let mut rounds = Vec::new();
+        let mut dropped = 0;
+        while outbox.is_pending() || !rx.is_empty() {
+            while let Ok(e) = rx.try_recv() {
+                match e {
+                    Event::VoteClosed { round, .. } => rounds.push(round),
+                    Event::Dropped { count } => dropped += count,
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            outbox.flush();
+        }
+        assert_eq!(dropped, 10_000);
+        assert_eq!(rounds.len(), EVENT_QUEUE + BACKLOG + 1);
+        assert_eq!(rounds.last(), Some(&u64::MAX));
     }
 }

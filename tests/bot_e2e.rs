@@ -1539,3 +1539,46 @@ async fn reconnect_on_the_new_connection_during_a_handover_falls_back_and_keeps_
     assert_eq!(server.connections().len(), 3, "one fallback connection");
     assert_clean_with(&server, &bot);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_that_never_reads_stderr_does_not_stall_the_bot() {
+    // A game pipes the bot's stderr and forgets it, with debug logs on. A burst of refused commands logs a
+    // line each, far more than a pipe holds (64 KiB): the bot must keep answering PINGs and delivering
+    // events (log lines may be dropped, chat and events not).
+    let server = MockTwitch::start(MockOptions::default()).await.unwrap();
+    let cfg = BotConfig::new(&server.url(), &[CHANNEL])
+        .vote(VoteSpec::democracy("move", &OPTIONS))
+        .command(CommandSpec::new("jump", &["!jump"], 3600.0, false));
+    let mut bot = BotProcess::launch(Launch {
+        config_text: Some(cfg.to_toml()),
+        env: vec![("RUST_LOG".into(), "debug".into())],
+        hold_stderr: true,
+        ..Launch::default()
+    })
+    .await
+    .unwrap();
+    let conn = server.wait_for_join(CHANNEL, 0, T).await.unwrap();
+    bot.wait_type("joined", T, |_| true).await.unwrap();
+    open_round(&mut bot).await;
+    let sender = server.frame_sender(conn).unwrap();
+    let spam = 20_000; // each refused `!jump` (user cooldown) logs a debug line of about 100 bytes
+    let mut frame = String::new();
+    for i in 0..spam {
+        frame.push_str(&Chat::new(CHANNEL, "spammer", "666", "!jump").to_line());
+        frame.push_str("\r\n");
+        if i % 10 == 9 {
+            assert!(sender.send(std::mem::take(&mut frame)).await);
+        }
+    }
+    chat(&server, "alice", "101", "up").await;
+    sync(&server, "after-the-log-flood").await;
+    op(&mut bot, json!({"op": "stop_vote", "vote": "move"})).await;
+    let closed = bot.wait_type("vote_closed", T, |_| true).await.unwrap();
+    assert_eq!(tally(&closed), &json!({"up": 1}), "{closed}");
+    let jumps = bot
+        .events()
+        .iter()
+        .filter(|e| e["type"] == "command")
+        .count();
+    assert_eq!(jumps, 1, "the cooldown let one `!jump` through");
+}

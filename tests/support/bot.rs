@@ -388,6 +388,8 @@ pub struct Launch {
     pub config_text: Option<String>,
     /// Do not read the bot's stdout until [`BotProcess::release_stdout`] (a slow consumer).
     pub hold_stdout: bool,
+    /// Never read the bot's stderr (a parent that pipes it and forgets it); the pipe stays open.
+    pub hold_stderr: bool,
 }
 
 struct Output {
@@ -405,6 +407,8 @@ pub struct BotProcess {
     dir: tempfile::TempDir,
     config_path: Option<PathBuf>,
     stderr_task: Option<tokio::task::JoinHandle<()>>,
+    /// The unread stderr pipe of a bot launched with [`Launch::hold_stderr`] (kept open).
+    _held_stderr: Option<tokio::process::ChildStderr>,
     stdout_gate: Arc<tokio::sync::Notify>,
 }
 
@@ -426,7 +430,7 @@ impl BotProcess {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             config_text: Some(config.to_toml()),
-            hold_stdout: false,
+            ..Launch::default()
         })
         .await
     }
@@ -488,22 +492,29 @@ impl BotProcess {
                 }
             }
         });
+        let (stderr, held_stderr) = if launch.hold_stderr {
+            (None, Some(stderr))
+        } else {
+            (Some(stderr), None)
+        };
         let o = out.clone();
-        let stderr_task = tokio::spawn(async move {
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let mut g = o.lock().unwrap_or_else(|p| p.into_inner());
-                // Bounded: keep the last ~1 MB.
-                if g.stderr.len() > 1 << 20 {
-                    let cut = g.stderr.len() - (1 << 19);
-                    let cut = (cut..g.stderr.len())
-                        .find(|&i| g.stderr.is_char_boundary(i))
-                        .unwrap_or(0);
-                    g.stderr.drain(..cut);
+        let stderr_task = stderr.map(|stderr| {
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let mut g = o.lock().unwrap_or_else(|p| p.into_inner());
+                    // Bounded: keep the last ~1 MB.
+                    if g.stderr.len() > 1 << 20 {
+                        let cut = g.stderr.len() - (1 << 19);
+                        let cut = (cut..g.stderr.len())
+                            .find(|&i| g.stderr.is_char_boundary(i))
+                            .unwrap_or(0);
+                        g.stderr.drain(..cut);
+                    }
+                    g.stderr.push_str(&line);
+                    g.stderr.push('\n');
                 }
-                g.stderr.push_str(&line);
-                g.stderr.push('\n');
-            }
+            })
         });
         Ok(Self {
             child,
@@ -513,7 +524,8 @@ impl BotProcess {
             out,
             dir,
             config_path,
-            stderr_task: Some(stderr_task),
+            stderr_task,
+            _held_stderr: held_stderr,
             stdout_gate: gate,
         })
     }

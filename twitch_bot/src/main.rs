@@ -25,6 +25,8 @@ const EXIT_AUTH: u8 = 2;
 const EXIT_RUNTIME: u8 = 3;
 /// Exit code: bad command line.
 const EXIT_USAGE: u8 = 64;
+/// Log lines queued for stderr before further lines are dropped.
+const LOG_QUEUE_LINES: usize = 10_000;
 
 const AFTER_HELP: &str = "\
 EVENTS (stdout, one JSON object per line, flushed per line):
@@ -106,7 +108,8 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_logging(&cli.log_level);
+    // Held until main returns: flushes the logs still queued (bounded wait).
+    let _logs = init_logging(&cli.log_level);
 
     let config_given = std::env::args_os()
         .any(|a| a == "--config" || a.to_string_lossy().starts_with("--config="));
@@ -224,18 +227,27 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(level: &str) {
+/// Logs go to stderr from a thread of their own, through a bounded, lossy queue: a parent process that
+/// pipes stderr but never reads it cannot stall the bot (once the pipe and the queue are full, log lines are
+/// dropped, never chat or events).
+fn init_logging(level: &str) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = match std::env::var("RUST_LOG") {
         Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(spec),
         _ => EnvFilter::try_new(level),
     }
     .unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .thread_name("twitch_bot-log")
+        .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
+    guard
 }
 
 async fn run(cli: Cli, mut config: Config, token: Option<Token>) -> Result<(), BotError> {

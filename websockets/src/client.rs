@@ -102,6 +102,12 @@ impl Shared {
             return false;
         }
         let _ = self.commands.send(Command::Close(frame));
+        self.arm_close_timer();
+        true
+    }
+
+    /// Ends the connection with [`Error::CloseTimeout`] unless it ends by itself within the close timeout.
+    fn arm_close_timer(self: &Arc<Self>) {
         let shared = Arc::clone(self);
         let timeout = self.close_timeout;
         self.runtime.spawn(async move {
@@ -111,7 +117,6 @@ impl Shared {
                 shared.kill(Error::CloseTimeout(timeout));
             }
         });
-        true
     }
 }
 
@@ -699,13 +704,15 @@ async fn reader(
                 }
             }
             Message::Close(frame) => {
-                // tungstenite answers the close frame itself; the stream ends once the peer hangs up.
-                let _ = shared.state.compare_exchange(
-                    OPEN,
-                    CLOSING,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                );
+                // tungstenite answers the close frame itself; the stream ends once the peer hangs up,
+                // which a peer may never do: the close timeout bounds that wait too.
+                if shared
+                    .state
+                    .compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    shared.arm_close_timer();
+                }
                 close = Some(match frame {
                     Some(f) => CloseInfo {
                         code: u16::from(f.code),

@@ -536,6 +536,8 @@ struct Handlers {
     on_error: Option<ErrorHandler>,
     queue: Option<MessageQueue>,
     channel: Option<mpsc::Sender<Event>>,
+    /// Final events waiting to be handed to `channel` by [`finish`](Self::finish).
+    backlog: Vec<Event>,
 }
 
 impl Handlers {
@@ -569,12 +571,22 @@ impl Handlers {
         if let Some(queue) = &self.queue {
             queue.push_final(event());
         }
+        if self.channel.is_some() {
+            self.backlog.push(event());
+        }
+    }
+
+    /// Hands the final events to the stream, in order. The stream's reader may be gone or full, and the
+    /// reader task must not block on it forever, so one separate task waits for room.
+    fn finish(&mut self) {
         if let Some(channel) = self.channel.take() {
-            // The stream's reader may be gone or full; a final event must not block the task forever,
-            // so it is handed over by a separate task that waits for room.
-            let event = event();
+            let backlog = std::mem::take(&mut self.backlog);
             tokio::spawn(async move {
-                let _ = channel.send(event).await;
+                for event in backlog {
+                    if channel.send(event).await.is_err() {
+                        break;
+                    }
+                }
             });
         }
     }
@@ -615,6 +627,7 @@ fn spawn_connection(
         on_error: options.on_error,
         queue: options.queue,
         channel,
+        backlog: Vec::new(),
     };
     let (sender, receiver) = ws.split();
     tokio::spawn(reader(receiver, Arc::clone(&shared), handlers, kill_rx));
@@ -775,6 +788,7 @@ async fn reader(
         code,
         reason: reason.clone(),
     });
+    handlers.finish();
     shared.closed.send_replace(Some(info));
 }
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 use async_tungstenite::tungstenite;
 use async_tungstenite::tungstenite::protocol::CloseFrame;
 use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use support::channel;
-use websockets::{ClientOptions, WebsocketType, create_client_with};
+use support::{GUARD, channel};
+use websockets::{ClientOptions, Event, WebsocketClient, WebsocketType, create_client_with};
 
 /// Accepts one connection, completes the handshake and runs `script` on it; keeps the socket open until
 /// the returned sender is dropped.
@@ -61,4 +61,36 @@ fn a_peer_that_closes_but_never_hangs_up_is_dropped_after_the_close_timeout() {
         "the peer's close"
     );
     assert!(!client.is_open());
+}
+
+/// A stream ends with `Closed` also when the connection ended with an error (here: the peer hung up
+/// without a close handshake), after the `Error` event.
+#[tokio::test]
+async fn a_stream_ends_with_error_then_closed_when_the_peer_hangs_up() {
+    let (port, _stop) = scripted_server(|ws| {
+        ws.get_mut().shutdown(std::net::Shutdown::Both).unwrap();
+    });
+    let (_client, mut messages) = WebsocketClient::connect_stream(
+        &format!("ws://127.0.0.1:{port}/"),
+        WebsocketType::NonSecure,
+        ClientOptions::new(),
+        8,
+    )
+    .await
+    .unwrap();
+    let mut events = Vec::new();
+    while let Some(event) = tokio::time::timeout(GUARD, messages.recv()).await.unwrap() {
+        events.push(event);
+    }
+    assert!(
+        matches!(
+            events.as_slice(),
+            [
+                Event::Open,
+                Event::Error(_),
+                Event::Closed { code: 1006, .. }
+            ]
+        ),
+        "{events:?}"
+    );
 }

@@ -556,15 +556,38 @@ impl Handlers {
         }
     }
 
-    async fn deliver(&mut self, event: impl Fn() -> Event) {
+    /// Adds `event` to the queue and the stream, waiting for room (backpressure). The wait must not outlast
+    /// the connection: when `kill` fires meanwhile (close or keep-alive timeout), the event is handed over
+    /// past the bound like a final one, and the kill's error is returned for the reader to end with.
+    async fn deliver(
+        &mut self,
+        event: impl Fn() -> Event,
+        kill: &mut oneshot::Receiver<Error>,
+    ) -> Result<(), Option<Error>> {
         if let Some(queue) = &self.queue {
-            queue.push(event()).await;
+            tokio::select! {
+                biased;
+                () = queue.push(event()) => {}
+                killed = &mut *kill => {
+                    self.deliver_final(event);
+                    return Err(killed.ok());
+                }
+            }
         }
-        if let Some(channel) = &self.channel
-            && channel.send(event()).await.is_err()
-        {
-            self.channel = None;
+        if let Some(channel) = &self.channel {
+            let sent = tokio::select! {
+                biased;
+                sent = channel.send(event()) => sent.is_ok(),
+                killed = &mut *kill => {
+                    self.backlog.push(event());
+                    return Err(killed.ok());
+                }
+            };
+            if !sent {
+                self.channel = None;
+            }
         }
+        Ok(())
     }
 
     fn deliver_final(&mut self, event: impl Fn() -> Event) {
@@ -653,12 +676,16 @@ async fn reader(
     if let Some(h) = &handlers.on_open {
         handlers.call("on_open", || h());
     }
-    handlers.deliver(|| Event::Open).await;
-
     let mut close: Option<CloseInfo> = None;
     let mut error: Option<Error> = None;
     let mut fail_code: Option<CloseCode> = None;
-    loop {
+    // Killed while the Open event waited for room in a full queue: the connection ends at once.
+    let mut killed_early = false;
+    if let Err(killed) = handlers.deliver(|| Event::Open, &mut kill).await {
+        error = killed;
+        killed_early = true;
+    }
+    while !killed_early {
         let item = tokio::select! {
             biased;
             killed = &mut kill => {
@@ -696,7 +723,13 @@ async fn reader(
                     handlers.call("on_message", || h(text.as_str()));
                 }
                 if handlers.queue.is_some() || handlers.channel.is_some() {
-                    handlers.deliver(|| Event::Text(text.clone())).await;
+                    if let Err(killed) = handlers
+                        .deliver(|| Event::Text(text.clone()), &mut kill)
+                        .await
+                    {
+                        error = killed;
+                        break;
+                    }
                 }
             }
             Message::Binary(data) => {
@@ -708,7 +741,13 @@ async fn reader(
                     None => {}
                 }
                 if handlers.queue.is_some() || handlers.channel.is_some() {
-                    handlers.deliver(|| Event::Binary(data.clone())).await;
+                    if let Err(killed) = handlers
+                        .deliver(|| Event::Binary(data.clone()), &mut kill)
+                        .await
+                    {
+                        error = killed;
+                        break;
+                    }
                 }
             }
             Message::Pong(payload) => {

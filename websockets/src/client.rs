@@ -862,6 +862,9 @@ async fn writer(
         };
         // Feed everything queued, then flush once: many small messages share one write syscall.
         let batch = async {
+            // A close is written after the batch's sends: a send queued behind it passed its state check
+            // before the close started (racing it from another thread), so it was accepted and goes first.
+            let mut close = None;
             let mut next = Some(first);
             while let Some(command) = next {
                 match command {
@@ -878,13 +881,16 @@ async fn writer(
                         }
                         result?;
                     }
-                    Command::Close(frame) => sink.feed(Message::Close(frame)).await?,
+                    Command::Close(frame) => close = Some(frame),
                     Command::Fail(frame) => {
                         sink.send(Message::Close(Some(frame))).await?;
                         return Ok(false);
                     }
                 }
                 next = commands.try_recv().ok();
+            }
+            if let Some(frame) = close {
+                sink.feed(Message::Close(frame)).await?;
             }
             sink.flush().await.map(|()| true)
         };
@@ -908,5 +914,53 @@ async fn writer(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A failure guard only: every wait ends on an event well before it.
+    const GUARD: Duration = Duration::from_secs(20);
+
+    /// A send whose state check passed just before another thread started the close reaches the writer
+    /// behind the close command. It returned `Ok`, so it must not be dropped (tungstenite refuses a send
+    /// after a close frame): the peer sees the message, then the close.
+    #[tokio::test]
+    async fn a_send_racing_a_close_goes_out_before_the_close_frame() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut ws = tungstenite::accept(stream).expect("server handshake");
+            while let Ok(message) = ws.read() {
+                let _ = seen_tx.send(message);
+            }
+        });
+        // A current-thread runtime: the writer task cannot run between the three steps below.
+        let options = ClientOptions::new().close_timeout(Duration::from_secs(60));
+        let client = WebsocketClient::connect(
+            &format!("ws://127.0.0.1:{port}/"),
+            WebsocketType::NonSecure,
+            options,
+        )
+        .await
+        .unwrap();
+        client.reserve(4).unwrap(); // a sender passes its check...
+        client.close(1000, "bye").unwrap(); // ...another thread starts the close...
+        client.push(Message::text("late"), 4).unwrap(); // ...then the send is queued.
+        let info = tokio::time::timeout(GUARD, client.closed())
+            .await
+            .expect("the close handshake did not finish");
+        assert_eq!((info.code, info.reason.as_str()), (1000, "bye"));
+        let seen: Vec<Message> = seen_rx.try_iter().collect();
+        assert!(
+            matches!(seen.as_slice(), [Message::Text(t), Message::Close(Some(f))] if t.as_str() == "late" && f.code == CloseCode::Normal),
+            "{seen:?}"
+        );
+        assert_eq!(client.queued_bytes(), 0);
     }
 }

@@ -679,104 +679,105 @@ async fn reader(
     let mut close: Option<CloseInfo> = None;
     let mut error: Option<Error> = None;
     let mut fail_code: Option<CloseCode> = None;
-    // Killed while the Open event waited for room in a full queue: the connection ends at once.
-    let mut killed_early = false;
-    if let Err(killed) = handlers.deliver(|| Event::Open, &mut kill).await {
-        error = killed;
-        killed_early = true;
-    }
-    while !killed_early {
-        let item = tokio::select! {
-            biased;
-            killed = &mut kill => {
-                if let Ok(e) = killed { error = Some(e); }
-                break;
-            }
-            item = stream.next() => item,
-        };
-        let message = match item {
-            None => break,
-            Some(Ok(message)) => message,
-            Some(Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed)) => {
-                break;
-            }
-            Some(Err(e)) => {
-                // A peer that breaks the protocol gets a close frame saying how, before we hang up.
-                fail_code = match &e {
-                    tungstenite::Error::Utf8(_) => Some(CloseCode::Invalid),
-                    // The same, found by the UTF-8 guard while the frame was still arriving.
-                    tungstenite::Error::Io(io) if crate::utf8_guard::is_invalid_utf8(io) => {
-                        Some(CloseCode::Invalid)
-                    }
-                    tungstenite::Error::Capacity(_) => Some(CloseCode::Size),
-                    tungstenite::Error::Protocol(_) => Some(CloseCode::Protocol),
-                    _ => None,
-                };
-                error = Some(Error::Protocol(e));
-                break;
-            }
-        };
-        shared.activity.store(true, Ordering::Relaxed);
-        match message {
-            Message::Text(text) => {
-                if let Some(h) = &handlers.on_message {
-                    handlers.call("on_message", || h(text.as_str()));
+    'read: {
+        // Killed while the Open event waited for room in a full queue: the connection ends at once.
+        if let Err(killed) = handlers.deliver(|| Event::Open, &mut kill).await {
+            error = killed;
+            break 'read;
+        }
+        loop {
+            let item = tokio::select! {
+                biased;
+                killed = &mut kill => {
+                    if let Ok(e) = killed { error = Some(e); }
+                    break;
                 }
-                if handlers.queue.is_some() || handlers.channel.is_some() {
-                    if let Err(killed) = handlers
-                        .deliver(|| Event::Text(text.clone()), &mut kill)
-                        .await
+                item = stream.next() => item,
+            };
+            let message = match item {
+                None => break,
+                Some(Ok(message)) => message,
+                Some(Err(
+                    tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed,
+                )) => {
+                    break;
+                }
+                Some(Err(e)) => {
+                    // A peer that breaks the protocol gets a close frame saying how, before we hang up.
+                    fail_code = match &e {
+                        tungstenite::Error::Utf8(_) => Some(CloseCode::Invalid),
+                        // The same, found by the UTF-8 guard while the frame was still arriving.
+                        tungstenite::Error::Io(io) if crate::utf8_guard::is_invalid_utf8(io) => {
+                            Some(CloseCode::Invalid)
+                        }
+                        tungstenite::Error::Capacity(_) => Some(CloseCode::Size),
+                        tungstenite::Error::Protocol(_) => Some(CloseCode::Protocol),
+                        _ => None,
+                    };
+                    error = Some(Error::Protocol(e));
+                    break;
+                }
+            };
+            shared.activity.store(true, Ordering::Relaxed);
+            match message {
+                Message::Text(text) => {
+                    if let Some(h) = &handlers.on_message {
+                        handlers.call("on_message", || h(text.as_str()));
+                    }
+                    if (handlers.queue.is_some() || handlers.channel.is_some())
+                        && let Err(killed) = handlers
+                            .deliver(|| Event::Text(text.clone()), &mut kill)
+                            .await
                     {
                         error = killed;
                         break;
                     }
                 }
-            }
-            Message::Binary(data) => {
-                match &handlers.on_binary {
-                    Some(h) => handlers.call("on_binary", || h(&data)),
-                    None if handlers.queue.is_none() && handlers.channel.is_none() => {
-                        tracing::debug!(client = %shared.id, len = data.len(), "binary message dropped: no on_binary handler");
+                Message::Binary(data) => {
+                    match &handlers.on_binary {
+                        Some(h) => handlers.call("on_binary", || h(&data)),
+                        None if handlers.queue.is_none() && handlers.channel.is_none() => {
+                            tracing::debug!(client = %shared.id, len = data.len(), "binary message dropped: no on_binary handler");
+                        }
+                        None => {}
                     }
-                    None => {}
-                }
-                if handlers.queue.is_some() || handlers.channel.is_some() {
-                    if let Err(killed) = handlers
-                        .deliver(|| Event::Binary(data.clone()), &mut kill)
-                        .await
+                    if (handlers.queue.is_some() || handlers.channel.is_some())
+                        && let Err(killed) = handlers
+                            .deliver(|| Event::Binary(data.clone()), &mut kill)
+                            .await
                     {
                         error = killed;
                         break;
                     }
                 }
-            }
-            Message::Pong(payload) => {
-                if let Some(h) = &handlers.on_pong {
-                    handlers.call("on_pong", || h(&payload));
+                Message::Pong(payload) => {
+                    if let Some(h) = &handlers.on_pong {
+                        handlers.call("on_pong", || h(&payload));
+                    }
                 }
-            }
-            Message::Close(frame) => {
-                // tungstenite answers the close frame itself; the stream ends once the peer hangs up,
-                // which a peer may never do: the close timeout bounds that wait too.
-                if shared
-                    .state
-                    .compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-                {
-                    shared.arm_close_timer();
+                Message::Close(frame) => {
+                    // tungstenite answers the close frame itself; the stream ends once the peer hangs up,
+                    // which a peer may never do: the close timeout bounds that wait too.
+                    if shared
+                        .state
+                        .compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                    {
+                        shared.arm_close_timer();
+                    }
+                    close = Some(match frame {
+                        Some(f) => CloseInfo {
+                            code: u16::from(f.code),
+                            reason: f.reason.as_str().to_string(),
+                        },
+                        None => CloseInfo {
+                            code: 1005,
+                            reason: String::new(),
+                        },
+                    });
                 }
-                close = Some(match frame {
-                    Some(f) => CloseInfo {
-                        code: u16::from(f.code),
-                        reason: f.reason.as_str().to_string(),
-                    },
-                    None => CloseInfo {
-                        code: 1005,
-                        reason: String::new(),
-                    },
-                });
+                Message::Ping(_) | Message::Frame(_) => {}
             }
-            Message::Ping(_) | Message::Frame(_) => {}
         }
     }
 

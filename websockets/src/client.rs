@@ -31,6 +31,16 @@ type WsStream = WebSocketStream<TokioAdapter<BoxedTransport>>;
 type WsSender = async_tungstenite::WebSocketSender<TokioAdapter<BoxedTransport>>;
 type WsReceiver = async_tungstenite::WebSocketReceiver<TokioAdapter<BoxedTransport>>;
 
+/// The largest client frame header (2 bytes, 8 of extended length, 4 of mask): what each queued message
+/// counts toward [`ClientOptions::max_send_queue_bytes`] on top of its payload, so that empty messages,
+/// which still take memory in the queue, are bounded too.
+const FRAME_HEADER_MAX: usize = 14;
+
+/// What a message of `len` payload bytes counts in the send queue.
+fn queue_charge(len: usize) -> usize {
+    len.saturating_add(FRAME_HEADER_MAX)
+}
+
 const OPEN: u8 = 0;
 const CLOSING: u8 = 1;
 const CLOSED: u8 = 2;
@@ -241,7 +251,8 @@ impl WebsocketClient {
         self.subprotocol.as_deref()
     }
 
-    /// Bytes queued for sending that the writer task has not handed to the socket yet.
+    /// Bytes queued for sending that the writer task has not handed to the socket yet: each message counts
+    /// its payload plus 14 (its largest frame header), so empty messages count too.
     pub fn queued_bytes(&self) -> usize {
         self.shared.queued_bytes.load(Ordering::Relaxed)
     }
@@ -282,7 +293,7 @@ impl WebsocketClient {
         self.push(message, len)
     }
 
-    /// Counts `len` bytes into the send queue, or says why it cannot.
+    /// Counts a message of `len` payload bytes into the send queue, or says why it cannot.
     fn reserve(&self, len: usize) -> Result<(), Error> {
         let shared = &self.shared;
         if len > shared.max_message_size {
@@ -294,11 +305,12 @@ impl WebsocketClient {
         if shared.state.load(Ordering::Acquire) != OPEN {
             return Err(Error::Closed);
         }
-        let before = shared.queued_bytes.fetch_add(len, Ordering::AcqRel);
+        let charge = queue_charge(len);
+        let before = shared.queued_bytes.fetch_add(charge, Ordering::AcqRel);
         // An empty queue takes any message (up to max_message_size), so big messages are always sendable;
         // otherwise the bound holds.
-        if before != 0 && before + len > shared.max_send_queue_bytes {
-            shared.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+        if before != 0 && before + charge > shared.max_send_queue_bytes {
+            shared.queued_bytes.fetch_sub(charge, Ordering::AcqRel);
             return Err(Error::SendQueueFull {
                 queued: before,
                 limit: shared.max_send_queue_bytes,
@@ -310,11 +322,12 @@ impl WebsocketClient {
     /// Hands a reserved message to the writer task.
     fn push(&self, message: Message, len: usize) -> Result<(), Error> {
         let shared = &self.shared;
+        let charge = queue_charge(len);
         shared
             .commands
-            .send(Command::Send(message, len))
+            .send(Command::Send(message, charge))
             .map_err(|_| {
-                shared.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+                shared.queued_bytes.fetch_sub(charge, Ordering::AcqRel);
                 Error::Closed
             })
     }
@@ -929,8 +942,8 @@ mod tests {
     /// A send whose state check passed just before another thread started the close reaches the writer
     /// behind the close command. It returned `Ok`, so it must not be dropped (tungstenite refuses a send
     /// after a close frame): the peer sees the message, then the close.
-    #[tokio::test]
-    async fn a_send_racing_a_close_goes_out_before_the_close_frame() {
+    /// A tungstenite server on its own thread for one connection, reporting every message it reads.
+    fn server() -> (u16, std::sync::mpsc::Receiver<Message>) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let (seen_tx, seen_rx) = std::sync::mpsc::channel();
@@ -941,6 +954,12 @@ mod tests {
                 let _ = seen_tx.send(message);
             }
         });
+        (port, seen_rx)
+    }
+
+    #[tokio::test]
+    async fn a_send_racing_a_close_goes_out_before_the_close_frame() {
+        let (port, seen_rx) = server();
         // A current-thread runtime: the writer task cannot run between the three steps below.
         let options = ClientOptions::new().close_timeout(Duration::from_secs(60));
         let client = WebsocketClient::connect(
@@ -963,5 +982,33 @@ mod tests {
             "{seen:?}"
         );
         assert_eq!(client.queued_bytes(), 0);
+    }
+
+    /// Empty messages cost memory too (a queued command each): the bound must stop them, or a producer
+    /// sending empty messages to a stalled connection grows the queue without limit.
+    #[tokio::test]
+    async fn empty_messages_count_toward_the_send_queue_bound() {
+        let (port, _seen) = server();
+        let options = ClientOptions::new().max_send_queue_bytes(1024);
+        let client = WebsocketClient::connect(
+            &format!("ws://127.0.0.1:{port}/"),
+            WebsocketType::NonSecure,
+            options,
+        )
+        .await
+        .unwrap();
+        // A current-thread runtime: the writer task does not run during this loop, nothing is drained.
+        let mut result = Ok(());
+        for _ in 0..100_000 {
+            result = client.send_text("");
+            if result.is_err() {
+                break;
+            }
+        }
+        assert!(
+            matches!(result, Err(Error::SendQueueFull { limit: 1024, .. })),
+            "{result:?}"
+        );
+        assert!(client.queued_bytes() <= 1024);
     }
 }

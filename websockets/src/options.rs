@@ -152,7 +152,8 @@ impl ClientOptions {
 
     /// Bound on bytes queued for sending but not yet taken by the writer task. A send that would exceed it
     /// fails with [`Error::SendQueueFull`] (or waits, with [`send_text_async`](crate::WebsocketClient::send_text_async))
-    /// instead of growing memory without limit. An empty queue always takes one message (up to
+    /// instead of growing memory without limit. Each message counts its payload plus 14 bytes (its largest
+    /// frame header), so empty messages are bounded too. An empty queue always takes one message (up to
     /// [`max_message_size`](Self::max_message_size)), so large messages stay sendable with a small bound.
     /// The default, 1 MiB, keeps a burst's buffers in cache; raise it for bursts of large messages.
     pub fn max_send_queue_bytes(mut self, bytes: usize) -> Self {

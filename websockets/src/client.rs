@@ -31,6 +31,16 @@ type WsStream = WebSocketStream<TokioAdapter<BoxedTransport>>;
 type WsSender = async_tungstenite::WebSocketSender<TokioAdapter<BoxedTransport>>;
 type WsReceiver = async_tungstenite::WebSocketReceiver<TokioAdapter<BoxedTransport>>;
 
+/// The largest client frame header (2 bytes, 8 of extended length, 4 of mask): what each queued message
+/// counts toward [`ClientOptions::max_send_queue_bytes`] on top of its payload, so that empty messages,
+/// which still take memory in the queue, are bounded too.
+const FRAME_HEADER_MAX: usize = 14;
+
+/// What a message of `len` payload bytes counts in the send queue.
+fn queue_charge(len: usize) -> usize {
+    len.saturating_add(FRAME_HEADER_MAX)
+}
+
 const OPEN: u8 = 0;
 const CLOSING: u8 = 1;
 const CLOSED: u8 = 2;
@@ -102,6 +112,12 @@ impl Shared {
             return false;
         }
         let _ = self.commands.send(Command::Close(frame));
+        self.arm_close_timer();
+        true
+    }
+
+    /// Ends the connection with [`Error::CloseTimeout`] unless it ends by itself within the close timeout.
+    fn arm_close_timer(self: &Arc<Self>) {
         let shared = Arc::clone(self);
         let timeout = self.close_timeout;
         self.runtime.spawn(async move {
@@ -111,7 +127,6 @@ impl Shared {
                 shared.kill(Error::CloseTimeout(timeout));
             }
         });
-        true
     }
 }
 
@@ -236,7 +251,8 @@ impl WebsocketClient {
         self.subprotocol.as_deref()
     }
 
-    /// Bytes queued for sending that the writer task has not handed to the socket yet.
+    /// Bytes queued for sending that the writer task has not handed to the socket yet: each message counts
+    /// its payload plus 14 (its largest frame header), so empty messages count too.
     pub fn queued_bytes(&self) -> usize {
         self.shared.queued_bytes.load(Ordering::Relaxed)
     }
@@ -277,7 +293,7 @@ impl WebsocketClient {
         self.push(message, len)
     }
 
-    /// Counts `len` bytes into the send queue, or says why it cannot.
+    /// Counts a message of `len` payload bytes into the send queue, or says why it cannot.
     fn reserve(&self, len: usize) -> Result<(), Error> {
         let shared = &self.shared;
         if len > shared.max_message_size {
@@ -289,11 +305,12 @@ impl WebsocketClient {
         if shared.state.load(Ordering::Acquire) != OPEN {
             return Err(Error::Closed);
         }
-        let before = shared.queued_bytes.fetch_add(len, Ordering::AcqRel);
+        let charge = queue_charge(len);
+        let before = shared.queued_bytes.fetch_add(charge, Ordering::AcqRel);
         // An empty queue takes any message (up to max_message_size), so big messages are always sendable;
         // otherwise the bound holds.
-        if before != 0 && before + len > shared.max_send_queue_bytes {
-            shared.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+        if before != 0 && before + charge > shared.max_send_queue_bytes {
+            shared.queued_bytes.fetch_sub(charge, Ordering::AcqRel);
             return Err(Error::SendQueueFull {
                 queued: before,
                 limit: shared.max_send_queue_bytes,
@@ -305,11 +322,12 @@ impl WebsocketClient {
     /// Hands a reserved message to the writer task.
     fn push(&self, message: Message, len: usize) -> Result<(), Error> {
         let shared = &self.shared;
+        let charge = queue_charge(len);
         shared
             .commands
-            .send(Command::Send(message, len))
+            .send(Command::Send(message, charge))
             .map_err(|_| {
-                shared.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+                shared.queued_bytes.fetch_sub(charge, Ordering::AcqRel);
                 Error::Closed
             })
     }
@@ -531,6 +549,8 @@ struct Handlers {
     on_error: Option<ErrorHandler>,
     queue: Option<MessageQueue>,
     channel: Option<mpsc::Sender<Event>>,
+    /// Final events waiting to be handed to `channel` by [`finish`](Self::finish).
+    backlog: Vec<Event>,
 }
 
 impl Handlers {
@@ -549,27 +569,60 @@ impl Handlers {
         }
     }
 
-    async fn deliver(&mut self, event: impl Fn() -> Event) {
+    /// Adds `event` to the queue and the stream, waiting for room (backpressure). The wait must not outlast
+    /// the connection: when `kill` fires meanwhile (close or keep-alive timeout), the event is handed over
+    /// past the bound like a final one, and the kill's error is returned for the reader to end with.
+    async fn deliver(
+        &mut self,
+        event: impl Fn() -> Event,
+        kill: &mut oneshot::Receiver<Error>,
+    ) -> Result<(), Option<Error>> {
         if let Some(queue) = &self.queue {
-            queue.push(event()).await;
+            tokio::select! {
+                biased;
+                () = queue.push(event()) => {}
+                killed = &mut *kill => {
+                    self.deliver_final(event);
+                    return Err(killed.ok());
+                }
+            }
         }
-        if let Some(channel) = &self.channel
-            && channel.send(event()).await.is_err()
-        {
-            self.channel = None;
+        if let Some(channel) = &self.channel {
+            let sent = tokio::select! {
+                biased;
+                sent = channel.send(event()) => sent.is_ok(),
+                killed = &mut *kill => {
+                    self.backlog.push(event());
+                    return Err(killed.ok());
+                }
+            };
+            if !sent {
+                self.channel = None;
+            }
         }
+        Ok(())
     }
 
     fn deliver_final(&mut self, event: impl Fn() -> Event) {
         if let Some(queue) = &self.queue {
             queue.push_final(event());
         }
+        if self.channel.is_some() {
+            self.backlog.push(event());
+        }
+    }
+
+    /// Hands the final events to the stream, in order. The stream's reader may be gone or full, and the
+    /// reader task must not block on it forever, so one separate task waits for room.
+    fn finish(&mut self) {
         if let Some(channel) = self.channel.take() {
-            // The stream's reader may be gone or full; a final event must not block the task forever,
-            // so it is handed over by a separate task that waits for room.
-            let event = event();
+            let backlog = std::mem::take(&mut self.backlog);
             tokio::spawn(async move {
-                let _ = channel.send(event).await;
+                for event in backlog {
+                    if channel.send(event).await.is_err() {
+                        break;
+                    }
+                }
             });
         }
     }
@@ -610,6 +663,7 @@ fn spawn_connection(
         on_error: options.on_error,
         queue: options.queue,
         channel,
+        backlog: Vec::new(),
     };
     let (sender, receiver) = ws.split();
     tokio::spawn(reader(receiver, Arc::clone(&shared), handlers, kill_rx));
@@ -635,89 +689,108 @@ async fn reader(
     if let Some(h) = &handlers.on_open {
         handlers.call("on_open", || h());
     }
-    handlers.deliver(|| Event::Open).await;
-
     let mut close: Option<CloseInfo> = None;
     let mut error: Option<Error> = None;
     let mut fail_code: Option<CloseCode> = None;
-    loop {
-        let item = tokio::select! {
-            biased;
-            killed = &mut kill => {
-                if let Ok(e) = killed { error = Some(e); }
-                break;
-            }
-            item = stream.next() => item,
-        };
-        let message = match item {
-            None => break,
-            Some(Ok(message)) => message,
-            Some(Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed)) => {
-                break;
-            }
-            Some(Err(e)) => {
-                // A peer that breaks the protocol gets a close frame saying how, before we hang up.
-                fail_code = match &e {
-                    tungstenite::Error::Utf8(_) => Some(CloseCode::Invalid),
-                    // The same, found by the UTF-8 guard while the frame was still arriving.
-                    tungstenite::Error::Io(io) if crate::utf8_guard::is_invalid_utf8(io) => {
-                        Some(CloseCode::Invalid)
+    'read: {
+        // Killed while the Open event waited for room in a full queue: the connection ends at once.
+        if let Err(killed) = handlers.deliver(|| Event::Open, &mut kill).await {
+            error = killed;
+            break 'read;
+        }
+        loop {
+            let item = tokio::select! {
+                biased;
+                killed = &mut kill => {
+                    if let Ok(e) = killed { error = Some(e); }
+                    break;
+                }
+                item = stream.next() => item,
+            };
+            let message = match item {
+                None => break,
+                Some(Ok(message)) => message,
+                Some(Err(
+                    tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed,
+                )) => {
+                    break;
+                }
+                Some(Err(e)) => {
+                    // A peer that breaks the protocol gets a close frame saying how, before we hang up.
+                    fail_code = match &e {
+                        tungstenite::Error::Utf8(_) => Some(CloseCode::Invalid),
+                        // The same, found by the UTF-8 guard while the frame was still arriving.
+                        tungstenite::Error::Io(io) if crate::utf8_guard::is_invalid_utf8(io) => {
+                            Some(CloseCode::Invalid)
+                        }
+                        tungstenite::Error::Capacity(_) => Some(CloseCode::Size),
+                        tungstenite::Error::Protocol(_) => Some(CloseCode::Protocol),
+                        _ => None,
+                    };
+                    error = Some(Error::Protocol(e));
+                    break;
+                }
+            };
+            shared.activity.store(true, Ordering::Relaxed);
+            match message {
+                Message::Text(text) => {
+                    if let Some(h) = &handlers.on_message {
+                        handlers.call("on_message", || h(text.as_str()));
                     }
-                    tungstenite::Error::Capacity(_) => Some(CloseCode::Size),
-                    tungstenite::Error::Protocol(_) => Some(CloseCode::Protocol),
-                    _ => None,
-                };
-                error = Some(Error::Protocol(e));
-                break;
-            }
-        };
-        shared.activity.store(true, Ordering::Relaxed);
-        match message {
-            Message::Text(text) => {
-                if let Some(h) = &handlers.on_message {
-                    handlers.call("on_message", || h(text.as_str()));
-                }
-                if handlers.queue.is_some() || handlers.channel.is_some() {
-                    handlers.deliver(|| Event::Text(text.clone())).await;
-                }
-            }
-            Message::Binary(data) => {
-                match &handlers.on_binary {
-                    Some(h) => handlers.call("on_binary", || h(&data)),
-                    None if handlers.queue.is_none() && handlers.channel.is_none() => {
-                        tracing::debug!(client = %shared.id, len = data.len(), "binary message dropped: no on_binary handler");
+                    if (handlers.queue.is_some() || handlers.channel.is_some())
+                        && let Err(killed) = handlers
+                            .deliver(|| Event::Text(text.clone()), &mut kill)
+                            .await
+                    {
+                        error = killed;
+                        break;
                     }
-                    None => {}
                 }
-                if handlers.queue.is_some() || handlers.channel.is_some() {
-                    handlers.deliver(|| Event::Binary(data.clone())).await;
+                Message::Binary(data) => {
+                    match &handlers.on_binary {
+                        Some(h) => handlers.call("on_binary", || h(&data)),
+                        None if handlers.queue.is_none() && handlers.channel.is_none() => {
+                            tracing::debug!(client = %shared.id, len = data.len(), "binary message dropped: no on_binary handler");
+                        }
+                        None => {}
+                    }
+                    if (handlers.queue.is_some() || handlers.channel.is_some())
+                        && let Err(killed) = handlers
+                            .deliver(|| Event::Binary(data.clone()), &mut kill)
+                            .await
+                    {
+                        error = killed;
+                        break;
+                    }
                 }
-            }
-            Message::Pong(payload) => {
-                if let Some(h) = &handlers.on_pong {
-                    handlers.call("on_pong", || h(&payload));
+                Message::Pong(payload) => {
+                    if let Some(h) = &handlers.on_pong {
+                        handlers.call("on_pong", || h(&payload));
+                    }
                 }
+                Message::Close(frame) => {
+                    // tungstenite answers the close frame itself; the stream ends once the peer hangs up,
+                    // which a peer may never do: the close timeout bounds that wait too.
+                    if shared
+                        .state
+                        .compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                    {
+                        shared.arm_close_timer();
+                    }
+                    close = Some(match frame {
+                        Some(f) => CloseInfo {
+                            code: u16::from(f.code),
+                            reason: f.reason.as_str().to_string(),
+                        },
+                        None => CloseInfo {
+                            code: 1005,
+                            reason: String::new(),
+                        },
+                    });
+                }
+                Message::Ping(_) | Message::Frame(_) => {}
             }
-            Message::Close(frame) => {
-                // tungstenite answers the close frame itself; the stream ends once the peer hangs up.
-                let _ = shared.state.compare_exchange(
-                    OPEN,
-                    CLOSING,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                );
-                close = Some(match frame {
-                    Some(f) => CloseInfo {
-                        code: u16::from(f.code),
-                        reason: f.reason.as_str().to_string(),
-                    },
-                    None => CloseInfo {
-                        code: 1005,
-                        reason: String::new(),
-                    },
-                });
-            }
-            Message::Ping(_) | Message::Frame(_) => {}
         }
     }
 
@@ -768,6 +841,7 @@ async fn reader(
         code,
         reason: reason.clone(),
     });
+    handlers.finish();
     shared.closed.send_replace(Some(info));
 }
 
@@ -802,6 +876,9 @@ async fn writer(
         };
         // Feed everything queued, then flush once: many small messages share one write syscall.
         let batch = async {
+            // A close is written after the batch's sends: a send queued behind it passed its state check
+            // before the close started (racing it from another thread), so it was accepted and goes first.
+            let mut close = None;
             let mut next = Some(first);
             while let Some(command) = next {
                 match command {
@@ -818,13 +895,16 @@ async fn writer(
                         }
                         result?;
                     }
-                    Command::Close(frame) => sink.feed(Message::Close(frame)).await?,
+                    Command::Close(frame) => close = Some(frame),
                     Command::Fail(frame) => {
                         sink.send(Message::Close(Some(frame))).await?;
                         return Ok(false);
                     }
                 }
                 next = commands.try_recv().ok();
+            }
+            if let Some(frame) = close {
+                sink.feed(Message::Close(frame)).await?;
             }
             sink.flush().await.map(|()| true)
         };
@@ -848,5 +928,87 @@ async fn writer(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A failure guard only: every wait ends on an event well before it.
+    const GUARD: Duration = Duration::from_secs(20);
+
+    /// A send whose state check passed just before another thread started the close reaches the writer
+    /// behind the close command. It returned `Ok`, so it must not be dropped (tungstenite refuses a send
+    /// after a close frame): the peer sees the message, then the close.
+    /// A tungstenite server on its own thread for one connection, reporting every message it reads.
+    fn server() -> (u16, std::sync::mpsc::Receiver<Message>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut ws = tungstenite::accept(stream).expect("server handshake");
+            while let Ok(message) = ws.read() {
+                let _ = seen_tx.send(message);
+            }
+        });
+        (port, seen_rx)
+    }
+
+    #[tokio::test]
+    async fn a_send_racing_a_close_goes_out_before_the_close_frame() {
+        let (port, seen_rx) = server();
+        // A current-thread runtime: the writer task cannot run between the three steps below.
+        let options = ClientOptions::new().close_timeout(Duration::from_secs(60));
+        let client = WebsocketClient::connect(
+            &format!("ws://127.0.0.1:{port}/"),
+            WebsocketType::NonSecure,
+            options,
+        )
+        .await
+        .unwrap();
+        client.reserve(4).unwrap(); // a sender passes its check...
+        client.close(1000, "bye").unwrap(); // ...another thread starts the close...
+        client.push(Message::text("late"), 4).unwrap(); // ...then the send is queued.
+        let info = tokio::time::timeout(GUARD, client.closed())
+            .await
+            .expect("the close handshake did not finish");
+        assert_eq!((info.code, info.reason.as_str()), (1000, "bye"));
+        let seen: Vec<Message> = seen_rx.try_iter().collect();
+        assert!(
+            matches!(seen.as_slice(), [Message::Text(t), Message::Close(Some(f))] if t.as_str() == "late" && f.code == CloseCode::Normal),
+            "{seen:?}"
+        );
+        assert_eq!(client.queued_bytes(), 0);
+    }
+
+    /// Empty messages cost memory too (a queued command each): the bound must stop them, or a producer
+    /// sending empty messages to a stalled connection grows the queue without limit.
+    #[tokio::test]
+    async fn empty_messages_count_toward_the_send_queue_bound() {
+        let (port, _seen) = server();
+        let options = ClientOptions::new().max_send_queue_bytes(1024);
+        let client = WebsocketClient::connect(
+            &format!("ws://127.0.0.1:{port}/"),
+            WebsocketType::NonSecure,
+            options,
+        )
+        .await
+        .unwrap();
+        // A current-thread runtime: the writer task does not run during this loop, nothing is drained.
+        let mut result = Ok(());
+        for _ in 0..100_000 {
+            result = client.send_text("");
+            if result.is_err() {
+                break;
+            }
+        }
+        assert!(
+            matches!(result, Err(Error::SendQueueFull { limit: 1024, .. })),
+            "{result:?}"
+        );
+        assert!(client.queued_bytes() <= 1024);
     }
 }

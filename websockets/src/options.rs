@@ -134,8 +134,10 @@ impl ClientOptions {
         self
     }
 
-    /// Time the peer gets to answer our close frame before the connection is dropped (reported as close code
-    /// 1006 and [`Error::CloseTimeout`]).
+    /// Time a close handshake gets to finish before the connection is dropped ([`Error::CloseTimeout`]):
+    /// after our close frame, for the peer to answer it and hang up; after the peer's close frame, for the
+    /// peer to hang up (RFC 6455 has the server close the TCP connection). `on_close` then gets the peer's
+    /// close code if its close frame had arrived, else 1006.
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
         self
@@ -150,7 +152,8 @@ impl ClientOptions {
 
     /// Bound on bytes queued for sending but not yet taken by the writer task. A send that would exceed it
     /// fails with [`Error::SendQueueFull`] (or waits, with [`send_text_async`](crate::WebsocketClient::send_text_async))
-    /// instead of growing memory without limit. An empty queue always takes one message (up to
+    /// instead of growing memory without limit. Each message counts its payload plus 14 bytes (its largest
+    /// frame header), so empty messages are bounded too. An empty queue always takes one message (up to
     /// [`max_message_size`](Self::max_message_size)), so large messages stay sendable with a small bound.
     /// The default, 1 MiB, keeps a burst's buffers in cache; raise it for bursts of large messages.
     pub fn max_send_queue_bytes(mut self, bytes: usize) -> Self {
@@ -232,7 +235,8 @@ impl ClientOptions {
     }
 
     /// Handler for errors after the connection opened (protocol violations, I/O errors, keep-alive and
-    /// close timeouts, panicking handlers). A fatal error is followed by `on_close` with code 1006.
+    /// close timeouts, panicking handlers). A fatal error is followed by `on_close`, with code 1006 unless
+    /// the peer's close frame had arrived before it (a close timeout while waiting for the peer to hang up).
     pub fn on_error(mut self, handler: impl Fn(&Error) + Send + Sync + 'static) -> Self {
         self.on_error = Some(Arc::new(handler));
         self

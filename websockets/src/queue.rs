@@ -42,7 +42,8 @@ pub enum Event {
 /// [`ping_interval`](crate::ClientOptions::ping_interval) a stall longer than two intervals ends the
 /// connection with [`Error::KeepAliveTimeout`](crate::Error::KeepAliveTimeout)), but never loses a message
 /// and never grows memory without bound. `Closed` and `Error` events are always added, even past
-/// the bound (at most a few per connection), so the end of a connection is never lost.
+/// the bound (at most a few per connection, with the one message the reader held when a timeout ended its
+/// wait), so the end of a connection is never lost.
 ///
 /// One queue may be shared by several connections; the events do not say which connection they came from,
 /// so use one queue per connection if you need to tell them apart.

@@ -148,8 +148,10 @@ enum MessageKind {
 
 #[derive(Debug)]
 enum State {
-    /// Skipping the HTTP response head: how many bytes of `\r\n\r\n` have matched so far.
-    HttpHead { matched: u8 },
+    /// Skipping the HTTP response head, which ends with an empty line. Lines may end with `\r\n` or a
+    /// bare `\n` (tungstenite's HTTP parser accepts both): `line_start` is 1 right after a `\n`, 2 after a
+    /// `\r` that follows it, and 0 inside a line.
+    HttpHead { line_start: u8 },
     /// Collecting a frame header (2 to 10 bytes; servers do not mask).
     Header { buf: [u8; 10], len: u8 },
     /// Inside a frame's payload.
@@ -170,7 +172,7 @@ impl FrameUtf8Checker {
     /// A checker for a fresh client connection (starting with the server's HTTP response).
     pub(crate) fn new() -> Self {
         FrameUtf8Checker {
-            state: State::HttpHead { matched: 0 },
+            state: State::HttpHead { line_start: 0 },
             message: None,
             utf8: Utf8Stream::default(),
         }
@@ -183,21 +185,21 @@ impl FrameUtf8Checker {
         while pos < data.len() {
             match &mut self.state {
                 State::PassThrough => return Ok(()),
-                State::HttpHead { matched } => {
-                    const END: &[u8; 4] = b"\r\n\r\n";
+                State::HttpHead { line_start } => {
                     let byte = data[pos];
                     pos += 1;
-                    if byte == END[usize::from(*matched)] {
-                        *matched += 1;
-                    } else {
-                        *matched = u8::from(byte == b'\r');
-                    }
-                    if *matched == 4 {
-                        self.state = State::Header {
-                            buf: [0; 10],
-                            len: 0,
-                        };
-                    }
+                    *line_start = match (byte, *line_start) {
+                        (b'\n', 1 | 2) => {
+                            self.state = State::Header {
+                                buf: [0; 10],
+                                len: 0,
+                            };
+                            continue;
+                        }
+                        (b'\n', _) => 1,
+                        (b'\r', 1) => 2,
+                        _ => 0,
+                    };
                 }
                 State::Header { buf, len } => {
                     buf[usize::from(*len)] = data[pos];
@@ -489,6 +491,26 @@ mod tests {
         let mut s = HEAD.to_vec();
         s.extend(frame(true, OP_TEXT, b"ab\xE2\x82"));
         check_all_chunkings(&s, Some(s.len() - 1));
+    }
+
+    #[test]
+    fn a_head_with_bare_line_feeds_ends_at_its_empty_line() {
+        // A binary payload holding "\r\n\r\n" and then what looks like a text frame with invalid UTF-8.
+        let frames = frame(true, OP_BINARY, b"\r\n\r\n\x81\x01\xff");
+        for head in [
+            &b"HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\n\n"[..],
+            b"HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\n\r\n",
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\n",
+        ] {
+            let mut s = head.to_vec();
+            s.extend(&frames);
+            s.extend(frame(true, OP_TEXT, b"ok"));
+            check_all_chunkings(&s, None);
+            // And the head's end is really found: invalid text after it is still caught.
+            let mut s = head.to_vec();
+            s.extend(frame(true, OP_TEXT, b"\xff"));
+            check_all_chunkings(&s, Some(head.len() + 2));
+        }
     }
 
     #[test]

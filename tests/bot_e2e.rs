@@ -1388,8 +1388,10 @@ async fn server_reconnect_overlaps_two_connections_and_counts_every_ballot_once(
     assert_clean_with(&server, &bot);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_handover_after_reconnect_falls_back_to_the_usual_reconnect() {
+/// A round of `move` open with alice's ballot in, then a server RECONNECT on connection 1 while JOINs are
+/// held: the bot's new connection (returned) is logged in but not joined, so the handover is in progress
+/// (`reconnecting` with attempt 0 seen).
+async fn begin_handover() -> (MockTwitch, BotProcess, u64) {
     let (server, mut bot) = start_with_vote(VoteSpec {
         window_secs: 120.0,
         ..VoteSpec::democracy("move", &OPTIONS)
@@ -1398,13 +1400,21 @@ async fn failed_handover_after_reconnect_falls_back_to_the_usual_reconnect() {
     open_round(&mut bot).await;
     chat(&server, "alice", "101", "up").await;
     server.sync_conn(1, "before-reconnect", T).await.unwrap();
-
-    // RECONNECT; the new connection dies before its join is confirmed.
     server.hold_joins(true).await;
     assert_eq!(server.send_reconnect().await, 1);
     let conn2 = server.wait_for_join(CHANNEL, 1, T).await.unwrap();
-    let r = bot.wait_type("reconnecting", T, |_| true).await.unwrap();
-    assert_eq!(r["attempt"], 0, "{r}");
+    let r = bot
+        .wait_type("reconnecting", T, |e| e["attempt"] == 0)
+        .await
+        .unwrap();
+    assert_eq!(r["attempt"], 0, "a handover, not a backoff: {r}");
+    (server, bot, conn2)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_handover_after_reconnect_falls_back_to_the_usual_reconnect() {
+    // The new connection dies before its join is confirmed.
+    let (server, mut bot, conn2) = begin_handover().await;
     assert!(server.drop_connection(conn2).await);
     server.hold_joins(false).await;
 
@@ -1440,20 +1450,8 @@ async fn failed_handover_after_reconnect_falls_back_to_the_usual_reconnect() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_handover_closes_rounds_parts_and_closes_both_connections_1000() {
-    let (server, mut bot) = start_with_vote(VoteSpec {
-        window_secs: 120.0,
-        ..VoteSpec::democracy("move", &OPTIONS)
-    })
-    .await;
-    open_round(&mut bot).await;
-    chat(&server, "alice", "101", "up").await;
-    server.sync_conn(1, "before-reconnect", T).await.unwrap();
-
-    // RECONNECT; the new connection logs in but its JOIN is held: the handover is in progress.
-    server.hold_joins(true).await;
-    assert_eq!(server.send_reconnect().await, 1);
-    let conn2 = server.wait_for_join(CHANNEL, 1, T).await.unwrap();
-    bot.wait_type("reconnecting", T, |_| true).await.unwrap();
+    // The new connection logs in but its JOIN is held: the handover is in progress.
+    let (server, mut bot, conn2) = begin_handover().await;
     server
         .send_chat_on(1, Chat::new(CHANNEL, "bob", "102", "up"))
         .await
@@ -1488,22 +1486,8 @@ async fn sigterm_during_a_handover_closes_rounds_parts_and_closes_both_connectio
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnect_on_the_new_connection_during_a_handover_falls_back_and_keeps_the_round() {
-    let (server, mut bot) = start_with_vote(VoteSpec {
-        window_secs: 120.0,
-        ..VoteSpec::democracy("move", &OPTIONS)
-    })
-    .await;
-    open_round(&mut bot).await;
-    chat(&server, "alice", "101", "up").await;
-    server.sync_conn(1, "before-reconnect", T).await.unwrap();
-
-    // RECONNECT; while the new connection's JOIN is held, it asks for a reconnect too.
-    server.hold_joins(true).await;
-    assert_eq!(server.send_reconnect().await, 1);
-    let conn2 = server.wait_for_join(CHANNEL, 1, T).await.unwrap();
-    bot.wait_type("reconnecting", T, |e| e["attempt"] == 0)
-        .await
-        .unwrap();
+    // While the new connection's JOIN is held, it asks for a reconnect too.
+    let (server, mut bot, conn2) = begin_handover().await;
     let to_conn2 = server
         .frame_sender(conn2)
         .expect("the new connection is open");

@@ -1411,6 +1411,21 @@ async fn begin_handover() -> (MockTwitch, BotProcess, u64) {
     (server, bot, conn2)
 }
 
+/// After a failed handover, the usual path: `reconnecting` with a backoff attempt (>= 1), then a
+/// connection after `after_conn` that joins the channel; returns that connection.
+async fn fallback_connection(server: &MockTwitch, bot: &mut BotProcess, after_conn: u64) -> u64 {
+    let r = bot.wait_type("reconnecting", T, |_| true).await.unwrap();
+    assert!(r["attempt"].as_u64().is_some_and(|a| a >= 1), "{r}");
+    let conn = server
+        .wait_for_join(CHANNEL, after_conn, RECONNECT)
+        .await
+        .expect("a third connection joins");
+    bot.wait_type("joined", T, |e| e["channel"] == CHANNEL)
+        .await
+        .unwrap();
+    conn
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_handover_after_reconnect_falls_back_to_the_usual_reconnect() {
     // The new connection dies before its join is confirmed.
@@ -1425,18 +1440,10 @@ async fn failed_handover_after_reconnect_falls_back_to_the_usual_reconnect() {
         reason.contains("RECONNECT") && reason.contains("new connection failed"),
         "{d}"
     );
-    let r = bot.wait_type("reconnecting", T, |_| true).await.unwrap();
-    assert!(r["attempt"].as_u64().is_some_and(|a| a >= 1), "{r}");
+    let conn3 = fallback_connection(&server, &mut bot, conn2).await;
     let (close, by_server) = server.wait_for_close(1, T).await.unwrap();
     assert!(!by_server, "the bot closed the old connection");
     assert_eq!(close.map(|c| c.0), Some(1000));
-    let conn3 = server
-        .wait_for_join(CHANNEL, conn2, RECONNECT)
-        .await
-        .expect("a third connection joins");
-    bot.wait_type("joined", T, |e| e["channel"] == CHANNEL)
-        .await
-        .unwrap();
     server
         .send_chat_on(conn3, Chat::new(CHANNEL, "bob", "102", "up"))
         .await
@@ -1503,15 +1510,7 @@ async fn reconnect_on_the_new_connection_during_a_handover_falls_back_and_keeps_
             .is_some_and(|r| r.contains("new connection failed")),
         "{d}"
     );
-    let r = bot.wait_type("reconnecting", T, |_| true).await.unwrap();
-    assert!(r["attempt"].as_u64().is_some_and(|a| a >= 1), "{r}");
-    let conn3 = server
-        .wait_for_join(CHANNEL, conn2, RECONNECT)
-        .await
-        .expect("a third connection joins");
-    bot.wait_type("joined", T, |e| e["channel"] == CHANNEL)
-        .await
-        .unwrap();
+    let conn3 = fallback_connection(&server, &mut bot, conn2).await;
     server
         .send_chat_on(conn3, Chat::new(CHANNEL, "bob", "102", "down"))
         .await

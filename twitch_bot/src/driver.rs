@@ -230,6 +230,15 @@ fn closed_reason(code: u16, reason: &str) -> String {
     format!("closed by the server ({code}{sep}{reason})")
 }
 
+/// Why a link ended, from what its inbox delivered instead of a frame.
+fn end_reason(end: Option<Incoming>) -> String {
+    match end {
+        Some(Incoming::Closed { code, reason }) => closed_reason(code, &reason),
+        Some(Incoming::Error(e)) => format!("connection error: {e}"),
+        Some(Incoming::Frame(_)) | None => "connection ended".to_owned(),
+    }
+}
+
 /// The driver's state besides the link.
 struct Core {
     settings: Settings,
@@ -366,9 +375,7 @@ pub async fn run(
                             l.incoming.recycle(f);
                         }
                     }
-                    Some(Incoming::Closed { code, reason }) => core.drop_link = Some(closed_reason(code, &reason)),
-                    Some(Incoming::Error(e)) => core.drop_link = Some(format!("connection error: {e}")),
-                    None => core.drop_link = Some("connection ended".to_owned()),
+                    end => core.drop_link = Some(end_reason(end)),
                 }
             }
             res = async { new_connecting.as_mut().expect("guarded").await }, if new_connecting.is_some() => {
@@ -396,9 +403,7 @@ pub async fn run(
                                 l.incoming.recycle(f);
                             }
                         }
-                        Some(Incoming::Closed { code, reason }) => h.broken = Some(closed_reason(code, &reason)),
-                        Some(Incoming::Error(e)) => h.broken = Some(format!("connection error: {e}")),
-                        None => h.broken = Some("connection ended".to_owned()),
+                        end => h.broken = Some(end_reason(end)),
                     }
                 }
             }

@@ -569,6 +569,11 @@ impl Handlers {
         }
     }
 
+    /// True when received messages also go to a [`MessageQueue`] or a [`Messages`] stream.
+    fn has_event_sinks(&self) -> bool {
+        self.queue.is_some() || self.channel.is_some()
+    }
+
     /// Adds `event` to the queue and the stream, waiting for room (backpressure). The wait must not outlast
     /// the connection: when `kill` fires meanwhile (close or keep-alive timeout), the event is handed over
     /// past the bound like a final one, and the kill's error is returned for the reader to end with.
@@ -737,7 +742,7 @@ async fn reader(
                     if let Some(h) = &handlers.on_message {
                         handlers.call("on_message", || h(text.as_str()));
                     }
-                    if (handlers.queue.is_some() || handlers.channel.is_some())
+                    if handlers.has_event_sinks()
                         && let Err(killed) = handlers
                             .deliver(|| Event::Text(text.clone()), &mut kill)
                             .await
@@ -749,12 +754,12 @@ async fn reader(
                 Message::Binary(data) => {
                     match &handlers.on_binary {
                         Some(h) => handlers.call("on_binary", || h(&data)),
-                        None if handlers.queue.is_none() && handlers.channel.is_none() => {
+                        None if !handlers.has_event_sinks() => {
                             tracing::debug!(client = %shared.id, len = data.len(), "binary message dropped: no on_binary handler");
                         }
                         None => {}
                     }
-                    if (handlers.queue.is_some() || handlers.channel.is_some())
+                    if handlers.has_event_sinks()
                         && let Err(killed) = handlers
                             .deliver(|| Event::Binary(data.clone()), &mut kill)
                             .await

@@ -116,7 +116,7 @@ pub struct Token(String);
 
 impl Token {
     /// Wraps a token. A leading `oauth:` is removed (the session adds it on the wire), surrounding whitespace
-    /// trimmed.
+    /// trimmed. The value is [registered](crate::secret::register) as a secret, so no log line can show it.
     ///
     /// ```
     /// let t = twitch_bot::config::Token::new("oauth:abc123");
@@ -125,6 +125,7 @@ impl Token {
     /// ```
     pub fn new(raw: &str) -> Token {
         let raw = raw.trim();
+        crate::secret::register(raw);
         Token(raw.strip_prefix("oauth:").unwrap_or(raw).to_owned())
     }
 

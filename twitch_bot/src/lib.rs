@@ -58,6 +58,7 @@
 //! | [`bot`] | the in-process handle around the driver |
 //! | [`outbox`], [`stdio`], [`backoff`] | bounded event delivery, the program's pipes, reconnect delays |
 //! | [`demo`] | the built-in Twitch-like chat server with simulated viewers |
+//! | [`secret`] | the secrets the bot holds, blanked from every log line (dependencies' too) |
 //!
 //! # Guarantees
 //!
@@ -77,7 +78,8 @@
 //! - **Errors.** Hostile input (network, config, chat, stdin) never panics: bad config fails before connecting
 //!   with file, line and key; bad stdin lines become `error` events; a rejected login stops the bot with
 //!   [`bot::BotError::AuthFailed`] (the program exits with code 2). The OAuth token is only read from the
-//!   environment and never logged ([`config::Token`] masks it).
+//!   environment and never logged: [`config::Token`] masks it, and the program's log writer blanks every
+//!   registered secret, even in dependencies' trace output ([`secret`]).
 
 pub mod backoff;
 pub mod bot;
@@ -90,5 +92,6 @@ mod inbox;
 pub mod irc;
 pub mod outbox;
 pub mod rate_limit;
+pub mod secret;
 pub mod session;
 pub mod stdio;

@@ -243,7 +243,8 @@ fn init_logging(level: &str) -> tracing_appender::non_blocking::WorkerGuard {
         .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer)
+        // Every registered secret (the OAuth token, ...) is blanked from every line, dependencies' included.
+        .with_writer(twitch_bot::secret::Redacting::new(writer))
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
@@ -264,7 +265,7 @@ async fn run(cli: Cli, mut config: Config, token: Option<Token>) -> Result<(), B
     let (requests_tx, requests_rx) = mpsc::channel(REQUEST_QUEUE);
     let (outbox, events) = Outbox::channel();
     let (state_tx, _state) = tokio::sync::watch::channel(ConnectionState::Connecting);
-    let writer = stdio::spawn_writer(events, std::io::stdout(), requests_tx.clone())
+    let writer = stdio::spawn_writer(events, std::io::stdout(), requests_tx.clone(), Vec::new())
         .map_err(BotError::Start)?;
     let (stdin_tx, mut stdin_rx) = mpsc::channel(stdio::CONTROL_QUEUE);
     stdio::spawn_reader(

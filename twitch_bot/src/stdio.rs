@@ -14,8 +14,15 @@ use crate::events::{Control, ControlError, Event, MAX_CONTROL_LINE};
 /// Capacity of the stdin → driver channel, in control lines. When full, reading stdin pauses.
 pub const CONTROL_QUEUE: usize = 64;
 
+/// A consumer that sees every event the program writes to stdout, in the same order, just before it is
+/// written: the local server's `/ws` clients, the keyboard output. A tap runs on the stdout thread, so it must
+/// not block: hand the event to a bounded queue of its own and return.
+pub type EventTap = Box<dyn FnMut(&Event) + Send>;
+
 /// Writes every event from `events` to `out` as a JSON line until the channel closes. Lines already waiting
 /// are written together; `out` is flushed whenever the queue is empty, so no line ever waits unflushed.
+/// Each event is shown to every tap in `taps` first (see [`EventTap`]); taps keep seeing events after
+/// stdout broke.
 ///
 /// If the reader goes away (a write fails, e.g. a broken pipe), asks the bot to shut down through `requests`
 /// and discards the remaining events.
@@ -23,6 +30,7 @@ pub fn spawn_writer<W: Write + Send + 'static>(
     mut events: mpsc::Receiver<Event>,
     mut out: W,
     requests: mpsc::Sender<Request>,
+    mut taps: Vec<EventTap>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("twitch_bot-stdout".into())
@@ -31,6 +39,9 @@ pub fn spawn_writer<W: Write + Send + 'static>(
             let mut broken = false;
             let mut batch = String::new();
             while let Some(event) = events.blocking_recv() {
+                for tap in &mut taps {
+                    tap(&event);
+                }
                 if broken {
                     continue;
                 }
@@ -40,7 +51,12 @@ pub fn spawn_writer<W: Write + Send + 'static>(
                 batch.push_str(&event.to_json_line());
                 while batch.len() < 64 * 1024 {
                     match events.try_recv() {
-                        Ok(e) => batch.push_str(&e.to_json_line()),
+                        Ok(e) => {
+                            for tap in &mut taps {
+                                tap(&e);
+                            }
+                            batch.push_str(&e.to_json_line())
+                        }
                         Err(_) => break,
                     }
                 }
@@ -160,12 +176,19 @@ mod tests {
         let (tx, rx) = mpsc::channel(16);
         let (req_tx, _req_rx) = mpsc::channel(1);
         let sink = Sink(Default::default(), false);
-        let t = spawn_writer(rx, sink.clone(), req_tx).unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let tap_seen = seen.clone();
+        let tap: EventTap =
+            Box::new(move |e: &Event| tap_seen.lock().unwrap().push(e.to_json_line()));
+        let t = spawn_writer(rx, sink.clone(), req_tx, vec![tap]).unwrap();
         for i in 0..10 {
             tx.blocking_send(Event::Dropped { count: i }).unwrap();
         }
         drop(tx);
         t.join().unwrap();
+        // The tap saw exactly what stdout got, in the same order.
+        let tapped: String = seen.lock().unwrap().concat();
+        assert_eq!(tapped.as_bytes(), &sink.0.lock().unwrap()[..]);
         let out = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 10);
@@ -178,7 +201,7 @@ mod tests {
     fn a_broken_pipe_asks_for_shutdown() {
         let (tx, rx) = mpsc::channel(16);
         let (req_tx, mut req_rx) = mpsc::channel(1);
-        let t = spawn_writer(rx, Sink(Default::default(), true), req_tx).unwrap();
+        let t = spawn_writer(rx, Sink(Default::default(), true), req_tx, Vec::new()).unwrap();
         tx.blocking_send(Event::Dropped { count: 1 }).unwrap();
         assert!(matches!(req_rx.blocking_recv(), Some(Request::Shutdown)));
         drop(tx);

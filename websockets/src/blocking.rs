@@ -3,7 +3,8 @@
 
 use crate::client::WebsocketClient;
 use crate::error::Error;
-use crate::options::{ClientOptions, WebsocketType};
+use crate::options::ClientOptions;
+use crate::types::WebsocketType;
 
 /// The gem's per-connection interface (`Websockets::IWebsocketClient`): object-safe, `Send + Sync`.
 ///

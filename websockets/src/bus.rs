@@ -35,9 +35,10 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
-use crate::client::{ClientId, WebsocketClient};
+use crate::client::WebsocketClient;
 use crate::error::Error;
-use crate::options::{ClientOptions, WebsocketType};
+use crate::options::ClientOptions;
+use crate::types::{ClientId, WebsocketType};
 
 /// One client on the bus.
 ///

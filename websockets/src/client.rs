@@ -22,10 +22,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::error::{ConnectPhase, Error};
 use crate::options::{
     BytesHandler, ClientOptions, CloseHandler, ErrorHandler, OpenHandler, TextHandler,
-    WebsocketType,
 };
 use crate::queue::{Event, MessageQueue};
 use crate::transport::{self, GuardedTransport, PhaseTracker, Target};
+use crate::types::{ClientId, WebsocketType};
 
 type WsStream = WebSocketStream<TokioAdapter<GuardedTransport>>;
 type WsSender = async_tungstenite::WebSocketSender<TokioAdapter<GuardedTransport>>;
@@ -44,17 +44,6 @@ fn queue_charge(len: usize) -> usize {
 const OPEN: u8 = 0;
 const CLOSING: u8 = 1;
 const CLOSED: u8 = 2;
-
-/// A process-unique client number, used by [`WebsocketsRequestBus`](crate::WebsocketsRequestBus) to
-/// address clients and shown in logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClientId(pub u64);
-
-impl std::fmt::Display for ClientId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
 
 /// How the connection ended: the close code and reason delivered to `on_close`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -898,9 +887,12 @@ async fn writer(
             let mut next = Some(first);
             while let Some(command) = next {
                 match command {
-                    Command::Send(message, len) => write_one(&mut sink, &shared, message, len).await?,
+                    Command::Send(message, len) => {
+                        write_one(&mut sink, &shared, message, len).await?
+                    }
                     Command::Close(frame) => {
-                        return write_close(&mut sink, &shared, &mut commands, End::Close(frame)).await;
+                        return write_close(&mut sink, &shared, &mut commands, End::Close(frame))
+                            .await;
                     }
                     Command::Fail(frame, receiver) => {
                         let end = End::Fail(frame, receiver);

@@ -121,6 +121,7 @@ mod queue;
 mod runtime;
 mod tls;
 mod transport;
+mod types;
 mod utf8_guard;
 
 // The workspace README's Rust example is compiled as a doc test, so it cannot go stale.
@@ -131,8 +132,9 @@ struct ReadmeExample;
 pub use async_tungstenite::tungstenite::{Bytes, Utf8Bytes};
 pub use blocking::{IWebsocketClient, create_client, create_client_with, create_client_with_auth};
 pub use bus::WebsocketsRequestBus;
-pub use client::{ClientId, CloseInfo, Messages, WebsocketClient};
+pub use client::{CloseInfo, Messages, WebsocketClient};
 pub use error::{ConnectPhase, Error, TlsErrorKind};
-pub use options::{ClientOptions, OnMessage, WebsocketType};
+pub use options::{ClientOptions, OnMessage};
 pub use queue::{Event, MessageQueue};
 pub use runtime::{RUNTIME_THREAD_NAME, RUNTIME_WORKERS};
+pub use types::{ClientId, WebsocketType};

@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use url::Url;
 
 use crate::error::{ConnectPhase, Error};
-use crate::options::WebsocketType;
+use crate::types::WebsocketType;
 use crate::utf8_guard::Utf8Guard;
 
 /// A byte stream the WebSocket protocol runs over (TCP, TLS over TCP, or a wrapper around either).

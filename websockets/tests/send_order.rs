@@ -171,7 +171,11 @@ fn an_echo_before_a_protocol_error_is_written_then_the_close_frame_then_a_fin() 
             ["Hello, world!"],
             "round {round}: the echo that returned Ok: {seen:?}"
         );
-        assert_eq!(seen.close, Some(CloseCode::Protocol), "round {round}: {seen:?}");
+        assert_eq!(
+            seen.close,
+            Some(CloseCode::Protocol),
+            "round {round}: {seen:?}"
+        );
         assert_eq!(seen.end, Ok(()), "round {round}: {seen:?}");
     }
 }

@@ -151,6 +151,16 @@ impl WebsocketsRequestBus {
         crate::create_client_with(url, on_message, websocket_type, options).map(Self::register)
     }
 
+    /// Connects like [`create_client_with_options`](crate::create_client_with_options) (handlers, if any,
+    /// from `options`) and registers the client.
+    pub fn create_client_with_options(
+        url: &str,
+        websocket_type: WebsocketType,
+        options: ClientOptions,
+    ) -> Result<ClientId, Error> {
+        crate::create_client_with_options(url, websocket_type, options).map(Self::register)
+    }
+
     /// Connects like [`create_client_with_auth`](crate::create_client_with_auth) and registers the client.
     pub fn create_client_with_auth(
         url: &str,

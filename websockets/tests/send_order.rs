@@ -139,7 +139,7 @@ fn an_echo_before_a_protocol_error_is_written_then_the_close_frame_then_a_fin() 
         let echo = Arc::clone(&client);
         let published = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
         let wait = Arc::clone(&published);
-        let _client_guard = create_client_with(
+        create_client_with(
             &format!("ws://127.0.0.1:{port}/"),
             move |text: &str| {
                 // The server sends at once: wait until the test thread has published the client.

@@ -443,8 +443,7 @@ int main(int argc, char** argv) {
     c.set_message_handler([&](websocketpp::connection_hdl h, client::message_ptr) {
         if (++received == n) {
             double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
-            std::printf("%lu %.0f %.0f
-", n, ns, cpu_ns() - cpu0);
+            std::printf("%lu %.0f %.0f\n", n, ns, cpu_ns() - cpu0);
             std::fflush(stdout);
             c.close(h, websocketpp::close::status::normal, "");
             return;
@@ -453,8 +452,7 @@ int main(int argc, char** argv) {
     });
     websocketpp::lib::error_code ec;
     client::connection_ptr con = c.get_connection(url, ec);
-    if (ec) { std::fprintf(stderr, "%s
-", ec.message().c_str()); return 1; }
+    if (ec) { std::fprintf(stderr, "%s\n", ec.message().c_str()); return 1; }
     c.connect(con);
     c.run();
     return 0;

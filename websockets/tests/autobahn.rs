@@ -41,6 +41,9 @@ const ALLOWED_NON_STRICT: &[&str] = &[];
 /// Failure guard for one case (the slowest, 9.* with 16 MiB messages, take about a second).
 const CASE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The crate's default connect timeout, for the case connections.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[test]
 fn autobahn_fuzzingserver_ws() {
     let mut server = FuzzingServer::start(None, &["*"], &["12.*", "13.*"]);
@@ -243,13 +246,15 @@ fn run_all_cases(
     let mut errors = Vec::new();
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={AGENT}");
-        if let Err(e) = echo_until_closed(&url, websocket_type, ca_pem) {
+        if let Err(e) = echo_until_closed(&url, websocket_type, ca_pem, CONNECT_TIMEOUT) {
             errors.push(format!("case #{case}: {e}"));
         }
     }
-    // Connecting to /updateReports makes the server write the reports, then it closes.
+    // Connecting to /updateReports makes the server write the reports, then it closes. wstest writes them
+    // (an HTML page per case) before it answers the upgrade, which took over 10 s (the default connect
+    // timeout) on a 2-core machine at load 18: this connection gets the case guard as its connect timeout.
     let url = format!("{base}/updateReports?agent={AGENT}");
-    echo_until_closed(&url, websocket_type, ca_pem)
+    echo_until_closed(&url, websocket_type, ca_pem, CASE_TIMEOUT)
         .unwrap_or_else(|e| panic!("{url}: {e}\n{}", server.log_tail()));
     let report = server.read_report();
     assert_eq!(
@@ -312,11 +317,13 @@ fn echo_until_closed(
     url: &str,
     websocket_type: WebsocketType,
     ca_pem: Option<&[u8]>,
+    connect_timeout: Duration,
 ) -> Result<(), String> {
     let echo = Arc::new(Echo::new());
     let (closed_tx, closed) = mpsc::channel();
     let (text_echo, binary_echo) = (Arc::clone(&echo), Arc::clone(&echo));
     let options = client_options(ca_pem)
+        .connect_timeout(connect_timeout)
         .on_binary(move |data: &[u8]| binary_echo.reply(Reply::Binary(data.to_vec())))
         .on_close(move |_code, _reason| {
             let _ = closed_tx.send(());

@@ -466,8 +466,10 @@ pub async fn run(
             let mut config = session_config(&core.settings);
             config.channels = core.session.wanted_channels().map(str::to_owned).collect();
             info!(%reason, "handover: opening a new connection while the old one keeps reading");
+            let mut session = Session::new(config);
+            session.share_join_budget(&core.session); // Twitch counts JOINs per account
             core.handover = Some(Handover {
-                session: Session::new(config),
+                session,
                 until: now + HANDOVER_LIMIT,
                 failed: Vec::new(),
                 broken: None,
@@ -634,6 +636,10 @@ impl Core {
                 )),
             },
             Control::Say { channel, text } => self.say(&channel, &text),
+            Control::ChatStatus => {
+                let status = self.session.chat_status(now);
+                self.outbox.emit(Event::ChatStatus(status));
+            }
             // During a handover the new session follows, so that it wants the same channels at the switch.
             Control::Join { channel } => {
                 if let Err(e) = self.session.join(&channel) {
@@ -696,9 +702,16 @@ impl Core {
             ));
             return;
         }
-        if let Err(e) = self.session.say(channel, text) {
-            self.outbox
-                .emit(Event::error("send", format!("say in {channel:?}: {e}")));
+        match self.session.say(channel, text) {
+            Ok(parts) => self.outbox.emit(Event::ChatQueued {
+                channel: crate::rate_limit::normalize_channel(channel).unwrap_or_default(),
+                parts,
+                queued: self.session.queued_in(channel),
+                queued_total: self.session.queued_messages(),
+            }),
+            Err(e) => self
+                .outbox
+                .emit(Event::error("send", format!("say in {channel:?}: {e}"))),
         }
     }
 
@@ -730,7 +743,7 @@ impl Core {
                 self.on_engine_event(ev, now);
             }
             if let Some(l) = link.as_deref_mut() {
-                while let Some(line) = self.session.poll_transmit() {
+                while let Some(line) = self.session.poll_transmit(Instant::now()) {
                     busy = true;
                     if let Err(e) = l.client.send_text(line) {
                         self.drop_link
@@ -741,7 +754,7 @@ impl Core {
             if let Some(l) = new_link.as_deref_mut()
                 && let Some(h) = self.handover.as_mut()
             {
-                while let Some(line) = h.session.poll_transmit() {
+                while let Some(line) = h.session.poll_transmit(Instant::now()) {
                     busy = true;
                     if let Err(e) = l.client.send_text(line) {
                         h.broken.get_or_insert_with(|| format!("send failed: {e}"));
@@ -749,7 +762,7 @@ impl Core {
                 }
             }
             if let Some(r) = self.retiring.as_mut() {
-                while r.session.poll_transmit().is_some() {}
+                while r.session.poll_transmit(Instant::now()).is_some() {}
             }
             if !busy {
                 break;
@@ -871,7 +884,19 @@ impl Core {
             }
             session::Event::RateLimited { channel, text } => {
                 warn!(?channel, %text, "rate limited by Twitch");
-                self.outbox.emit(Event::error("rate_limited", text));
+                let message = format!("{text} (the message is sent again after a pause)");
+                self.outbox.emit(Event::error("rate_limited", message));
+            }
+            session::Event::ChatDropped {
+                channel,
+                text,
+                reason,
+            } => {
+                let text: String = text.chars().take(80).collect();
+                self.outbox.emit(Event::error(
+                    "chat_dropped",
+                    format!("message to #{channel} not delivered: {reason}: {text:?}"),
+                ));
             }
             session::Event::ReconnectWanted { reason } => {
                 let server_requested = reason == session::ReconnectReason::ServerRequested;

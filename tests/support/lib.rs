@@ -16,5 +16,6 @@
 #![warn(missing_docs)]
 
 pub mod bot;
+pub mod mock_limits;
 pub mod mock_twitch;
 pub mod tls;

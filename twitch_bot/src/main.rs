@@ -42,12 +42,16 @@ EVENTS (stdout, one JSON object per line, flushed per line):
   {\"type\":\"input\",\"vote\":V,\"input\":OPTION,\"repeat\":N,\"user\":LOGIN,\"user_id\":ID}   (anarchy votes)
   {\"type\":\"command\",\"command\":NAME,\"channel\":CH,\"user\":LOGIN,\"user_id\":ID,\"args\":TEXT}
   {\"type\":\"dropped\",\"count\":N}     input/command/tally events dropped because stdout was not read fast enough
+  {\"type\":\"chat_queued\",\"channel\":CH,\"parts\":N,\"queued\":N,\"queued_total\":N}   the answer to a say
+  {\"type\":\"chat_status\",\"queued\":N,\"capacity\":N,\"next_send_ms\":M,\"allowance\":N,\"channels\":[..],..}
+                                    the outgoing chat queue, on {\"op\":\"chat_status\"}
   {\"type\":\"error\",\"kind\":KIND,\"message\":TEXT}   a bad stdin line or a recoverable problem
 
 CONTROL (stdin, one JSON object per line; a bad line gets an error event):
   {\"op\":\"start_vote\",\"vote\":V}   {\"op\":\"stop_vote\",\"vote\":V}   {\"op\":\"say\",\"channel\":CH,\"text\":TEXT}
   {\"op\":\"join\",\"channel\":CH}     {\"op\":\"part\",\"channel\":CH}     {\"op\":\"tally\",\"vote\":V}  (a tally event;
                                     unknown vote: an error event of kind vote)
+  {\"op\":\"chat_status\"}              (a chat_status event: what waits to be said, and when it can go)
 
 TOKEN:
   The OAuth token (scopes chat:read and chat:edit) is read from the environment variable named by

@@ -38,6 +38,10 @@ impl Core {
                 )),
             },
             Control::Say { channel, text } => self.say(&channel, &text),
+            Control::ChatStatus => {
+                let status = self.session.chat_status(now);
+                self.outbox.emit(Event::ChatStatus(status));
+            }
             // During a handover the new session follows, so that it wants the same channels at the switch.
             Control::Join { channel } => {
                 if let Err(e) = self.session.join(&channel) {
@@ -64,9 +68,16 @@ impl Core {
             ));
             return;
         }
-        if let Err(e) = self.session.say(channel, text) {
-            self.outbox
-                .emit(Event::error("send", format!("say in {channel:?}: {e}")));
+        match self.session.say(channel, text) {
+            Ok(parts) => self.outbox.emit(Event::ChatQueued {
+                channel: crate::rate_limit::normalize_channel(channel).unwrap_or_default(),
+                parts,
+                queued: self.session.queued_in(channel),
+                queued_total: self.session.queued_messages(),
+            }),
+            Err(e) => self
+                .outbox
+                .emit(Event::error("send", format!("say in {channel:?}: {e}"))),
         }
     }
 
@@ -146,7 +157,19 @@ impl Core {
             }
             session::Event::RateLimited { channel, text } => {
                 warn!(?channel, %text, "rate limited by Twitch");
-                self.outbox.emit(Event::error("rate_limited", text));
+                let message = format!("{text} (the message is sent again after a pause)");
+                self.outbox.emit(Event::error("rate_limited", message));
+            }
+            session::Event::ChatDropped {
+                channel,
+                text,
+                reason,
+            } => {
+                let text: String = text.chars().take(80).collect();
+                self.outbox.emit(Event::error(
+                    "chat_dropped",
+                    format!("message to #{channel} not delivered: {reason}: {text:?}"),
+                ));
             }
             session::Event::ReconnectWanted { reason } => {
                 let server_requested = reason == session::ReconnectReason::ServerRequested;

@@ -85,6 +85,7 @@ pub use generic::IrcMessage;
 pub use globaluserstate::GlobalUserState;
 pub use join::Join;
 pub use line::RawLine;
+pub(crate) use notice::first_number;
 pub use notice::{ChatRefusal, Notice};
 pub use numeric::Numeric;
 pub use part::Part;

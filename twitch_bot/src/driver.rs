@@ -65,7 +65,7 @@ use tracing::{debug, info, warn};
 
 use crate::backoff::Backoff;
 use crate::bot::{BotError, ConnectionState, Request};
-use crate::chatplay::{self, Engine};
+use crate::chatplay::{self, Engine, Moderation};
 use crate::config::{Config, Token};
 use crate::events::{Control, Event, Tally};
 use crate::inbox::{InboxReceiver, Incoming};
@@ -224,6 +224,21 @@ enum Role {
     Retiring,
 }
 
+/// Chat read by [`Session::handle_frame_with`](session::Session::handle_frame_with), into the
+/// engine as it arrives.
+fn feed(engine: &mut Engine, input: session::ChatInput<'_>, now: Instant) {
+    match input {
+        session::ChatInput::Message(m) => engine.handle_chat(&m, now),
+        session::ChatInput::Moderation(m) => engine.handle_moderation(&m, now),
+    }
+}
+
+fn feed_moderation(engine: &mut Engine, action: Option<Moderation<'_>>, now: Instant) {
+    if let Some(action) = action {
+        engine.handle_moderation(&action, now);
+    }
+}
+
 /// The text for a close seen on a socket.
 fn closed_reason(code: u16, reason: &str) -> String {
     let sep = if reason.is_empty() { "" } else { " " };
@@ -370,7 +385,8 @@ pub async fn run(
                 let now = Instant::now();
                 match inc {
                     Some(Incoming::Frame(f)) => {
-                        core.session.handle_frame(&f, now);
+                        let engine = &mut core.engine;
+                        core.session.handle_frame_with(&f, now, &mut |c| feed(engine, c, now));
                         if let Some(l) = up.as_mut() {
                             l.incoming.recycle(f);
                         }
@@ -398,7 +414,8 @@ pub async fn run(
                 if let Some(h) = core.handover.as_mut() {
                     match inc {
                         Some(Incoming::Frame(f)) => {
-                            h.session.handle_frame(&f, now);
+                            let engine = &mut core.engine;
+                            h.session.handle_frame_with(&f, now, &mut |c| feed(engine, c, now));
                             if let Some(l) = new_up.as_mut() {
                                 l.incoming.recycle(f);
                             }
@@ -412,7 +429,8 @@ pub async fn run(
                 match inc {
                     Some(Incoming::Frame(f)) => {
                         if let Some(r) = core.retiring.as_mut() {
-                            r.session.handle_frame(&f, now);
+                            let engine = &mut core.engine;
+                            r.session.handle_frame_with(&f, now, &mut |c| feed(engine, c, now));
                         }
                     }
                     // Closed, failed or gone: nothing more will come from it.
@@ -799,9 +817,13 @@ impl Core {
         if role == Role::Retiring {
             // Only the chat still arriving on a closing connection matters; the rest is about that socket.
             match ev {
-                session::Event::Chat(m) => self.engine.handle_privmsg(&m, now),
-                session::Event::ClearChat(c) => self.engine.handle_clear_chat(&c, now),
-                session::Event::ClearMsg(c) => self.engine.handle_clear_msg(&c, now),
+                session::Event::Chat(m) => self.engine.handle_chat(&(&m).into(), now),
+                session::Event::ClearChat(c) => {
+                    feed_moderation(&mut self.engine, c.moderation(), now)
+                }
+                session::Event::ClearMsg(c) => {
+                    feed_moderation(&mut self.engine, c.moderation(), now)
+                }
                 other => debug!(?other, "replaced connection: event ignored"),
             }
             return;
@@ -857,9 +879,9 @@ impl Core {
                 self.joined.retain(|c| *c != channel);
                 self.outbox.emit(Event::Parted { channel });
             }
-            session::Event::Chat(m) => self.engine.handle_privmsg(&m, now),
-            session::Event::ClearChat(c) => self.engine.handle_clear_chat(&c, now),
-            session::Event::ClearMsg(c) => self.engine.handle_clear_msg(&c, now),
+            session::Event::Chat(m) => self.engine.handle_chat(&(&m).into(), now),
+            session::Event::ClearChat(c) => feed_moderation(&mut self.engine, c.moderation(), now),
+            session::Event::ClearMsg(c) => feed_moderation(&mut self.engine, c.moderation(), now),
             session::Event::Notice(n) => {
                 info!(channel = ?n.channel, msg_id = ?n.msg_id, text = %n.text, "server notice");
                 let id = n.msg_id.as_deref().unwrap_or("notice");

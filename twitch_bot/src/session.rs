@@ -4,8 +4,10 @@
 //! rate limits) and touches no socket and no clock: the driver feeds it what arrived and the current
 //! [`Instant`], then drains what it must do. Methods come in four kinds, as in `quinn-proto`:
 //!
-//! - `handle_*`: something happened: [`Session::handle_connected`], [`Session::handle_frame`],
-//!   [`Session::handle_timeout`], [`Session::handle_disconnected`];
+//! - `handle_*`: something happened: [`Session::handle_connected`], [`Session::handle_frame`]
+//!   (or [`Session::handle_frame_with`], which hands chat to a callback as the ChatPlay engine's
+//!   transport-neutral [`ChatInput`] instead of queuing it as events), [`Session::handle_timeout`],
+//!   [`Session::handle_disconnected`];
 //! - requests: [`Session::join`], [`Session::part`], [`Session::say`], [`Session::reply`];
 //! - `poll_*`: what to do now: [`Session::poll_transmit`] (a line to send as one WebSocket text frame),
 //!   [`Session::poll_timeout`] (when to call `handle_timeout`), [`Session::poll_event`] (what happened);
@@ -71,9 +73,11 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::chatplay::{ChatMessage, Moderation};
+use crate::irc::chat::chat_message;
 use crate::irc::{
-    CapKind, ChatRefusal, ClearChat, ClearMsg, Notice, Numeric, ParseError, Privmsg, ServerMessage,
-    parse_line, split_frame,
+    CapKind, ChatRefusal, ClearChat, ClearMsg, Notice, Numeric, ParseError, Privmsg, RawLine,
+    ServerMessage, split_frame,
 };
 use crate::rate_limit::{
     ChatLimiter, ChatStatus, JoinBudget, RateLimitConfig, Refusal, SendError, normalize_channel,
@@ -196,6 +200,16 @@ pub enum SessionState {
     LoggedIn,
     /// Login refused: final. Do not reconnect with the same token.
     AuthFailed,
+}
+
+/// Chat as [`Session::handle_frame_with`] hands it on: the ChatPlay engine's transport-neutral
+/// input, borrowed from the frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatInput<'a> {
+    /// A `PRIVMSG`.
+    Message(ChatMessage<'a>),
+    /// A `CLEARCHAT` or `CLEARMSG` (not a backlog replay).
+    Moderation(Moderation<'a>),
 }
 
 /// Something the driver or the application should know. Drain with [`Session::poll_event`].
@@ -527,6 +541,44 @@ impl Session {
 
     /// A WebSocket text frame arrived (one or more lines).
     pub fn handle_frame(&mut self, frame: &str, now: Instant) {
+        self.handle_frame_inner(frame, now, None);
+    }
+
+    /// As [`Session::handle_frame`], but chat goes to `chat` as it is read, in line order, as
+    /// the ChatPlay engine's transport-neutral input: each `PRIVMSG` as a [`ChatMessage`] built
+    /// straight from the line (borrowing from `frame`, without the [`Privmsg`] and its lists),
+    /// each `CLEARCHAT`/`CLEARMSG` as a [`Moderation`] (none for a backlog replay). No
+    /// [`Event::Chat`], [`Event::ClearChat`] or [`Event::ClearMsg`] is queued; everything else
+    /// is as with `handle_frame`. This is the bot's hot path: a line of chat costs no copy.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use twitch_bot::session::{ChatInput, Session, SessionConfig};
+    /// let mut session = Session::new(SessionConfig::anonymous());
+    /// session.handle_connected(Instant::now());
+    /// let mut texts = Vec::new();
+    /// session.handle_frame_with(
+    ///     "@id=1;user-id=7 :ann!ann@ann.tmi.twitch.tv PRIVMSG #chan :UP\r\nPING :x",
+    ///     Instant::now(),
+    ///     &mut |input| if let ChatInput::Message(m) = input { texts.push(m.text.into_owned()) },
+    /// );
+    /// assert_eq!(texts, ["UP"]);
+    /// ```
+    pub fn handle_frame_with(
+        &mut self,
+        frame: &str,
+        now: Instant,
+        chat: &mut dyn FnMut(ChatInput<'_>),
+    ) {
+        self.handle_frame_inner(frame, now, Some(chat));
+    }
+
+    fn handle_frame_inner(
+        &mut self,
+        frame: &str,
+        now: Instant,
+        mut chat: Option<&mut dyn FnMut(ChatInput<'_>)>,
+    ) {
         self.now = Some(now);
         if self.state == SessionState::Disconnected || self.state == SessionState::AuthFailed {
             tracing::debug!("frame ignored: no live session");
@@ -534,21 +586,50 @@ impl Session {
         }
         self.last_received = Some(now);
         for line in split_frame(frame) {
-            match parse_line(line) {
-                Ok(message) => self.handle_message(message, now),
-                Err(error) => {
-                    tracing::warn!(%error, "unparsable line skipped");
-                    self.events.push_back(Event::InvalidLine {
-                        line: line.chars().take(200).collect(),
-                        error,
-                    });
-                }
+            if let Err(error) = self.handle_line(line, now, chat.as_deref_mut()) {
+                tracing::warn!(%error, "unparsable line skipped");
+                self.events.push_back(Event::InvalidLine {
+                    line: line.chars().take(200).collect(),
+                    error,
+                });
             }
             if self.state == SessionState::AuthFailed {
                 break;
             }
         }
         self.schedule(now);
+    }
+
+    fn handle_line(
+        &mut self,
+        line: &str,
+        now: Instant,
+        chat: Option<&mut (dyn FnMut(ChatInput<'_>) + '_)>,
+    ) -> Result<(), ParseError> {
+        let raw = RawLine::parse(line)?;
+        let Some(chat) = chat else {
+            self.handle_message(ServerMessage::try_from(&raw)?, now);
+            return Ok(());
+        };
+        if raw.verb.eq_ignore_ascii_case("PRIVMSG") {
+            chat(ChatInput::Message(chat_message(&raw)?));
+            return Ok(());
+        }
+        match ServerMessage::try_from(&raw)? {
+            ServerMessage::ClearChat(c) => {
+                self.note_clear_chat(&c, now);
+                if let Some(m) = c.moderation() {
+                    chat(ChatInput::Moderation(m));
+                }
+            }
+            ServerMessage::ClearMsg(c) => {
+                if let Some(m) = c.moderation() {
+                    chat(ChatInput::Moderation(m));
+                }
+            }
+            other => self.handle_message(other, now),
+        }
+        Ok(())
     }
 
     /// A timer set from [`Session::poll_timeout`] fired (calling it early or late is harmless).
@@ -938,24 +1019,27 @@ impl Session {
             }
             ServerMessage::Privmsg(msg) => self.events.push_back(Event::Chat(msg)),
             ServerMessage::ClearChat(c) => {
-                if !self.anonymous
-                    && !c.historical
-                    && c.target_login.as_deref() == Some(self.nick.as_str())
-                {
-                    // We were timed out or banned: stop sending there instead of burning the budget.
-                    let (reason, until) = match c.ban_duration_secs {
-                        Some(secs) => (
-                            format!("the bot is timed out for {secs} s"),
-                            now.checked_add(Duration::from_secs(secs)),
-                        ),
-                        None => ("the bot is banned in this channel".to_owned(), None),
-                    };
-                    self.block_chat(&c.channel.clone(), reason, until);
-                }
+                self.note_clear_chat(&c, now);
                 self.events.push_back(Event::ClearChat(c));
             }
             ServerMessage::ClearMsg(c) => self.events.push_back(Event::ClearMsg(c)),
             other => self.events.push_back(Event::Message(other)),
+        }
+    }
+
+    /// A CLEARCHAT naming the bot: we were timed out or banned, so stop sending there instead
+    /// of burning the budget.
+    fn note_clear_chat(&mut self, c: &ClearChat, now: Instant) {
+        if !self.anonymous && !c.historical && c.target_login.as_deref() == Some(self.nick.as_str())
+        {
+            let (reason, until) = match c.ban_duration_secs {
+                Some(secs) => (
+                    format!("the bot is timed out for {secs} s"),
+                    now.checked_add(Duration::from_secs(secs)),
+                ),
+                None => ("the bot is banned in this channel".to_owned(), None),
+            };
+            self.block_chat(&c.channel, reason, until);
         }
     }
 

@@ -8,7 +8,7 @@ use tracing::{debug, info, warn};
 use super::Core;
 use super::link::Role;
 use super::timers::tally_event;
-use crate::chatplay;
+use crate::chatplay::{self, Engine, Moderation};
 use crate::events::{Control, Event, Tally};
 use crate::lifecycle::{BotError, ConnectionState};
 use crate::session;
@@ -85,9 +85,13 @@ impl Core {
         if role == Role::Retiring {
             // Only the chat still arriving on a closing connection matters; the rest is about that socket.
             match ev {
-                session::Event::Chat(m) => self.engine.handle_privmsg(&m, now),
-                session::Event::ClearChat(c) => self.engine.handle_clear_chat(&c, now),
-                session::Event::ClearMsg(c) => self.engine.handle_clear_msg(&c, now),
+                session::Event::Chat(m) => self.engine.handle_chat(&(&m).into(), now),
+                session::Event::ClearChat(c) => {
+                    feed_moderation(&mut self.engine, c.moderation(), now)
+                }
+                session::Event::ClearMsg(c) => {
+                    feed_moderation(&mut self.engine, c.moderation(), now)
+                }
                 other => debug!(?other, "replaced connection: event ignored"),
             }
             return;
@@ -143,9 +147,9 @@ impl Core {
                 self.joined.retain(|c| *c != channel);
                 self.outbox.emit(Event::Parted { channel });
             }
-            session::Event::Chat(m) => self.engine.handle_privmsg(&m, now),
-            session::Event::ClearChat(c) => self.engine.handle_clear_chat(&c, now),
-            session::Event::ClearMsg(c) => self.engine.handle_clear_msg(&c, now),
+            session::Event::Chat(m) => self.engine.handle_chat(&(&m).into(), now),
+            session::Event::ClearChat(c) => feed_moderation(&mut self.engine, c.moderation(), now),
+            session::Event::ClearMsg(c) => feed_moderation(&mut self.engine, c.moderation(), now),
             session::Event::Notice(n) => {
                 info!(channel = ?n.channel, msg_id = ?n.msg_id, text = %n.text, "server notice");
                 let id = n.msg_id.as_deref().unwrap_or("notice");
@@ -271,5 +275,20 @@ impl Core {
                 args: c.args,
             }),
         }
+    }
+}
+
+/// Chat read by [`Session::handle_frame_with`](session::Session::handle_frame_with), into the
+/// engine as it arrives.
+pub(super) fn feed(engine: &mut Engine, input: session::ChatInput<'_>, now: Instant) {
+    match input {
+        session::ChatInput::Message(m) => engine.handle_chat(&m, now),
+        session::ChatInput::Moderation(m) => engine.handle_moderation(&m, now),
+    }
+}
+
+fn feed_moderation(engine: &mut Engine, action: Option<Moderation<'_>>, now: Instant) {
+    if let Some(action) = action {
+        engine.handle_moderation(&action, now);
     }
 }

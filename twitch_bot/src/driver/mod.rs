@@ -2,7 +2,7 @@
 //! [`Session`] and the ChatPlay [`Engine`].
 //!
 //! ```text
-//!  websockets reader task ──OnMessage(&str)──► bounded inbox (a batch) ──► Session::handle_frame
+//!  websockets reader task ──OnMessage(&str)──► bounded inbox (a batch) ──► Session::handle_frame_with
 //!                                                                            │ poll_event
 //!  game (stdin / Bot) ──► request channel ──► driver ◄───────────────────────┘
 //!                                               │ Engine::handle_* / poll_event
@@ -233,7 +233,8 @@ pub async fn run(
                 let now = Instant::now();
                 match inc {
                     Some(Incoming::Frame(f)) => {
-                        core.session.handle_frame(&f, now);
+                        let engine = &mut core.engine;
+                        core.session.handle_frame_with(&f, now, &mut |c| dispatch::feed(engine, c, now));
                         if let Some(l) = up.as_mut() {
                             l.incoming.recycle(f);
                         }
@@ -261,7 +262,8 @@ pub async fn run(
                 if let Some(h) = core.handover.as_mut() {
                     match inc {
                         Some(Incoming::Frame(f)) => {
-                            h.session.handle_frame(&f, now);
+                            let engine = &mut core.engine;
+                            h.session.handle_frame_with(&f, now, &mut |c| dispatch::feed(engine, c, now));
                             if let Some(l) = new_up.as_mut() {
                                 l.incoming.recycle(f);
                             }
@@ -275,7 +277,8 @@ pub async fn run(
                 match inc {
                     Some(Incoming::Frame(f)) => {
                         if let Some(r) = core.retiring.as_mut() {
-                            r.session.handle_frame(&f, now);
+                            let engine = &mut core.engine;
+                            r.session.handle_frame_with(&f, now, &mut |c| dispatch::feed(engine, c, now));
                         }
                     }
                     // Closed, failed or gone: nothing more will come from it.

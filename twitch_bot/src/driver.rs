@@ -121,6 +121,9 @@ pub struct Settings {
     pub token: Option<Token>,
     /// Where to send the engine's keyword table once it exists (for [`crate::bot::Bot::keywords`]).
     pub keywords_to: Option<std::sync::mpsc::SyncSender<chatplay::Keywords>>,
+    /// A managed token (refreshed while the bot runs): taken at every connect instead of `token`, and told
+    /// about refused logins (see [`crate::auth::source`]).
+    pub tokens: Option<crate::auth::TokenSource>,
 }
 
 /// An open WebSocket and what its handlers feed.
@@ -319,6 +322,8 @@ pub async fn run(
     let mut new_connecting: Option<JoinHandle<Result<Link, websockets::Error>>> = None;
     let mut new_up: Option<Link> = None;
     let mut old: Option<Link> = None;
+    let token_source = core.settings.tokens.clone();
+    let mut token_changes = token_source.as_ref().map(|t| t.subscribe());
 
     loop {
         let now = Instant::now();
@@ -353,12 +358,20 @@ pub async fn run(
                 Some(Request::Control(c)) => core.handle_control(c, Instant::now()),
             },
             () = core.outbox.room(), if core.outbox.is_pending() => core.outbox.flush(),
+            Ok(()) = async { token_changes.as_mut().expect("guarded").changed().await }, if token_changes.is_some() => {
+                if let Some(why) = token_source.as_ref().and_then(|t| t.fatal()) {
+                    core.fatal = Some(BotError::AuthFailed(why));
+                }
+            }
             res = async { connecting.as_mut().expect("guarded").await }, if connecting.is_some() => {
                 connecting = None;
                 let now = Instant::now();
                 match res {
                     Ok(Ok(l)) => {
                         info!(server = %core.settings.config.connection.server, "WebSocket open; logging in");
+                        if let Some(t) = &token_source {
+                            core.session.set_token(session::Secret::new(t.current().secret()));
+                        }
                         core.session.handle_connected(now);
                         up = Some(l);
                     }
@@ -439,7 +452,12 @@ pub async fn run(
                     old = None;
                 }
                 core.engine_timers(now);
-                if retry_at.is_some_and(|t| t <= now) {
+                if retry_at.is_some_and(|t| t <= now)
+                    && token_source.as_ref().is_some_and(|t| t.refresh_pending(now))
+                {
+                    // Log in with the token being refreshed, not the one it replaces.
+                    retry_at = Some(now + Duration::from_millis(50));
+                } else if retry_at.is_some_and(|t| t <= now) {
                     retry_at = None;
                     core.set_state(if core.backoff.attempt() == 0 {
                         ConnectionState::Connecting
@@ -568,7 +586,11 @@ fn live_tally_timers(config: &Config) -> Vec<LiveTallyTimer> {
 
 fn session_config(settings: &Settings) -> session::SessionConfig {
     let connection = &settings.config.connection;
-    let mut c = match (&connection.nick, &settings.token) {
+    let token = match &settings.tokens {
+        Some(t) => Some(t.current()),
+        None => settings.token.clone(),
+    };
+    let mut c = match (&connection.nick, &token) {
         (Some(nick), token) => session::SessionConfig::new(
             nick.clone(),
             token.as_ref().map(|t| session::Secret::new(t.secret())),
@@ -819,6 +841,9 @@ impl Core {
                     self.backoff.handle_connected(now);
                 }
                 self.set_state(ConnectionState::Connected);
+                if let Some(t) = &self.settings.tokens {
+                    t.handle_logged_in();
+                }
                 self.outbox.emit(Event::Connected { server });
             }
             session::Event::CapabilitiesDenied { capabilities } => {
@@ -903,6 +928,24 @@ impl Core {
                     _ => {
                         self.drop_link.get_or_insert_with(|| reason.to_owned());
                     }
+                }
+            }
+            session::Event::AuthFailed { reason } if self.settings.tokens.is_some() => {
+                let tokens = self.settings.tokens.as_ref().expect("guarded");
+                match tokens.handle_auth_failure(&reason, now) {
+                    Ok(()) => {
+                        warn!(%reason, "login refused; refreshing the token and trying once more");
+                        let why = format!("login refused (\"{reason}\"); reconnecting with a refreshed token");
+                        match self.handover.as_mut() {
+                            Some(h) if role == Role::Handover => {
+                                h.broken.get_or_insert(why);
+                            }
+                            _ => {
+                                self.drop_link.get_or_insert(why);
+                            }
+                        }
+                    }
+                    Err(message) => self.fatal = Some(BotError::AuthFailed(message)),
                 }
             }
             session::Event::AuthFailed { reason } => {
@@ -1044,6 +1087,7 @@ mod tests {
             config,
             token: None,
             keywords_to: None,
+            tokens: None,
         };
         let session = Session::new(session_config(&settings));
         let engine = Engine::new(settings.config.engine_config(session.nick())).unwrap();

@@ -81,6 +81,7 @@
 //!   environment and never logged: [`config::Token`] masks it, and the program's log writer blanks every
 //!   registered secret, even in dependencies' trace output ([`secret`]).
 
+pub mod auth;
 pub mod backoff;
 pub mod bot;
 pub mod chatplay;

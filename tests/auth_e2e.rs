@@ -78,7 +78,7 @@ fn stdout_lines(bot: &BotProcess) -> Vec<String> {
 /// Waits for `login`'s "enter the code: XXXX" line and returns the code.
 async fn user_code(bot: &mut BotProcess) -> String {
     let e = bot
-        .wait_event(T, |e| {
+        .wait_event("the user code line", T, |e| {
             e["type"] == "__not_json__"
                 && e["line"]
                     .as_str()
@@ -186,7 +186,8 @@ async fn device_login_after_three_polls_then_whoami_then_logout() {
 }
 
 /// Starts a chat mock that checks tokens at `id`, and a bot using the stored tokens in `file`.
-async fn start_bot(id: &MockId, file: &Path, vote: bool) -> (MockTwitch, BotProcess) {
+/// `log`: the bot's `RUST_LOG`.
+async fn start_bot(id: &MockId, file: &Path, vote: bool, log: &str) -> (MockTwitch, BotProcess) {
     let server = MockTwitch::start(MockOptions {
         token_check: Some(id.token_check()),
         ..MockOptions::default()
@@ -202,6 +203,7 @@ async fn start_bot(id: &MockId, file: &Path, vote: bool) -> (MockTwitch, BotProc
     }
     let bot = BotProcess::launch(Launch {
         config_text: Some(cfg.to_toml() + &auth_toml(id, file)),
+        env: vec![("RUST_LOG".into(), log.into())],
         ..Launch::default()
     })
     .await
@@ -233,7 +235,7 @@ async fn tokens_expiring_every_3s_are_refreshed_while_a_round_runs_across_a_reco
     let file = dir.path().join("tokens.json");
     let (access0, refresh0) = id.issue(&["chat:read", "chat:edit"]);
     write_store(&file, &id, &access0, &refresh0, 0o600);
-    let (server, mut bot) = start_bot(&id, &file, true).await;
+    let (server, mut bot) = start_bot(&id, &file, true, "info").await;
     bot.wait_type("joined", T, |e| e["channel"] == CHANNEL)
         .await
         .expect("the bot logs in with the stored token and joins");
@@ -245,15 +247,15 @@ async fn tokens_expiring_every_3s_are_refreshed_while_a_round_runs_across_a_reco
     let options = ["up", "down", "left", "right"];
     let mut expected = std::collections::BTreeMap::<&str, u64>::new();
     let mut voter = 0u32;
-    let mut ballot = |expected: &mut std::collections::BTreeMap<&str, u64>| {
-        voter += 1;
-        let choice = options[(voter as usize * 7) % 4];
+    let ballot = |voter: &mut u32, expected: &mut std::collections::BTreeMap<&'static str, u64>| {
+        *voter += 1;
+        let choice = options[(*voter as usize * 7) % 4];
         *expected.entry(choice).or_default() += 1;
-        (format!("viewer{voter}"), format!("{}", 5000 + voter), choice)
+        (format!("viewer{voter}"), format!("{}", 5000 + *voter), choice)
     };
     // Chat keeps flowing while the token is refreshed three times.
     while id.counts().refreshes < 3 {
-        let (user, uid, choice) = ballot(&mut expected);
+        let (user, uid, choice) = ballot(&mut voter, &mut expected);
         server.send_chat(CHANNEL, &user, &uid, choice).await.unwrap();
         sync(&server, &format!("s{voter}")).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -274,13 +276,13 @@ async fn tokens_expiring_every_3s_are_refreshed_while_a_round_runs_across_a_reco
         .await
         .expect("the bot re-joins after the drop");
     for _ in 0..5 {
-        let (user, uid, choice) = ballot(&mut expected);
+        let (user, uid, choice) = ballot(&mut voter, &mut expected);
         server.send_chat(CHANNEL, &user, &uid, choice).await.unwrap();
     }
     sync(&server, "after-reconnect").await;
     let refreshed = id.counts().refreshes;
     until("one more refresh after the reconnect", || id.counts().refreshes > refreshed).await;
-    let (user, uid, choice) = ballot(&mut expected);
+    let (user, uid, choice) = ballot(&mut voter, &mut expected);
     server.send_chat(CHANNEL, &user, &uid, choice).await.unwrap();
     sync(&server, "last").await;
 
@@ -322,7 +324,9 @@ async fn a_refresh_token_rejected_while_running_ends_the_bot_with_exit_2() {
     let file = dir.path().join("tokens.json");
     let (a, r) = id.issue(&["chat:read", "chat:edit"]);
     write_store(&file, &id, &a, &r, 0o600);
-    let (_server, mut bot) = start_bot(&id, &file, false).await;
+    // At trace level: every dependency's output too (hyper, reqwest, rustls, tungstenite) must be free of
+    // the tokens.
+    let (_server, mut bot) = start_bot(&id, &file, false, "trace").await;
     bot.wait_type("joined", T, |e| e["channel"] == CHANNEL)
         .await
         .unwrap();
@@ -334,6 +338,7 @@ async fn a_refresh_token_rejected_while_running_ends_the_bot_with_exit_2() {
     assert!(err.contains("Invalid refresh token"), "{err}");
     assert!(err.contains("twitch_bot login"), "{err}");
     assert_eq!(id.counts().refused_refreshes, 1, "no refresh loop: {:?}", id.counts());
+    assert!(err.contains("PASS oauth:***"), "trace shows the blanked PASS line");
     assert_no_secret(&id, &bot);
 }
 

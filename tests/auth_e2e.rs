@@ -112,7 +112,10 @@ fn assert_no_secret(id: &MockId, bot: &BotProcess) {
     for (a, r) in id.issued() {
         for secret in [a, r] {
             assert!(!stdout.contains(&secret), "a token leaked to stdout");
-            assert!(!stderr.contains(&secret), "a token leaked to stderr:\n{stderr}");
+            assert!(
+                !stderr.contains(&secret),
+                "a token leaked to stderr:\n{stderr}"
+            );
         }
     }
 }
@@ -123,7 +126,10 @@ fn mode_of(path: &Path) -> u32 {
 }
 
 fn tmp() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("e2e-auth").tempdir().unwrap()
+    tempfile::Builder::new()
+        .prefix("e2e-auth")
+        .tempdir()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,9 +148,9 @@ async fn device_login_after_three_polls_then_whoami_then_logout() {
     .unwrap();
     let code = user_code(&mut login).await;
     assert!(
-        stdout_lines(&login)
-            .iter()
-            .any(|l| l.contains(&format!("https://www.twitch.tv/activate?public=true&device-code={code}"))),
+        stdout_lines(&login).iter().any(|l| l.contains(&format!(
+            "https://www.twitch.tv/activate?public=true&device-code={code}"
+        ))),
         "the verification URL is printed: {:?}",
         stdout_lines(&login)
     );
@@ -153,7 +159,11 @@ async fn device_login_after_three_polls_then_whoami_then_logout() {
     assert!(id.approve(&code));
     let status = login.wait_exit(T).await.unwrap();
     assert_eq!(status.code(), Some(0), "stderr:\n{}", login.stderr());
-    assert_eq!(id.counts().slow_downs, 0, "the bot polled faster than `interval`");
+    assert_eq!(
+        id.counts().slow_downs,
+        0,
+        "the bot polled faster than `interval`"
+    );
     assert!(id.polls_for(&code) == 0, "the code was redeemed");
 
     let stored: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
@@ -171,7 +181,10 @@ async fn device_login_after_three_polls_then_whoami_then_logout() {
     let (code_w, out, err) = run_cli(&config, &["whoami"]).await;
     assert_eq!(code_w, Some(0), "{err}");
     let out = out.join("\n");
-    assert!(out.contains("login: authbot") && out.contains("scopes: chat:read chat:edit"), "{out}");
+    assert!(
+        out.contains("login: authbot") && out.contains("scopes: chat:read chat:edit"),
+        "{out}"
+    );
 
     let (code_l, out, err) = run_cli(&config, &["logout"]).await;
     assert_eq!(code_l, Some(0), "{err}");
@@ -251,15 +264,27 @@ async fn tokens_expiring_every_3s_are_refreshed_while_a_round_runs_across_a_reco
         *voter += 1;
         let choice = options[(*voter as usize * 7) % 4];
         *expected.entry(choice).or_default() += 1;
-        (format!("viewer{voter}"), format!("{}", 5000 + *voter), choice)
+        (
+            format!("viewer{voter}"),
+            format!("{}", 5000 + *voter),
+            choice,
+        )
     };
     // Chat keeps flowing while the token is refreshed three times.
     while id.counts().refreshes < 3 {
         let (user, uid, choice) = ballot(&mut voter, &mut expected);
-        server.send_chat(CHANNEL, &user, &uid, choice).await.unwrap();
+        server
+            .send_chat(CHANNEL, &user, &uid, choice)
+            .await
+            .unwrap();
         sync(&server, &format!("s{voter}")).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert!(voter < 2000, "no three refreshes: {:?}\n{}", id.counts(), bot.stderr());
+        assert!(
+            voter < 2000,
+            "no three refreshes: {:?}\n{}",
+            id.counts(),
+            bot.stderr()
+        );
     }
     // The file follows every rotation: it holds the newest refresh token.
     until("the rotated token stored", || {
@@ -277,13 +302,22 @@ async fn tokens_expiring_every_3s_are_refreshed_while_a_round_runs_across_a_reco
         .expect("the bot re-joins after the drop");
     for _ in 0..5 {
         let (user, uid, choice) = ballot(&mut voter, &mut expected);
-        server.send_chat(CHANNEL, &user, &uid, choice).await.unwrap();
+        server
+            .send_chat(CHANNEL, &user, &uid, choice)
+            .await
+            .unwrap();
     }
     sync(&server, "after-reconnect").await;
     let refreshed = id.counts().refreshes;
-    until("one more refresh after the reconnect", || id.counts().refreshes > refreshed).await;
+    until("one more refresh after the reconnect", || {
+        id.counts().refreshes > refreshed
+    })
+    .await;
     let (user, uid, choice) = ballot(&mut voter, &mut expected);
-    server.send_chat(CHANNEL, &user, &uid, choice).await.unwrap();
+    server
+        .send_chat(CHANNEL, &user, &uid, choice)
+        .await
+        .unwrap();
     sync(&server, "last").await;
 
     bot.send_op(&json!({"op": "stop_vote", "vote": "move"}))
@@ -291,7 +325,11 @@ async fn tokens_expiring_every_3s_are_refreshed_while_a_round_runs_across_a_reco
         .unwrap();
     let closed = bot.wait_type("vote_closed", T, |_| true).await.unwrap();
     assert_eq!(closed["round"], 1, "one round across everything: {closed}");
-    assert_eq!(closed["voters"], u64::from(voter), "every ballot counted: {closed}");
+    assert_eq!(
+        closed["voters"],
+        u64::from(voter),
+        "every ballot counted: {closed}"
+    );
     let want: serde_json::Map<String, Value> = expected
         .iter()
         .map(|(k, v)| (k.to_string(), json!(v)))
@@ -300,14 +338,20 @@ async fn tokens_expiring_every_3s_are_refreshed_while_a_round_runs_across_a_reco
 
     let counts = id.counts();
     assert_eq!(counts.refused_refreshes, 0, "{counts:?}");
-    assert_eq!(counts.refused_logins, 0, "a login presented a stale token: {counts:?}");
+    assert_eq!(
+        counts.refused_logins, 0,
+        "a login presented a stale token: {counts:?}"
+    );
     assert_eq!(counts.accepted_logins, 2, "{counts:?}");
     assert!(counts.validations >= 1, "validated at start: {counts:?}");
     // The second login presented a token issued by a refresh, not the one read at start.
     let passes = server.lines_with_command("PASS");
     assert_eq!(passes.len(), 2, "{passes:?}");
     assert!(passes[0].2.ends_with(&access0));
-    assert!(!passes[1].2.ends_with(&access0), "the reconnect reused the start token");
+    assert!(
+        !passes[1].2.ends_with(&access0),
+        "the reconnect reused the start token"
+    );
     assert_no_secret(&id, &bot);
     assert!(!bot.stderr().contains("panicked"));
 }
@@ -337,8 +381,16 @@ async fn a_refresh_token_rejected_while_running_ends_the_bot_with_exit_2() {
     let err = bot.stderr();
     assert!(err.contains("Invalid refresh token"), "{err}");
     assert!(err.contains("twitch_bot login"), "{err}");
-    assert_eq!(id.counts().refused_refreshes, 1, "no refresh loop: {:?}", id.counts());
-    assert!(err.contains("PASS oauth:***"), "trace shows the blanked PASS line");
+    assert_eq!(
+        id.counts().refused_refreshes,
+        1,
+        "no refresh loop: {:?}",
+        id.counts()
+    );
+    assert!(
+        err.contains("PASS oauth:***"),
+        "trace shows the blanked PASS line"
+    );
     assert_no_secret(&id, &bot);
 }
 
@@ -354,7 +406,10 @@ async fn corrupt_and_world_readable_stores_are_refused() {
     for args in [&[][..], &["whoami"][..]] {
         let (code, _, err) = run_cli(&config, args).await;
         assert_eq!(code, Some(2), "{args:?}: {err}");
-        assert!(err.contains("is corrupt") && err.contains(&file.display().to_string()), "{err}");
+        assert!(
+            err.contains("is corrupt") && err.contains(&file.display().to_string()),
+            "{err}"
+        );
         assert!(!err.contains("panicked"), "{err}");
     }
 
@@ -362,7 +417,10 @@ async fn corrupt_and_world_readable_stores_are_refused() {
     write_store(&file, &id, &a, &r, 0o644);
     let (code, _, err) = run_cli(&config, &[]).await;
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("mode 644") && err.contains("chmod 600"), "{err}");
+    assert!(
+        err.contains("mode 644") && err.contains("chmod 600"),
+        "{err}"
+    );
     assert!(!err.contains(&a) && !err.contains(&r), "{err}");
 
     // Another app's file.
@@ -403,7 +461,8 @@ async fn concurrent_logins_never_leave_a_broken_file() {
         let status = b.wait_exit(T).await.unwrap();
         assert_eq!(status.code(), Some(0), "{}", b.stderr());
     }
-    let stored: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).expect("a whole JSON file");
+    let stored: Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).expect("a whole JSON file");
     let access = stored["access_token"].as_str().unwrap();
     assert!(id.issued().iter().any(|(a, _)| a == access));
     assert_eq!(mode_of(&file), 0o600);

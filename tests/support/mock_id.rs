@@ -182,7 +182,9 @@ impl Drop for MockId {
 
 impl std::fmt::Debug for MockId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockId").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("MockId")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -204,7 +206,9 @@ impl MockId {
                 let acceptor = acceptor.clone();
                 let s = s.clone();
                 tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
                     let service = hyper::service::service_fn(move |req| {
                         let s = s.clone();
                         async move { Ok::<_, std::convert::Infallible>(handle(&s, req).await) }
@@ -322,8 +326,10 @@ fn new_authorization(st: &mut State, scopes: Vec<String>) -> Grant {
 fn issue_tokens(shared: &Shared, st: &mut State, g: Grant) -> (String, String) {
     let access = shared.random(30);
     let refresh = shared.random(50);
-    st.access
-        .insert(access.clone(), (g.clone(), Instant::now() + shared.opts.lifetime));
+    st.access.insert(
+        access.clone(),
+        (g.clone(), Instant::now() + shared.opts.lifetime),
+    );
     st.refresh.insert(refresh.clone(), g);
     st.issued.push((access.clone(), refresh.clone()));
     (access, refresh)
@@ -342,8 +348,10 @@ fn tokens_json(shared: &Shared, access: &str, refresh: &str, g: &Grant) -> serde
 fn reply(status: u16, body: serde_json::Value) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut()
-        .insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -374,7 +382,10 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>
             }
             let device_code = shared.random(40);
             let user_code = shared.random(8).to_ascii_uppercase();
-            let scopes = field("scopes").split_whitespace().map(str::to_owned).collect();
+            let scopes = field("scopes")
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
             shared.lock().devices.insert(
                 device_code.clone(),
                 Device {

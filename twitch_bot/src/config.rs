@@ -550,9 +550,10 @@ impl Validator<'_> {
             }
             commands.push(command);
         }
-        let (auth, twitch) = crate::auth::config::validate(raw.auth, raw.twitch, |span, key, message| {
-            self.err(span, key, message)
-        })?;
+        let (auth, twitch) =
+            crate::auth::config::validate(raw.auth, raw.twitch, |span, key, message| {
+                self.err(span, key, message)
+            })?;
         Ok(Config {
             connection,
             votes,

@@ -935,7 +935,9 @@ impl Core {
                 match tokens.handle_auth_failure(&reason, now) {
                     Ok(()) => {
                         warn!(%reason, "login refused; refreshing the token and trying once more");
-                        let why = format!("login refused (\"{reason}\"); reconnecting with a refreshed token");
+                        let why = format!(
+                            "login refused (\"{reason}\"); reconnecting with a refreshed token"
+                        );
                         match self.handover.as_mut() {
                             Some(h) if role == Role::Handover => {
                                 h.broken.get_or_insert(why);

@@ -81,7 +81,12 @@ struct Cli {
     command: Option<Command>,
 
     /// The TOML config file (see config/bot.toml for every key, commented).
-    #[arg(long, value_name = "FILE", default_value = "config/bot.toml", global = true)]
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "config/bot.toml",
+        global = true
+    )]
     config: PathBuf,
 
     /// Run the demo: an embedded Twitch-like chat server on 127.0.0.1 with simulated viewers; the bot connects
@@ -237,8 +242,10 @@ fn main() -> ExitCode {
                 Some(n) if cli.demo =>
                     format!("logged in as {n} (the demo server's built-in token)"),
                 Some(n) => match managed.as_ref().map(|m| m.source.origin()) {
-                    Some(twitch_bot::auth::source::Origin::Store(path)) =>
-                        format!("logged in as {n} (stored token {}, refreshed)", path.display()),
+                    Some(twitch_bot::auth::source::Origin::Store(path)) => format!(
+                        "logged in as {n} (stored token {}, refreshed)",
+                        path.display()
+                    ),
                     _ => format!(
                         "logged in as {n} (token from {})",
                         config.connection.token_env
@@ -290,7 +297,10 @@ fn main() -> ExitCode {
 /// `login`, `logout`, `whoami`: exit 0, or 2 (1 when `[auth] client_id` is missing).
 fn account_command(command: Command, config: &Config) -> ExitCode {
     use twitch_bot::auth::cli::{self, AuthError};
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("twitch_bot: cannot start the runtime: {e}");

@@ -73,7 +73,9 @@ pub async fn login(config: &Config, scopes: Option<Vec<String>>) -> Result<Store
             flow.handle_answer(answer, Instant::now());
             continue;
         }
-        let Some(wake) = flow.poll_timeout() else { break };
+        let Some(wake) = flow.poll_timeout() else {
+            break;
+        };
         if spinner {
             let left = flow.deadline().saturating_duration_since(now).as_secs();
             eprint!(
@@ -100,7 +102,9 @@ pub async fn login(config: &Config, scopes: Option<Vec<String>>) -> Result<Store
     // The grant does not say who approved: ask.
     let v = match client.validate(&tokens.access_token).await {
         ValidateAnswer::Valid(v) => v,
-        ValidateAnswer::Invalid => return Err(AuthError::Refused("the new token did not validate".into())),
+        ValidateAnswer::Invalid => {
+            return Err(AuthError::Refused("the new token did not validate".into()));
+        }
         ValidateAnswer::Unreachable(why) => return Err(HttpError::Unreachable(why).into()),
     };
     let stored = StoredToken::new(client.client_id(), &v.login, &v.user_id, &tokens);
@@ -142,7 +146,9 @@ pub async fn whoami(config: &Config) -> Result<Validation, AuthError> {
             ValidateAnswer::Valid(v) => return Ok(v),
             ValidateAnswer::Unreachable(why) => return Err(HttpError::Unreachable(why).into()),
             ValidateAnswer::Invalid if attempt == 0 => {
-                let Some(r) = t.refresh_token.clone() else { break };
+                let Some(r) = t.refresh_token.clone() else {
+                    break;
+                };
                 match client.refresh(&r).await {
                     http::RefreshAnswer::Granted(tokens) => {
                         t = t.refreshed(&tokens);
@@ -153,13 +159,17 @@ pub async fn whoami(config: &Config) -> Result<Validation, AuthError> {
                             "the token has expired and the refresh token was rejected ({m}): run `twitch_bot login`"
                         )));
                     }
-                    http::RefreshAnswer::Unreachable(why) => return Err(HttpError::Unreachable(why).into()),
+                    http::RefreshAnswer::Unreachable(why) => {
+                        return Err(HttpError::Unreachable(why).into());
+                    }
                 }
             }
             ValidateAnswer::Invalid => break,
         }
     }
-    Err(AuthError::Refused("the stored token is not valid: run `twitch_bot login`".into()))
+    Err(AuthError::Refused(
+        "the stored token is not valid: run `twitch_bot login`".into(),
+    ))
 }
 
 /// The token the bot runs with, when it is managed (refreshed or validated): its source, the login it
@@ -218,7 +228,11 @@ pub fn startup(config: &Config, env_token: Option<&Token>) -> Result<Option<Star
 
 /// The identity-server client and the token store for the configured client id.
 pub fn client_and_store(config: &Config) -> Result<(IdClient, TokenStore), AuthError> {
-    let client_id = config.auth.client_id.as_deref().ok_or(AuthError::NoClientId)?;
+    let client_id = config
+        .auth
+        .client_id
+        .as_deref()
+        .ok_or(AuthError::NoClientId)?;
     let secret = config
         .auth
         .client_secret_env
@@ -246,7 +260,8 @@ pub fn qr_text(text: &str) -> Option<String> {
 mod tests {
     #[test]
     fn qr_code_is_drawn() {
-        let qr = super::qr_text("https://www.twitch.tv/activate?public=true&device-code=ABCDEFGH").unwrap();
+        let qr = super::qr_text("https://www.twitch.tv/activate?public=true&device-code=ABCDEFGH")
+            .unwrap();
         assert!(qr.lines().count() > 10);
         assert!(qr.contains('█') || qr.contains('▀') || qr.contains('▄'));
     }

@@ -150,7 +150,9 @@ fn http_url(
         .or_else(|| url.strip_prefix("http://"));
     match rest {
         Some(rest)
-            if !rest.is_empty() && !rest.starts_with('/') && !rest.contains(char::is_whitespace) =>
+            if !rest.is_empty()
+                && !rest.starts_with('/')
+                && !rest.contains(char::is_whitespace) =>
         {
             Ok(url.to_owned())
         }
@@ -185,7 +187,11 @@ mod tests {
     fn errors_name_line_and_key() {
         for (text, key, line) in [
             ("[auth]\nclient_id = \"a b\"\n", "auth.client_id", 2),
-            ("[auth]\n\nclient_secret_env = \"oauth:abc\"\n", "auth.client_secret_env", 3),
+            (
+                "[auth]\n\nclient_secret_env = \"oauth:abc\"\n",
+                "auth.client_secret_env",
+                3,
+            ),
             ("[twitch]\nid_url = \"ftp://x\"\n", "twitch.id_url", 2),
             ("[twitch]\napi_url = \"https://\"\n", "twitch.api_url", 2),
             ("[auth]\nclient_secret = \"x\"\n", "auth.client_secret", 2),

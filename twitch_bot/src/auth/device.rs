@@ -174,7 +174,11 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(f.poll_timeout(), Some(now));
             assert!(f.poll_request(now));
-            assert_eq!(f.poll_timeout(), None, "nothing while a request is in flight");
+            assert_eq!(
+                f.poll_timeout(),
+                None,
+                "nothing while a request is in flight"
+            );
             assert!(!f.poll_request(now), "one request at a time");
             f.handle_answer(TokenAnswer::Pending, now);
             assert!(!f.poll_request(now + 4 * S));
@@ -182,7 +186,9 @@ mod tests {
         }
         assert!(f.poll_request(now));
         f.handle_answer(TokenAnswer::Granted(tokens()), now);
-        assert!(matches!(f.outcome(), Some(Outcome::Authorized(t)) if t.access_token == "access-token-xyz"));
+        assert!(
+            matches!(f.outcome(), Some(Outcome::Authorized(t)) if t.access_token == "access-token-xyz")
+        );
         assert_eq!(f.polls(), 4);
         assert_eq!(f.poll_timeout(), None);
         assert!(!f.poll_request(now + 100 * S));
@@ -246,7 +252,11 @@ mod tests {
         let t0 = Instant::now();
         let f = DeviceFlow::new(Duration::ZERO, 100 * S, t0);
         assert_eq!(f.interval(), MIN_INTERVAL);
-        let mut f = DeviceFlow::new(Duration::from_secs(1 << 40), Duration::from_secs(1 << 30), t0);
+        let mut f = DeviceFlow::new(
+            Duration::from_secs(1 << 40),
+            Duration::from_secs(1 << 30),
+            t0,
+        );
         assert_eq!(f.interval(), MAX_INTERVAL);
         assert!(f.poll_request(t0));
         f.handle_answer(TokenAnswer::SlowDown, t0);

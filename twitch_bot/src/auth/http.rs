@@ -351,19 +351,18 @@ impl IdClient {
     }
 
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<Answer, String> {
-        self.send(
-            self.http
-                .post(format!("{}/{path}", self.id_url))
-                .form(form),
-        )
-        .await
+        self.send(self.http.post(format!("{}/{path}", self.id_url)).form(form))
+            .await
     }
 
     /// `POST /device`: starts a device-code login for `scopes`.
     pub async fn device(&self, scopes: &[String]) -> Result<DeviceCode, HttpError> {
         let scopes = scopes.join(" ");
         let a = self
-            .post("device", &[("client_id", &self.client_id), ("scopes", &scopes)])
+            .post(
+                "device",
+                &[("client_id", &self.client_id), ("scopes", &scopes)],
+            )
             .await
             .map_err(HttpError::Unreachable)?;
         if a.status != 200 {
@@ -377,7 +376,12 @@ impl IdClient {
         crate::secret::register(&raw.device_code);
         Ok(DeviceCode {
             device_code: raw.device_code,
-            user_code: raw.user_code.chars().filter(|c| !c.is_control()).take(64).collect(),
+            user_code: raw
+                .user_code
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(64)
+                .collect(),
             verification_uri: raw
                 .verification_uri
                 .chars()
@@ -478,7 +482,10 @@ impl IdClient {
     /// `POST /revoke` for `token`. A token the server no longer knows (`Invalid token`) counts as revoked.
     pub async fn revoke(&self, token: &str) -> Result<(), HttpError> {
         let a = self
-            .post("revoke", &[("client_id", &self.client_id), ("token", token)])
+            .post(
+                "revoke",
+                &[("client_id", &self.client_id), ("token", token)],
+            )
             .await
             .map_err(HttpError::Unreachable)?;
         match a.status {

@@ -92,7 +92,10 @@ impl Refresher {
         if self.in_flight.is_some() || self.fatal.is_some() {
             return None;
         }
-        [self.refresh_at, self.validate_at].into_iter().flatten().min()
+        [self.refresh_at, self.validate_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The request to make now, if one is due (a refresh before a validation).
@@ -308,7 +311,10 @@ mod tests {
         assert_eq!(r.poll_job(t0), Some(Job::Validate));
         r.handle_validated(&valid(Some(10)), t0);
         assert_eq!(r.poll_job(t0 + 9 * S), Some(Job::Refresh));
-        r.handle_refreshed(&RefreshAnswer::Rejected("Invalid refresh token".into()), t0 + 9 * S);
+        r.handle_refreshed(
+            &RefreshAnswer::Rejected("Invalid refresh token".into()),
+            t0 + 9 * S,
+        );
         assert!(r.fatal().unwrap().contains("Invalid refresh token"));
         assert_eq!(r.poll_timeout(), None);
         assert_eq!(r.poll_job(t0 + 10_000 * S), None);

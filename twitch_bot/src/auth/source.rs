@@ -101,7 +101,10 @@ impl TokenSource {
                 self.inner.wake.notify_one();
                 Ok(())
             }
-            Err(why) => Err(fatal_message(&s.origin, &format!("the server said \"{server_said}\"; {why}"))),
+            Err(why) => Err(fatal_message(
+                &s.origin,
+                &format!("the server said \"{server_said}\"; {why}"),
+            )),
         }
     }
 
@@ -142,11 +145,7 @@ fn fatal_message(origin: &Origin, why: &str) -> String {
 
 /// Runs `source`'s schedule (refresh, validation) until the source is dropped by everyone else or a fatal
 /// error. `store` receives every rotated token (with `stored` as the record to update).
-pub async fn keep(
-    source: TokenSource,
-    client: IdClient,
-    store: Option<(TokenStore, StoredToken)>,
-) {
+pub async fn keep(source: TokenSource, client: IdClient, store: Option<(TokenStore, StoredToken)>) {
     let mut store = store;
     loop {
         let now = Instant::now();
@@ -170,11 +169,12 @@ pub async fn keep(
         };
         match job {
             Job::Refresh => {
-                let Some(refresh_token) = store.as_ref().and_then(|(_, t)| t.refresh_token.clone()) else {
-                    source
-                        .lock()
-                        .refresher
-                        .handle_refreshed(&RefreshAnswer::Rejected("no refresh token".into()), Instant::now());
+                let Some(refresh_token) = store.as_ref().and_then(|(_, t)| t.refresh_token.clone())
+                else {
+                    source.lock().refresher.handle_refreshed(
+                        &RefreshAnswer::Rejected("no refresh token".into()),
+                        Instant::now(),
+                    );
                     source.bump();
                     continue;
                 };
@@ -227,8 +227,12 @@ pub async fn keep(
                             );
                         }
                     }
-                    ValidateAnswer::Invalid => info!("validation: the access token is no longer valid"),
-                    ValidateAnswer::Unreachable(why) => warn!(%why, "validating the token failed; retrying later"),
+                    ValidateAnswer::Invalid => {
+                        info!("validation: the access token is no longer valid")
+                    }
+                    ValidateAnswer::Unreachable(why) => {
+                        warn!(%why, "validating the token failed; retrying later")
+                    }
                 }
                 let mut s = source.lock();
                 s.refresher.handle_validated(&answer, now);

@@ -80,7 +80,9 @@ impl StoredToken {
             scopes: tokens.scopes.clone(),
             access_token: tokens.access_token.clone(),
             refresh_token: tokens.refresh_token.clone(),
-            expires_at: tokens.expires_in.map(|d| unix_now().saturating_add(d.as_secs())),
+            expires_at: tokens
+                .expires_in
+                .map(|d| unix_now().saturating_add(d.as_secs())),
         }
     }
 
@@ -154,7 +156,11 @@ pub enum StoreError {
 
 /// The platform's config directory for the bot (see the [module docs](self)).
 pub fn config_dir() -> Option<PathBuf> {
-    let non_empty = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty()).map(PathBuf::from);
+    let non_empty = |v: &str| {
+        std::env::var_os(v)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    };
     #[cfg(windows)]
     let base = non_empty("APPDATA");
     #[cfg(target_os = "macos")]
@@ -228,7 +234,10 @@ impl TokenStore {
             }
         }
         if meta.len() > MAX_FILE {
-            return Err(self.corrupt(format!("{} bytes; a token file is at most {MAX_FILE}", meta.len())));
+            return Err(self.corrupt(format!(
+                "{} bytes; a token file is at most {MAX_FILE}",
+                meta.len()
+            )));
         }
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::Read::take(&mut file, MAX_FILE), &mut text)
@@ -237,13 +246,17 @@ impl TokenStore {
                 _ => self.io(e),
             })?;
         // serde_json's messages name a position and an expectation, never the text itself.
-        let t: StoredToken = serde_json::from_str(&text).map_err(|e| self.corrupt(e.to_string()))?;
+        let t: StoredToken =
+            serde_json::from_str(&text).map_err(|e| self.corrupt(e.to_string()))?;
         crate::secret::register(&t.access_token);
         if let Some(r) = &t.refresh_token {
             crate::secret::register(r);
         }
         if t.version != VERSION {
-            return Err(self.corrupt(format!("format version {} (this program reads {VERSION})", t.version)));
+            return Err(self.corrupt(format!(
+                "format version {} (this program reads {VERSION})",
+                t.version
+            )));
         }
         if t.access_token.trim().is_empty() {
             return Err(self.corrupt("empty access_token".into()));
@@ -384,7 +397,11 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(store.path()).unwrap().permissions().mode() & 0o777;
+            let mode = std::fs::metadata(store.path())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
             assert_eq!(mode, 0o600);
         }
         let t2 = t.refreshed(&Tokens {
@@ -398,7 +415,10 @@ mod tests {
         assert_eq!(back.access_token, "store-access-token-2");
         assert_eq!(back.refresh_token.as_deref(), Some("store-refresh-token-1"));
         assert_eq!(back.scopes, t.scopes);
-        let names: Vec<_> = std::fs::read_dir(d.join("sub")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(d.join("sub"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "no temporary file left: {names:?}");
         assert!(!format!("{back:?}").contains("store-access-token"));
         assert!(store.delete().unwrap());
@@ -416,7 +436,14 @@ mod tests {
             let mut f = open_private(&path).unwrap();
             f.write_all(bytes).unwrap();
         };
-        for bytes in [&b""[..], b"{", b"\xff\xfe", b"[]", b"{\"version\":1}", b"null"] {
+        for bytes in [
+            &b""[..],
+            b"{",
+            b"\xff\xfe",
+            b"[]",
+            b"{\"version\":1}",
+            b"null",
+        ] {
             write(bytes);
             let e = store.load().unwrap_err();
             assert!(matches!(e, StoreError::Corrupt { .. }), "{bytes:?}: {e}");
@@ -424,7 +451,10 @@ mod tests {
         }
         store.save(&token("other")).unwrap();
         let e = store.load().unwrap_err();
-        assert!(matches!(e, StoreError::OtherClient { ref found, .. } if found == "other"), "{e}");
+        assert!(
+            matches!(e, StoreError::OtherClient { ref found, .. } if found == "other"),
+            "{e}"
+        );
         assert!(!e.to_string().contains("store-access-token"), "{e}");
         #[cfg(unix)]
         {
@@ -433,7 +463,10 @@ mod tests {
             for mode in [0o644, 0o640, 0o604, 0o660] {
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
                 let e = store.load().unwrap_err();
-                assert!(matches!(e, StoreError::Permissions { mode: m, .. } if m == mode), "{e}");
+                assert!(
+                    matches!(e, StoreError::Permissions { mode: m, .. } if m == mode),
+                    "{e}"
+                );
                 assert!(e.to_string().contains("chmod 600"), "{e}");
             }
         }
@@ -462,7 +495,10 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        let names: Vec<_> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
         let _ = std::fs::remove_dir_all(d);
     }

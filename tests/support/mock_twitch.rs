@@ -103,6 +103,9 @@ pub struct MockOptions {
     pub moderator_channels: Vec<String>,
     /// Channels in slow mode: `(channel, seconds)` (`ROOMSTATE slow=N`, enforced for non-moderators).
     pub slow_mode: Vec<(String, u64)>,
+    /// Accept only logins whose token passes this check (e.g. valid now at the mock identity server);
+    /// others get `NOTICE * :Login authentication failed` and a close.
+    pub token_check: Option<crate::mock_id::TokenCheck>,
     /// The port to listen on; 0 (the default) lets the OS pick. A test that stops a server and
     /// starts another on the same port (an outage) passes the first one's port here.
     pub port: u16,
@@ -119,6 +122,7 @@ impl Default for MockOptions {
             jitter: None,
             moderator_channels: Vec::new(),
             slow_mode: Vec::new(),
+            token_check: None,
             port: 0,
         }
     }
@@ -1388,8 +1392,17 @@ fn try_login(shared: &Shared, conn: &mut Conn, out: &mut Vec<Out>) {
             out.push(Out::Close(1000, String::new()));
             return;
         };
-        if let Some(bad) = &shared.opts.bad_token
-            && bad.trim_start_matches("oauth:") == token
+        let refused = shared
+            .opts
+            .token_check
+            .as_ref()
+            .is_some_and(|check| !check.accepts(token));
+        if refused
+            || shared
+                .opts
+                .bad_token
+                .as_ref()
+                .is_some_and(|bad| bad.trim_start_matches("oauth:") == token)
         {
             out.push(Out::Frame(
                 ":tmi.twitch.tv NOTICE * :Login authentication failed\r\n".to_string(),

@@ -539,6 +539,14 @@ impl Session {
         self.events.push_back(Event::Connected);
     }
 
+    /// Replaces the token sent by the next [`handle_connected`](Self::handle_connected) (a refreshed one).
+    /// Ignored for an anonymous session.
+    pub fn set_token(&mut self, token: Secret) {
+        if !self.anonymous {
+            self.config.token = Some(token);
+        }
+    }
+
     /// A WebSocket text frame arrived (one or more lines).
     pub fn handle_frame(&mut self, frame: &str, now: Instant) {
         self.handle_frame_inner(frame, now, None);

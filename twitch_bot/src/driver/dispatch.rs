@@ -109,6 +109,9 @@ impl Core {
                     self.backoff.handle_connected(now);
                 }
                 self.set_state(ConnectionState::Connected);
+                if let Some(t) = &self.settings.tokens {
+                    t.handle_logged_in();
+                }
                 self.outbox.emit(Event::Connected { server });
             }
             session::Event::CapabilitiesDenied { capabilities } => {
@@ -205,6 +208,26 @@ impl Core {
                     _ => {
                         self.drop_link.get_or_insert_with(|| reason.to_owned());
                     }
+                }
+            }
+            session::Event::AuthFailed { reason } if self.settings.tokens.is_some() => {
+                let tokens = self.settings.tokens.as_ref().expect("guarded");
+                match tokens.handle_auth_failure(&reason, now) {
+                    Ok(()) => {
+                        warn!(%reason, "login refused; refreshing the token and trying once more");
+                        let why = format!(
+                            "login refused (\"{reason}\"); reconnecting with a refreshed token"
+                        );
+                        match self.handover.as_mut() {
+                            Some(h) if role == Role::Handover => {
+                                h.broken.get_or_insert(why);
+                            }
+                            _ => {
+                                self.drop_link.get_or_insert(why);
+                            }
+                        }
+                    }
+                    Err(message) => self.fatal = Some(BotError::AuthFailed(message)),
                 }
             }
             session::Event::AuthFailed { reason } => {

@@ -126,6 +126,9 @@ pub struct Settings {
     pub token: Option<Token>,
     /// Where to send the engine's keyword table once it exists (for [`crate::bot::Bot::keywords`]).
     pub keywords_to: Option<std::sync::mpsc::SyncSender<chatplay::Keywords>>,
+    /// A managed token (refreshed while the bot runs): taken at every connect instead of `token`, and told
+    /// about refused logins (see [`crate::auth::source`]).
+    pub tokens: Option<crate::auth::TokenSource>,
 }
 
 /// The driver's state besides the link.
@@ -190,6 +193,8 @@ pub async fn run(
         retry_at: Some(Instant::now()),
         ..Links::default()
     };
+    let token_source = core.settings.tokens.clone();
+    let mut token_changes = token_source.as_ref().map(|t| t.subscribe());
 
     loop {
         let now = Instant::now();
@@ -216,12 +221,20 @@ pub async fn run(
                 Some(Request::Control(c)) => core.handle_control(c, Instant::now()),
             },
             () = core.outbox.room(), if core.outbox.is_pending() => core.outbox.flush(),
+            Ok(()) = async { token_changes.as_mut().expect("guarded").changed().await }, if token_changes.is_some() => {
+                if let Some(why) = token_source.as_ref().and_then(|t| t.fatal()) {
+                    core.fatal = Some(BotError::AuthFailed(why));
+                }
+            }
             res = async { connecting.as_mut().expect("guarded").await }, if connecting.is_some() => {
                 *connecting = None;
                 let now = Instant::now();
                 match res {
                     Ok(Ok(l)) => {
                         info!(server = %core.settings.config.connection.server, "WebSocket open; logging in");
+                        if let Some(t) = &token_source {
+                            core.session.set_token(session::Secret::new(t.current().secret()));
+                        }
                         core.session.handle_connected(now);
                         *up = Some(l);
                     }
@@ -305,7 +318,12 @@ pub async fn run(
                     *old = None;
                 }
                 core.engine_timers(now);
-                if retry_at.is_some_and(|t| t <= now) {
+                if retry_at.is_some_and(|t| t <= now)
+                    && token_source.as_ref().is_some_and(|t| t.refresh_pending(now))
+                {
+                    // Log in with the token being refreshed, not the one it replaces.
+                    *retry_at = Some(now + Duration::from_millis(50));
+                } else if retry_at.is_some_and(|t| t <= now) {
                     *retry_at = None;
                     core.set_state(if core.backoff.attempt() == 0 {
                         ConnectionState::Connecting
@@ -350,7 +368,11 @@ pub async fn run(
 
 fn session_config(settings: &Settings) -> session::SessionConfig {
     let connection = &settings.config.connection;
-    let mut c = match (&connection.nick, &settings.token) {
+    let token = match &settings.tokens {
+        Some(t) => Some(t.current()),
+        None => settings.token.clone(),
+    };
+    let mut c = match (&connection.nick, &token) {
         (Some(nick), token) => session::SessionConfig::new(
             nick.clone(),
             token.as_ref().map(|t| session::Secret::new(t.secret())),

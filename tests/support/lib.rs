@@ -18,7 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod bot;
-pub mod mock_limits;
 pub mod mock_id;
+pub mod mock_limits;
 pub mod mock_twitch;
 pub mod tls;

@@ -53,10 +53,10 @@ pub async fn login(config: &Config, scopes: Option<Vec<String>>) -> Result<Store
         scopes.join(" "),
         code.expires_in.as_secs().div_ceil(60)
     );
-    if out.is_terminal() {
-        if let Some(qr) = qr_text(&code.verification_uri) {
-            let _ = writeln!(out, "{qr}");
-        }
+    if out.is_terminal()
+        && let Some(qr) = qr_text(&code.verification_uri)
+    {
+        let _ = writeln!(out, "{qr}");
     }
     let _ = out.flush();
     let spinner = std::io::stderr().is_terminal();

@@ -87,6 +87,8 @@ pub enum Request {
     Shutdown,
     /// The control input (stdin) reached its end.
     InputClosed,
+    /// Emit this event (from a helper outside the driver, e.g. the keyboard output's `keys` events).
+    Emit(Event),
 }
 
 /// A running bot. Dropping it shuts the bot down (without waiting); prefer [`Bot::shutdown`].

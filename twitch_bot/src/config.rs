@@ -77,8 +77,10 @@ pub struct Config {
     pub connection: ConnectionConfig,
     /// `[[vote]]` tables, in file order.
     pub votes: Vec<VoteConfig>,
-    /// `[[command]]` tables, in file order.
+    /// `[[command]]` tables, in file order (plus the mods-only pause/resume commands keyboard output adds).
     pub commands: Vec<CommandConfig>,
+    /// `[output]` and the `[[key]]` bindings (see [`crate::output::config`]).
+    pub output: crate::output::config::OutputConfig,
 }
 
 /// The `[connection]` table.
@@ -213,6 +215,9 @@ struct RawConfig {
     vote: Vec<Spanned<RawVote>>,
     #[serde(default)]
     command: Vec<Spanned<RawCommand>>,
+    output: Option<Spanned<crate::output::config::RawOutput>>,
+    #[serde(default)]
+    key: Vec<Spanned<crate::output::config::RawKey>>,
 }
 
 #[derive(Deserialize)]
@@ -538,10 +543,14 @@ impl Validator<'_> {
             }
             commands.push(command);
         }
+        let err = |span, key, message| self.err(span, key, message);
+        let output =
+            crate::output::config::validate(raw.output, raw.key, &votes, &mut commands, &err)?;
         Ok(Config {
             connection,
             votes,
             commands,
+            output,
         })
     }
 

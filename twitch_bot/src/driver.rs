@@ -351,6 +351,7 @@ pub async fn run(
                 Some(Request::InputClosed) => debug!("control input closed"),
                 Some(Request::BadControl(e)) => core.outbox.emit(Event::error("bad_control", e.to_string())),
                 Some(Request::Control(c)) => core.handle_control(c, Instant::now()),
+                Some(Request::Emit(e)) => core.outbox.emit(e),
             },
             () = core.outbox.room(), if core.outbox.is_pending() => core.outbox.flush(),
             res = async { connecting.as_mut().expect("guarded").await }, if connecting.is_some() => {
@@ -649,6 +650,11 @@ impl Core {
                     let _ = h.session.part(&channel);
                 }
             }
+            // The program hands this op to its keyboard output before it gets here (see `crate::output`).
+            Control::Output { .. } => self.outbox.emit(Event::error(
+                "output",
+                "keyboard output is off: set [output] kind = \"keyboard\" in the config",
+            )),
         }
     }
 

@@ -57,6 +57,7 @@
 //! | [`driver`] | the async glue: socket, timers, reconnects, shutdown (received frames reach it through the private `inbox` module) |
 //! | [`bot`] | the in-process handle around the driver |
 //! | [`outbox`], [`stdio`], [`backoff`] | bounded event delivery, the program's pipes, reconnect delays |
+//! | [`output`] | keyboard output: `[[key]]` bindings, the sans-IO key planner, the OS back-end (enigo) |
 //! | [`demo`] | the built-in Twitch-like chat server with simulated viewers |
 //! | [`secret`] | the secrets the bot holds, blanked from every log line (dependencies' too) |
 //!
@@ -91,6 +92,7 @@ pub mod events;
 mod inbox;
 pub mod irc;
 pub mod outbox;
+pub mod output;
 pub mod rate_limit;
 pub mod secret;
 pub mod session;

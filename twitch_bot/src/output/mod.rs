@@ -322,30 +322,31 @@ impl Run {
             if self.stop.load(Ordering::SeqCst) {
                 return;
             }
+            // Due presses and releases first (and what the planner queued at start, e.g. output_paused).
+            self.step(keys, Instant::now());
             let now = Instant::now();
             let msg = match self.planner.poll_timeout() {
-                Some(t) => self
-                    .rx
-                    .recv_timeout(t.saturating_duration_since(now))
-                    .map(Some),
-                None => self
-                    .rx
-                    .recv()
-                    .map(Some)
-                    .map_err(|_| RecvTimeoutError::Disconnected),
+                Some(t) => self.rx.recv_timeout(t.saturating_duration_since(now)),
+                None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
             if self.stop.load(Ordering::SeqCst) {
                 return;
             }
             let now = Instant::now();
             match msg {
-                Ok(Some(Msg::Event(e))) => self.planner.handle_event(&e, now),
-                Ok(Some(Msg::Enable(on, by))) => self.planner.set_enabled(on, &by),
-                Ok(Some(Msg::Wake)) | Ok(None) | Err(RecvTimeoutError::Timeout) => {}
+                Ok(Msg::Event(e)) => self.planner.handle_event(&e, now),
+                Ok(Msg::Enable(on, by)) => self.planner.set_enabled(on, &by),
+                Ok(Msg::Wake) | Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
             }
-            let (probe, target) = (&mut self.probe, &self.target);
-            self.planner.handle_timeout(now, &mut || match (probe.as_mut(), target) {
+        }
+    }
+
+    /// Advances the planner to `now` and executes its actions.
+    fn step<B: Backend>(&mut self, keys: &mut HeldKeys<B>, now: Instant) {
+        let (probe, target) = (&mut self.probe, &self.target);
+        self.planner
+            .handle_timeout(now, &mut || match (probe.as_mut(), target) {
                 (Some(p), Some(t)) => {
                     let title = p.focused_title();
                     let ok = title.as_deref().is_some_and(|s| s.contains(t.as_str()));
@@ -356,24 +357,23 @@ impl Run {
                 }
                 _ => true,
             });
-            while let Some(action) = self.planner.poll_action() {
-                match action {
-                    Action::Press(k) => {
-                        if let Err(e) = keys.press(k) {
-                            warn!(error = %e, "key press failed");
-                        }
-                        self.presses += 1;
-                        if self.panic_after.is_some_and(|n| self.presses >= n) {
-                            panic!("{PANIC_AFTER_PRESSES_ENV}: injected panic with a key held");
-                        }
+        while let Some(action) = self.planner.poll_action() {
+            match action {
+                Action::Press(k) => {
+                    if let Err(e) = keys.press(k) {
+                        warn!(error = %e, "key press failed");
                     }
-                    Action::Release(k) => {
-                        if let Err(e) = keys.release(k) {
-                            warn!(error = %e, "key release failed");
-                        }
+                    self.presses += 1;
+                    if self.panic_after.is_some_and(|n| self.presses >= n) {
+                        panic!("{PANIC_AFTER_PRESSES_ENV}: injected panic with a key held");
                     }
-                    Action::Emit(e) => (self.emit)(e),
                 }
+                Action::Release(k) => {
+                    if let Err(e) = keys.release(k) {
+                        warn!(error = %e, "key release failed");
+                    }
+                }
+                Action::Emit(e) => (self.emit)(e),
             }
         }
     }

@@ -19,7 +19,8 @@ use serde_json::{Value, json};
 use x11rb::connection::Connection;
 use x11rb::protocol::Event as XEvent;
 use x11rb::protocol::xproto::{
-    AtomEnum, ConnectionExt, CreateWindowAux, EventMask, InputFocus, PropMode, Window, WindowClass,
+    AtomEnum, AutoRepeatMode, ChangeKeyboardControlAux, ConnectionExt, CreateWindowAux, EventMask,
+    InputFocus, PropMode, Window, WindowClass,
 };
 use x11rb::rust_connection::RustConnection;
 use x11rb::wrapper::ConnectionExt as _;
@@ -160,6 +161,12 @@ impl Recorder {
             conn.map_window(w).unwrap();
             windows.push((w, *title));
         }
+        // No auto-repeat: a key held longer than the repeat delay (e.g. while a panic prints its backtrace)
+        // would otherwise show up as extra release/press pairs; the bot's own presses are what is checked.
+        conn.change_keyboard_control(
+            &ChangeKeyboardControlAux::new().auto_repeat_mode(AutoRepeatMode::OFF),
+        )
+        .unwrap();
         conn.flush().unwrap();
         // Wait until every window is mapped (SetInputFocus needs a viewable window).
         let mut mapped = 0;

@@ -245,7 +245,7 @@ impl Planner {
     /// `by` is reported in the `output_paused` / `output_resumed` event; nothing happens when the state
     /// does not change.
     pub fn set_enabled(&mut self, enabled: bool, by: &str) {
-        if enabled == !self.paused {
+        if enabled != self.paused {
             return;
         }
         self.paused = !enabled;

@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 echo "== test peers"
 bash tests/peers/python-setup.sh
 bash tests/peers/autobahn-setup.sh
+bash tests/peers/x11-setup.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

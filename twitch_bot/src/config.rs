@@ -77,12 +77,14 @@ pub struct Config {
     pub connection: ConnectionConfig,
     /// `[[vote]]` tables, in file order.
     pub votes: Vec<VoteConfig>,
-    /// `[[command]]` tables, in file order.
+    /// `[[command]]` tables, in file order (plus the mods-only pause/resume commands keyboard output adds).
     pub commands: Vec<CommandConfig>,
     /// `[auth]`: the app's client id and the token store (see [`crate::auth`]).
     pub auth: crate::auth::config::AuthConfig,
     /// `[twitch]`: Twitch's endpoints (identity server, API).
     pub twitch: crate::auth::config::TwitchConfig,
+    /// `[output]` and the `[[key]]` bindings (see [`crate::output::config`]).
+    pub output: crate::output::config::OutputConfig,
 }
 
 /// The `[connection]` table.
@@ -219,6 +221,9 @@ struct RawConfig {
     command: Vec<Spanned<RawCommand>>,
     auth: Option<crate::auth::config::RawAuth>,
     twitch: Option<crate::auth::config::RawTwitch>,
+    output: Option<Spanned<crate::output::config::RawOutput>>,
+    #[serde(default)]
+    key: Vec<Spanned<crate::output::config::RawKey>>,
 }
 
 #[derive(Deserialize)]
@@ -554,12 +559,16 @@ impl Validator<'_> {
             crate::auth::config::validate(raw.auth, raw.twitch, |span, key, message| {
                 self.err(span, key, message)
             })?;
+        let err = |span, key, message| self.err(span, key, message);
+        let output =
+            crate::output::config::validate(raw.output, raw.key, &votes, &mut commands, &err)?;
         Ok(Config {
             connection,
             votes,
             commands,
             auth,
             twitch,
+            output,
         })
     }
 

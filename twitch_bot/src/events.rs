@@ -152,6 +152,46 @@ pub enum Event {
         /// The text after the keyword, trimmed (may be empty).
         args: String,
     },
+    /// Keyboard output pressed a binding's keys (`[output] kind = "keyboard"`; see [`crate::output`]). Sent
+    /// when the first press starts; `repeat` presses follow, each held `hold_ms`.
+    Keys {
+        /// The vote, for a vote binding.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        vote: Option<String>,
+        /// The option, for a vote binding.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        input: Option<String>,
+        /// The command, for a command binding.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        command: Option<String>,
+        /// The chord's key names, in press order.
+        keys: Vec<String>,
+        /// How many times the chord is pressed.
+        repeat: u32,
+        /// The viewer (anarchy inputs and commands; absent for a democracy winner).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+    },
+    /// Keyboard output skipped a press because the focus guard's window (`target_window`) was not focused.
+    KeysSkipped {
+        /// Why: `focus`.
+        reason: String,
+        /// The chord's key names.
+        keys: Vec<String>,
+        /// Presses skipped for this reason since the start.
+        total: u64,
+    },
+    /// Keyboard output was paused: every held key was released, waiting presses were dropped, and nothing is
+    /// pressed until `output_resumed`.
+    OutputPaused {
+        /// Who paused it: `stdin`, `--output-paused`, or the moderator's login.
+        by: String,
+    },
+    /// Keyboard output was resumed.
+    OutputResumed {
+        /// Who resumed it: `stdin` or the moderator's login.
+        by: String,
+    },
     /// Events were dropped because the reader fell behind (see the crate docs' queue policy). Only `input`,
     /// `command` and `tally` events are ever dropped.
     Dropped {
@@ -211,6 +251,10 @@ impl Event {
             Event::Tally { .. } => "tally",
             Event::Input { .. } => "input",
             Event::Command { .. } => "command",
+            Event::Keys { .. } => "keys",
+            Event::KeysSkipped { .. } => "keys_skipped",
+            Event::OutputPaused { .. } => "output_paused",
+            Event::OutputResumed { .. } => "output_resumed",
             Event::Dropped { .. } => "dropped",
             Event::ChatQueued { .. } => "chat_queued",
             Event::ChatStatus(_) => "chat_status",
@@ -269,6 +313,12 @@ pub enum Control {
     },
     /// `{"op":"chat_status"}`: report the outgoing chat queue now, as a `chat_status` event.
     ChatStatus,
+    /// `{"op":"output","enabled":false}`: pause keyboard output (every held key is released at once), or resume
+    /// it with `true` (see [`crate::output`]). Without keyboard output: an `error` event of kind `output`.
+    Output {
+        /// `false` pauses, `true` resumes.
+        enabled: bool,
+    },
     /// `{"op":"join","channel":CH}`: join a channel.
     Join {
         /// The channel.
@@ -292,7 +342,8 @@ pub enum ControlError {
         "bad control line: {0} (expected e.g. {{\"op\":\"start_vote\",\"vote\":\"move\"}}, \
          {{\"op\":\"stop_vote\",\"vote\":\"move\"}}, {{\"op\":\"tally\",\"vote\":\"move\"}}, \
          {{\"op\":\"say\",\"channel\":\"ch\",\"text\":\"hi\"}}, {{\"op\":\"chat_status\"}}, \
-         {{\"op\":\"join\",\"channel\":\"ch\"}}, {{\"op\":\"part\",\"channel\":\"ch\"}})"
+         {{\"op\":\"join\",\"channel\":\"ch\"}}, {{\"op\":\"part\",\"channel\":\"ch\"}}, \
+         {{\"op\":\"output\",\"enabled\":false}})"
     )]
     Invalid(String),
 }

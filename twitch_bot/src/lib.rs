@@ -58,6 +58,7 @@
 //! | [`lifecycle`] | what the game and the driver say to each other: requests, connection state, stop reason |
 //! | [`bot`] | the in-process handle around the driver |
 //! | [`outbox`], [`stdio`], [`backoff`] | bounded event delivery, the program's pipes, reconnect delays |
+//! | [`output`] | keyboard output: `[[key]]` bindings, the sans-IO key planner, the OS back-end (enigo) |
 //! | [`demo`] | the built-in Twitch-like chat server with simulated viewers |
 //! | [`auth`] | Twitch accounts: `twitch_bot login` (device code flow), the token store, refresh and hourly validation |
 //! | [`secret`] | the secrets the bot holds, blanked from every log line (dependencies' too) |
@@ -95,6 +96,7 @@ mod inbox;
 pub mod irc;
 pub mod lifecycle;
 pub mod outbox;
+pub mod output;
 pub mod rate_limit;
 pub mod secret;
 pub mod session;

@@ -5,7 +5,7 @@
 //! the connection), so each of those depends on this module and neither on the other's internals; `bot`
 //! re-exports them, which is where users find them (`twitch_bot::bot::BotError`).
 
-use crate::events::{Control, ControlError};
+use crate::events::{Control, ControlError, Event};
 
 /// Capacity of the request channel (game → bot). A full channel makes the request methods return
 /// [`BotError::Busy`] instead of blocking the game.
@@ -58,4 +58,6 @@ pub enum Request {
     Shutdown,
     /// The control input (stdin) reached its end.
     InputClosed,
+    /// Emit this event (from a helper outside the driver, e.g. the keyboard output's `keys` events).
+    Emit(Event),
 }

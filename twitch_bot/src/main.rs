@@ -14,7 +14,9 @@ use twitch_bot::bot::{BotError, ConnectionState, REQUEST_QUEUE, Request};
 use twitch_bot::config::{Config, Token};
 use twitch_bot::demo::{DEMO_TOKEN, DemoServer};
 use twitch_bot::driver::{self, Settings};
+use twitch_bot::events::{Control, Event};
 use twitch_bot::outbox::Outbox;
+use twitch_bot::output::{self, Output, OutputControl, StartOptions, config::OutputKind};
 use twitch_bot::stdio;
 
 /// Exit code: the configuration is invalid (the message names file, line and key).
@@ -41,6 +43,10 @@ EVENTS (stdout, one JSON object per line, flushed per line):
                                     while a round is open; with no round open: the last round, remaining_ms 0
   {\"type\":\"input\",\"vote\":V,\"input\":OPTION,\"repeat\":N,\"user\":LOGIN,\"user_id\":ID}   (anarchy votes)
   {\"type\":\"command\",\"command\":NAME,\"channel\":CH,\"user\":LOGIN,\"user_id\":ID,\"args\":TEXT}
+  {\"type\":\"keys\",\"vote\":V,\"input\":OPTION,\"keys\":[KEY,..],\"repeat\":N,\"user\":LOGIN}   keyboard output
+                                    pressed a binding (\"command\":NAME instead of vote/input for commands)
+  {\"type\":\"keys_skipped\",\"reason\":\"focus\",\"keys\":[..],\"total\":N}   target_window not focused
+  {\"type\":\"output_paused\",\"by\":WHO}   {\"type\":\"output_resumed\",\"by\":WHO}
   {\"type\":\"dropped\",\"count\":N}     input/command/tally events dropped because stdout was not read fast enough
   {\"type\":\"chat_queued\",\"channel\":CH,\"parts\":N,\"queued\":N,\"queued_total\":N}   the answer to a say
   {\"type\":\"chat_status\",\"queued\":N,\"capacity\":N,\"next_send_ms\":M,\"allowance\":N,\"channels\":[..],..}
@@ -52,6 +58,7 @@ CONTROL (stdin, one JSON object per line; a bad line gets an error event):
   {\"op\":\"join\",\"channel\":CH}     {\"op\":\"part\",\"channel\":CH}     {\"op\":\"tally\",\"vote\":V}  (a tally event;
                                     unknown vote: an error event of kind vote)
   {\"op\":\"chat_status\"}              (a chat_status event: what waits to be said, and when it can go)
+  {\"op\":\"output\",\"enabled\":false|true}   pause keyboard output (every held key released) / resume
 
 TOKEN:
   With [auth] client_id set (your app at the Twitch developer console, a public client), `twitch_bot login`
@@ -111,6 +118,15 @@ struct Cli {
     /// Stop gracefully after this many seconds (as on SIGTERM). Handy for demos and scripts.
     #[arg(long, value_name = "SECS")]
     duration: Option<f64>,
+
+    /// Start with keyboard output paused (resume with {"op":"output","enabled":true} or a moderator's !resume).
+    #[arg(long)]
+    output_paused: bool,
+
+    /// Keyboard output logs what it would press (stderr, info) instead of pressing; works with kind = "none"
+    /// too, for setting up the [[key]] bindings.
+    #[arg(long)]
+    dry_run_output: bool,
 
     /// Stop gracefully when stdin reaches its end (for a parent game that exits without signalling).
     #[arg(long)]
@@ -258,6 +274,18 @@ fn main() -> ExitCode {
                 None => "anonymous (read-only)".into(),
             }
         );
+        let o = &config.output;
+        println!(
+            "output: {}, {} key binding(s){}",
+            match o.kind {
+                OutputKind::None => "none (events only)",
+                OutputKind::Keyboard => "keyboard",
+            },
+            o.bindings.len(),
+            output::check_focus_guard(o)
+                .map(|s| format!("; {s}"))
+                .unwrap_or_default()
+        );
         return ExitCode::SUCCESS;
     }
     if let Some(d) = cli.duration
@@ -387,7 +415,30 @@ async fn run(
     let (requests_tx, requests_rx) = mpsc::channel(REQUEST_QUEUE);
     let (outbox, events) = Outbox::channel();
     let (state_tx, _state) = tokio::sync::watch::channel(ConnectionState::Connecting);
-    let writer = stdio::spawn_writer(events, std::io::stdout(), requests_tx.clone(), Vec::new())
+    // Keyboard output: sees every printed event through a tap; its own events go back through the driver.
+    let keyboard = if config.output.kind == OutputKind::Keyboard || cli.dry_run_output {
+        let emit_to = requests_tx.clone();
+        let emit = Box::new(move |e: Event| {
+            if emit_to.try_send(Request::Emit(e)).is_err() {
+                tracing::debug!(
+                    "keyboard output event not delivered (request queue full or closed)"
+                );
+            }
+        });
+        let options = StartOptions {
+            paused: cli.output_paused,
+            dry_run: cli.dry_run_output,
+        };
+        Some(
+            Output::start(config.output.clone(), options, emit)
+                .map_err(|e| BotError::Config(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    let control: Option<OutputControl> = keyboard.as_ref().map(Output::control);
+    let taps = keyboard.iter().map(Output::tap).collect();
+    let writer = stdio::spawn_writer(events, std::io::stdout(), requests_tx.clone(), taps)
         .map_err(BotError::Start)?;
     let (stdin_tx, mut stdin_rx) = mpsc::channel(stdio::CONTROL_QUEUE);
     stdio::spawn_reader(
@@ -399,11 +450,21 @@ async fn run(
     // Signals, the optional time limit and stdin's end all become requests to the driver.
     let forward = requests_tx.clone();
     let exit_on_eof = cli.exit_on_eof;
+    let stdin_control = control.clone();
     tokio::spawn(async move {
         while let Some(r) = stdin_rx.recv().await {
             let r = match r {
+                Request::Control(Control::Output { enabled }) if stdin_control.is_some() => {
+                    if let Some(c) = &stdin_control {
+                        c.set_enabled(enabled, "stdin");
+                    }
+                    continue;
+                }
                 Request::InputClosed if exit_on_eof => {
                     info!("stdin closed: shutting down (--exit-on-eof)");
+                    if let Some(c) = &stdin_control {
+                        c.stop();
+                    }
                     Request::Shutdown
                 }
                 other => other,
@@ -417,16 +478,27 @@ async fn run(
     tokio::spawn(async move {
         shutdown_signal().await;
         info!("shutdown requested (send the signal again to stop at once)");
+        // Keys first: released at once, nothing more pressed (not even for the rounds closed by the shutdown).
+        if let Some(c) = &control {
+            c.stop();
+        }
         let _ = forward.send(Request::Shutdown).await;
         shutdown_signal().await;
+        if let Some(c) = &control {
+            c.stop_and_wait(Duration::from_millis(500));
+        }
         eprintln!("twitch_bot: stopped at once by a second signal");
         std::process::exit(130);
     });
     if let Some(secs) = cli.duration {
         let forward = requests_tx.clone();
+        let control = keyboard.as_ref().map(Output::control);
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs_f64(secs)).await;
             info!(secs, "--duration reached: shutting down");
+            if let Some(c) = &control {
+                c.stop();
+            }
             let _ = forward.send(Request::Shutdown).await;
         });
     }
@@ -454,6 +526,11 @@ async fn run(
         .is_err()
     {
         tracing::warn!("stdout is not being read; exiting without writing the last events");
+    }
+    if let Some(k) = keyboard {
+        tokio::task::spawn_blocking(move || k.shutdown(Duration::from_secs(2)))
+            .await
+            .ok();
     }
     result
 }

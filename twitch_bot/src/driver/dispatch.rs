@@ -57,6 +57,11 @@ impl Core {
                     let _ = h.session.part(&channel);
                 }
             }
+            // The program hands this op to its keyboard output before it gets here (see `crate::output`).
+            Control::Output { .. } => self.outbox.emit(Event::error(
+                "output",
+                "keyboard output is off: set [output] kind = \"keyboard\" in the config",
+            )),
         }
     }
 

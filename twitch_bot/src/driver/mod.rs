@@ -219,6 +219,7 @@ pub async fn run(
                 Some(Request::InputClosed) => debug!("control input closed"),
                 Some(Request::BadControl(e)) => core.outbox.emit(Event::error("bad_control", e.to_string())),
                 Some(Request::Control(c)) => core.handle_control(c, Instant::now()),
+                Some(Request::Emit(e)) => core.outbox.emit(e),
             },
             () = core.outbox.room(), if core.outbox.is_pending() => core.outbox.flush(),
             Ok(()) = async { token_changes.as_mut().expect("guarded").changed().await }, if token_changes.is_some() => {

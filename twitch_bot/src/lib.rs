@@ -88,6 +88,7 @@ pub mod config;
 pub mod demo;
 pub mod driver;
 pub mod events;
+pub mod eventsub;
 mod inbox;
 pub mod irc;
 pub mod outbox;

@@ -3,6 +3,8 @@
 //! - [`mock_twitch`]: a mock Twitch chat server (IRC over WebSocket, `ws://` and `wss://`)
 //!   that behaves like `irc-ws.chat.twitch.tv`, records everything a client sends and can be
 //!   scripted by tests (chat, moderation, PING, RECONNECT, drops, login failure).
+//! - [`mock_eventsub`]: a mock Twitch EventSub WebSocket server (`wss://`) plus its Helix endpoints
+//!   (`https://`: subscriptions, users, chat messages), following Twitch's documented shapes and errors.
 //! - [`tls`]: a throwaway test CA made with `rcgen` at test time.
 //! - [`bot`]: runs the real `twitch_bot` binary with a generated config, reads its JSON events
 //!   from stdout, writes stdin control lines, sends signals and checks exit codes.
@@ -16,5 +18,6 @@
 #![warn(missing_docs)]
 
 pub mod bot;
+pub mod mock_eventsub;
 pub mod mock_twitch;
 pub mod tls;

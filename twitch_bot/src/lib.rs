@@ -50,7 +50,7 @@
 //! |---|---|
 //! | [`irc`] | frame splitting, IRCv3 tags, typed Twitch messages |
 //! | [`session`] | the sans-IO Twitch session (login, PING/PONG, joins, rate limits, RECONNECT) |
-| [`eventsub`] | EventSub over WebSocket: wire types, Helix shapes, the sans-IO session (welcome window, keepalive, reconnect overlap, revocations, de-duplication) |
+//! | [`eventsub`] | EventSub over WebSocket: wire types, Helix shapes, the sans-IO session (welcome window, keepalive, reconnect overlap, revocations, de-duplication) |
 //! | [`rate_limit`] | the outgoing-chat limiter: Twitch's message and JOIN rates, slow mode, duplicates, splitting |
 //! | [`chatplay`] | the sans-IO ChatPlay engine: keywords, commands, votes |
 //! | [`config`] | the TOML configuration (strict; errors name file, line and key) |

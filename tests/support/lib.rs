@@ -5,6 +5,8 @@
 //!   scripted by tests (chat, moderation, PING, RECONNECT, drops, login failure).
 //! - [`mock_id`]: a mock Twitch identity server (`id.twitch.tv/oauth2`: device flow, refresh,
 //!   validate, revoke) over HTTPS, with tokens that expire after a few seconds.
+//! - [`mock_eventsub`]: a mock Twitch EventSub WebSocket server (`wss://`) plus its Helix endpoints
+//!   (`https://`: subscriptions, users, chat messages), following Twitch's documented shapes and errors.
 //! - [`tls`]: a throwaway test CA made with `rcgen` at test time.
 //! - [`bot`]: runs the real `twitch_bot` binary with a generated config, reads its JSON events
 //!   from stdout, writes stdin control lines, sends signals and checks exit codes.
@@ -20,5 +22,6 @@
 pub mod bot;
 pub mod mock_id;
 pub mod mock_limits;
+pub mod mock_eventsub;
 pub mod mock_twitch;
 pub mod tls;

@@ -50,6 +50,7 @@
 //! |---|---|
 //! | [`irc`] | frame splitting, IRCv3 tags, typed Twitch messages |
 //! | [`session`] | the sans-IO Twitch session (login, PING/PONG, joins, rate limits, RECONNECT) |
+//! | [`eventsub`] | EventSub over WebSocket: wire types, Helix shapes, the sans-IO session (welcome window, keepalive, reconnect overlap, revocations, de-duplication) |
 //! | [`rate_limit`] | the outgoing-chat limiter: Twitch's message and JOIN rates, slow mode, duplicates, splitting |
 //! | [`chatplay`] | the sans-IO ChatPlay engine: keywords, commands, votes |
 //! | [`config`] | the TOML configuration (strict; errors name file, line and key) |
@@ -92,6 +93,7 @@ pub mod config;
 pub mod demo;
 pub mod driver;
 pub mod events;
+pub mod eventsub;
 mod inbox;
 pub mod irc;
 pub mod lifecycle;

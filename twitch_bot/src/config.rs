@@ -236,7 +236,7 @@ struct RawVote {
     mode: Option<Mode>,
     window_secs: Option<Spanned<f64>>,
     start: Option<Start>,
-    min_voters: Option<u32>,
+    min_voters: Option<Spanned<u32>>,
     tie: Option<TieBreak>,
     max_repeat: Option<Spanned<u32>>,
     announce: Option<bool>,
@@ -751,6 +751,17 @@ impl Validator<'_> {
             Some(m) => m.into_inner() as usize,
             None => crate::chatplay::DEFAULT_MAX_VOTERS,
         };
+        let min_voters = match v.min_voters {
+            Some(m) if *m.get_ref() == 0 => {
+                return Err(self.err(
+                    m.span(),
+                    format!("{key}.min_voters"),
+                    "must be at least 1 (got 0): a round without ballots never has a winner",
+                ));
+            }
+            Some(m) => m.into_inner(),
+            None => 1,
+        };
         let mut channels = Vec::new();
         for c in v.channels.unwrap_or_default() {
             let login = normalize_channel(c.get_ref());
@@ -790,7 +801,7 @@ impl Validator<'_> {
         vote.mode = v.mode.unwrap_or_default();
         vote.window_secs = window_secs;
         vote.start = v.start.unwrap_or_default();
-        vote.min_voters = v.min_voters.unwrap_or(1);
+        vote.min_voters = min_voters;
         vote.tie = v.tie.unwrap_or_default();
         vote.max_repeat = max_repeat;
         vote.announce = v.announce.unwrap_or(true);

@@ -187,6 +187,9 @@ struct Voter {
     message: u128,
     /// Hash of the login, to find the user when a CLEARCHAT names only the login.
     login_hash: u64,
+    /// Hash of the channel `ballot` was cast in: a CLEARCHAT or CLEARMSG acts only on ballots cast in
+    /// its own channel.
+    channel_hash: u64,
     /// Anarchy: when the last input was passed on.
     last_input: Option<Instant>,
 }
@@ -223,6 +226,7 @@ impl Voters {
             ballot: None,
             message: 0,
             login_hash: hasher.hash_one(login),
+            channel_hash: 0,
             last_input: None,
         };
         let (map, key) = match user_id {
@@ -823,6 +827,7 @@ impl Vote {
         {
             return None;
         }
+        let channel_hash = self.voters.login_hash(&msg.channel);
         let voter = self.voters.slot(user_id, login, true)?;
         if voter.round != round {
             voter.round = round;
@@ -842,6 +847,7 @@ impl Vote {
                     tally.frozen_total += 1;
                 }
                 voter.message = fingerprint;
+                voter.channel_hash = channel_hash;
                 None
             }
             Mode::Anarchy => {
@@ -855,6 +861,7 @@ impl Vote {
                     tally.distinct += 1;
                 }
                 voter.message = fingerprint;
+                voter.channel_hash = channel_hash;
                 tally.frozen[index] += 1;
                 tally.frozen_total += 1;
                 Some(AnarchyInput {
@@ -869,14 +876,22 @@ impl Vote {
         }
     }
 
-    /// A CLEARCHAT of one user: drops their ballot in the open round.
-    pub(crate) fn remove_user(&mut self, user_id: Option<&str>, login: Option<&str>) {
+    /// A CLEARCHAT of one user in `channel`: drops their ballot in the open round if they cast it
+    /// in that channel (a timeout in one channel says nothing about chat in another).
+    pub(crate) fn remove_user(
+        &mut self,
+        channel: &str,
+        user_id: Option<&str>,
+        login: Option<&str>,
+    ) {
         if !self.removable() {
             return;
         }
+        let channel_hash = self.voters.login_hash(channel);
         let (round, tally) = (self.round, &mut self.tally);
         let mut drop = |v: &mut Voter| {
             if v.round == round
+                && v.channel_hash == channel_hash
                 && let Some(b) = v.ballot.take()
             {
                 tally.live[usize::from(b)] -= 1;
@@ -905,15 +920,21 @@ impl Vote {
         }
     }
 
-    /// A CLEARMSG: drops the ballot `key` cast, if it is still its user's current ballot.
-    pub(crate) fn remove_message(&mut self, key: &MessageKey) {
+    /// A CLEARMSG in `channel`: drops the ballot `key` cast, if it is still its user's current ballot
+    /// and was cast in that channel.
+    pub(crate) fn remove_message(&mut self, channel: &str, key: &MessageKey) {
         if !self.removable() || *key == MessageKey::None {
             return;
         }
         let fingerprint = self.voters.fingerprint(key);
+        let channel_hash = self.voters.login_hash(channel);
         let (round, tally) = (self.round, &mut self.tally);
         for v in self.voters.all_mut() {
-            if v.round == round && v.message == fingerprint && v.ballot.is_some() {
+            if v.round == round
+                && v.message == fingerprint
+                && v.channel_hash == channel_hash
+                && v.ballot.is_some()
+            {
                 if let Some(b) = v.ballot.take() {
                     tally.live[usize::from(b)] -= 1;
                     tally.holders -= 1;
@@ -1017,7 +1038,8 @@ impl Vote {
                 tied.push(i);
             }
         }
-        if best == 0 && self.min_voters > 0 {
+        // No ballots, no winner (whatever min_voters says; the config refuses 0 anyway).
+        if best == 0 {
             tied.clear();
         }
         tied

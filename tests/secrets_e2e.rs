@@ -133,12 +133,12 @@ async fn full_session_at_trace(tls: bool) {
         "no dependency trace output on stderr:\n{}",
         tail(&err)
     );
+    assert_no_leak(&bot, &token);
     assert!(
         err.contains("PASS oauth:***"),
         "the PASS frame was not traced (blanked):\n{}",
         tail(&err)
     );
-    assert_no_leak(&bot, &token);
 }
 
 fn tail(text: &str) -> &str {

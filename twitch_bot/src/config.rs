@@ -89,12 +89,13 @@ pub struct ConnectionConfig {
     /// `ca_file`: an extra trusted CA certificate (PEM), for self-hosted or test servers. A relative path is
     /// resolved against the config file's directory.
     pub ca_file: Option<PathBuf>,
-    /// `nick`: the bot account's login (lowercase). `None` means anonymous, read-only (`justinfan...`).
-    pub nick: Option<String>,
+    /// `nick`: the bot account's login (a [`Login`]: checked when made, so no CR, LF or NUL can reach the
+    /// `NICK` line, even through this public field). `None` means anonymous, read-only (`justinfan...`).
+    pub nick: Option<Login>,
     /// `token_env`: the environment variable holding the OAuth token (default [`DEFAULT_TOKEN_ENV`]).
     pub token_env: String,
-    /// `channels`: channel logins to join, lowercase, without `#`.
-    pub channels: Vec<String>,
+    /// `channels`: channel logins to join ([`Login`]s: lowercase, without `#`).
+    pub channels: Vec<Login>,
     /// `ping_idle_secs`: after this long without any line from the server the bot sends its own `PING`, to
     /// find out whether a quiet connection is dead (default [`DEFAULT_PING_IDLE_SECS`]; more than 0, at most
     /// 600, fractional allowed).
@@ -109,6 +110,7 @@ pub struct ConnectionConfig {
 // definition of a vote, whether it comes from this file or from a game that builds it in code.
 pub use crate::chatplay::{CommandConfig, Mode, Start, TieBreak, VoteConfig};
 use crate::chatplay::{MAX_TALLY_INTERVAL_SECS, MIN_TALLY_INTERVAL_SECS};
+pub use crate::irc::Login;
 
 /// An OAuth token read from the environment. Its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -584,8 +586,8 @@ impl Validator<'_> {
         };
         let nick = match c.nick {
             Some(n) => {
-                let nick = n.get_ref().trim().to_ascii_lowercase();
-                if !is_login(&nick) {
+                let login = Login::new(n.get_ref()).ok();
+                let Some(nick) = login.filter(|_| !n.get_ref().trim().starts_with('#')) else {
                     return Err(self.err(
                         n.span(),
                         "connection.nick",
@@ -594,7 +596,7 @@ impl Validator<'_> {
                             n.get_ref()
                         ),
                     ));
-                }
+                };
                 Some(nick)
             }
             None => None,
@@ -619,10 +621,9 @@ impl Validator<'_> {
             }
             None => DEFAULT_TOKEN_ENV.to_owned(),
         };
-        let mut channels: Vec<String> = Vec::new();
+        let mut channels: Vec<Login> = Vec::new();
         for ch in c.channels {
-            let name = normalize_channel(ch.get_ref());
-            if !is_login(&name) {
+            let Ok(name) = Login::new(ch.get_ref()) else {
                 return Err(self.err(
                     ch.span(),
                     "connection.channels",
@@ -631,7 +632,7 @@ impl Validator<'_> {
                         ch.get_ref()
                     ),
                 ));
-            }
+            };
             if channels.contains(&name) {
                 return Err(self.err(
                     ch.span(),

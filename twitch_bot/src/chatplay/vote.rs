@@ -81,6 +81,7 @@ use thiserror::Error;
 
 use super::ballot::match_ballot;
 use super::config::{self, ConfigError, MAX_OPTIONS, Mode, Start, TieBreak, VoteConfig};
+use super::count::Count;
 use super::dedup::{MessageKey, RecentIds};
 use super::event::{AnarchyInput, Choice, LiveTally, RoundOpened, TallyEntry, VoteResult};
 use super::fasthash::FastState;
@@ -598,8 +599,8 @@ impl Vote {
         let removed_frozen: u64 = self.tally.frozen.drain(range.clone()).map(u64::from).sum();
         self.tally.manual.drain(range.clone());
         // Anarchy holds no live ballots (removed_live is 0 there).
-        self.tally.holders -= removed_live;
-        self.tally.frozen_total -= removed_frozen;
+        self.tally.holders.down(removed_live, "holders");
+        self.tally.frozen_total.down(removed_frozen, "frozen_total");
         let (round, mode) = (self.round, self.mode);
         for voter in self.voters.all_mut() {
             if voter.round != round {
@@ -696,9 +697,10 @@ impl Vote {
     pub fn reset_voted_list(&mut self) {
         if self.mode == Mode::Democracy {
             for (frozen, live) in self.tally.frozen.iter_mut().zip(&mut self.tally.live) {
-                *frozen += std::mem::take(live);
+                frozen.up(std::mem::take(live), "frozen");
             }
-            self.tally.frozen_total += std::mem::take(&mut self.tally.holders);
+            let holders = std::mem::take(&mut self.tally.holders);
+            self.tally.frozen_total.up(holders, "frozen_total");
         }
         let round = self.round;
         for voter in self.voters.all_mut() {
@@ -838,13 +840,13 @@ impl Vote {
             Mode::Democracy => {
                 if self.voter_limiting {
                     match voter.ballot.replace(input) {
-                        Some(old) => tally.live[usize::from(old)] -= 1,
-                        None => tally.holders += 1,
+                        Some(old) => tally.live[usize::from(old)].down(1, "live"),
+                        None => tally.holders.up(1, "holders"),
                     }
-                    tally.live[index] += 1;
+                    tally.live[index].up(1, "live");
                 } else {
-                    tally.frozen[index] += 1;
-                    tally.frozen_total += 1;
+                    tally.frozen[index].up(1, "frozen");
+                    tally.frozen_total.up(1, "frozen_total");
                 }
                 voter.message = fingerprint;
                 voter.channel_hash = channel_hash;
@@ -858,12 +860,12 @@ impl Vote {
                 }
                 voter.last_input = Some(now);
                 if voter.ballot.replace(input).is_none() {
-                    tally.distinct += 1;
+                    tally.distinct.up(1, "distinct");
                 }
                 voter.message = fingerprint;
                 voter.channel_hash = channel_hash;
-                tally.frozen[index] += 1;
-                tally.frozen_total += 1;
+                tally.frozen[index].up(1, "frozen");
+                tally.frozen_total.up(1, "frozen_total");
                 Some(AnarchyInput {
                     vote: self.name.clone(),
                     round,
@@ -894,8 +896,8 @@ impl Vote {
                 && v.channel_hash == channel_hash
                 && let Some(b) = v.ballot.take()
             {
-                tally.live[usize::from(b)] -= 1;
-                tally.holders -= 1;
+                tally.live[usize::from(b)].down(1, "live");
+                tally.holders.down(1, "holders");
             }
         };
         match (user_id, login) {
@@ -936,8 +938,8 @@ impl Vote {
                 && v.ballot.is_some()
             {
                 if let Some(b) = v.ballot.take() {
-                    tally.live[usize::from(b)] -= 1;
-                    tally.holders -= 1;
+                    tally.live[usize::from(b)].down(1, "live");
+                    tally.holders.down(1, "holders");
                 }
                 return;
             }
@@ -960,7 +962,7 @@ impl Vote {
         if self.voters.len() < self.max_voters {
             return true;
         }
-        self.tally.refused += 1;
+        self.tally.refused.up(1, "refused");
         if self.tally.refused == 1 {
             tracing::warn!(
                 vote = %self.name,

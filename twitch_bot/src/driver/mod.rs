@@ -69,7 +69,7 @@ use tracing::{debug, info, warn};
 
 use crate::backoff::Backoff;
 use crate::chatplay::{self, Engine};
-use crate::config::{Config, Token};
+use crate::config::{Config, Login, Token};
 use crate::events::Event;
 use crate::inbox::Incoming;
 use crate::lifecycle::{BotError, ConnectionState, Request};
@@ -375,7 +375,7 @@ fn session_config(settings: &Settings) -> session::SessionConfig {
         ),
         (None, _) => session::SessionConfig::anonymous(),
     };
-    c.channels = connection.channels.clone();
+    c.channels = connection.channels.iter().map(Login::to_string).collect();
     c.ping_after_idle = connection.ping_idle;
     c.pong_timeout = connection.pong_timeout;
     c

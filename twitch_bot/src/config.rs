@@ -79,6 +79,10 @@ pub struct Config {
     pub votes: Vec<VoteConfig>,
     /// `[[command]]` tables, in file order.
     pub commands: Vec<CommandConfig>,
+    /// `[auth]`: the app's client id and the token store (see [`crate::auth`]).
+    pub auth: crate::auth::config::AuthConfig,
+    /// `[twitch]`: Twitch's endpoints (identity server, API).
+    pub twitch: crate::auth::config::TwitchConfig,
 }
 
 /// The `[connection]` table.
@@ -215,6 +219,8 @@ struct RawConfig {
     vote: Vec<Spanned<RawVote>>,
     #[serde(default)]
     command: Vec<Spanned<RawCommand>>,
+    auth: Option<crate::auth::config::RawAuth>,
+    twitch: Option<crate::auth::config::RawTwitch>,
 }
 
 #[derive(Deserialize)]
@@ -283,6 +289,12 @@ impl Config {
             && let Some(dir) = path.parent()
         {
             config.connection.ca_file = Some(dir.join(ca));
+        }
+        if let Some(f) = &config.auth.token_file
+            && f.is_relative()
+            && let Some(dir) = path.parent()
+        {
+            config.auth.token_file = Some(dir.join(f));
         }
         Ok(config)
     }
@@ -540,10 +552,16 @@ impl Validator<'_> {
             }
             commands.push(command);
         }
+        let (auth, twitch) =
+            crate::auth::config::validate(raw.auth, raw.twitch, |span, key, message| {
+                self.err(span, key, message)
+            })?;
         Ok(Config {
             connection,
             votes,
             commands,
+            auth,
+            twitch,
         })
     }
 

@@ -59,6 +59,7 @@
 //! | [`bot`] | the in-process handle around the driver |
 //! | [`outbox`], [`stdio`], [`backoff`] | bounded event delivery, the program's pipes, reconnect delays |
 //! | [`demo`] | the built-in Twitch-like chat server with simulated viewers |
+//! | [`auth`] | Twitch accounts: `twitch_bot login` (device code flow), the token store, refresh and hourly validation |
 //! | [`secret`] | the secrets the bot holds, blanked from every log line (dependencies' too) |
 //!
 //! # Guarantees
@@ -82,6 +83,7 @@
 //!   environment and never logged: [`config::Token`] masks it, and the program's log writer blanks every
 //!   registered secret, even in dependencies' trace output ([`secret`]).
 
+pub mod auth;
 pub mod backoff;
 pub mod bot;
 pub mod chatplay;

@@ -729,6 +729,30 @@ async fn bad_config_token_in_file_is_rejected() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_worker_count_in_the_environment_is_a_config_error() {
+    // tokio refuses 0 worker threads (a panic before): bad environment input is bad config.
+    let server = MockTwitch::start(MockOptions::default()).await.unwrap();
+    for bad in ["0", "many", "-1"] {
+        let mut bot = BotProcess::launch(Launch {
+            config_text: Some(GOOD.replace("SERVER", &server.url())),
+            env: vec![("TWITCH_BOT_WORKERS".into(), bad.into())],
+            ..Launch::default()
+        })
+        .await
+        .unwrap();
+        let status = bot.wait_exit(T).await.unwrap();
+        let err = bot.stderr();
+        assert_eq!(status.code(), Some(1), "TWITCH_BOT_WORKERS={bad}:\n{err}");
+        assert!(
+            err.contains("TWITCH_BOT_WORKERS") && err.contains(&format!("\"{bad}\"")),
+            "the error names the variable and its value:\n{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert!(server.connections().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_flag_validates_without_connecting() {
     let server = MockTwitch::start(MockOptions::default()).await.unwrap();
     let good = GOOD.replace("SERVER", &server.url());
@@ -1264,9 +1288,13 @@ fn privmsg_conns(server: &MockTwitch, text: &str) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_reconnect_overlaps_two_connections_and_counts_every_ballot_once() {
-    let (server, mut bot) = start_with_vote(VoteSpec {
-        window_secs: 120.0,
-        ..VoteSpec::democracy("move", &OPTIONS)
+    // `!jump` has no cooldown: only the message id can tell a replayed `!jump` from a new one.
+    let (server, mut bot) = start(MockOptions::default(), |c| {
+        c.vote(VoteSpec {
+            window_secs: 120.0,
+            ..VoteSpec::democracy("move", &OPTIONS)
+        })
+        .command(CommandSpec::new("jump", &["!jump"], 0.0, false))
     })
     .await;
     open_round(&mut bot).await;
@@ -1309,6 +1337,8 @@ async fn server_reconnect_overlaps_two_connections_and_counts_every_ballot_once(
         .send_chat_on(1, carol.clone())
         .await
         .expect("the old connection still delivers chat while the new one joins");
+    let jump = chat("frank", "106", "!jump", 7);
+    server.send_chat_on(1, jump.clone()).await.unwrap();
     server
         .sync_conn(1, "during-overlap", T)
         .await
@@ -1334,7 +1364,7 @@ async fn server_reconnect_overlaps_two_connections_and_counts_every_ballot_once(
     // The same message may also reach the old one if it is still open (Twitch's overlap).
     let _ = server.send_chat_on(1, dave).await;
     // Twitch replays recent messages on the new connection: the same ids count once.
-    for m in [alice.clone(), bob.clone(), carol.clone()] {
+    for m in [alice.clone(), bob.clone(), carol.clone(), jump.clone()] {
         server.send_chat_on(conn2, m).await.unwrap();
     }
     let (close, by_server) = server
@@ -1353,6 +1383,12 @@ async fn server_reconnect_overlaps_two_connections_and_counts_every_ballot_once(
     server.send_chat_on(conn2, bob).await.unwrap();
     server
         .send_chat_on(conn2, chat("erin", "105", "up", 6))
+        .await
+        .unwrap();
+    // frank's `!jump` once more (replayed), and a new `!jump` of his: that one runs.
+    server.send_chat_on(conn2, jump).await.unwrap();
+    server
+        .send_chat_on(conn2, chat("frank", "106", "!jump", 8))
         .await
         .unwrap();
     server.sync_conn(conn2, "after-overlap", T).await.unwrap();
@@ -1375,6 +1411,20 @@ async fn server_reconnect_overlaps_two_connections_and_counts_every_ballot_once(
     );
     assert_eq!(closed["voters"], 5, "{closed}");
     assert_eq!(closed["winner"], "up", "{closed}");
+    // The `!jump` that came on both connections ran once; the new one ran too.
+    let jumps: Vec<Value> = bot
+        .events()
+        .into_iter()
+        .filter(|e| e["type"] == "command")
+        .collect();
+    assert_eq!(
+        jumps,
+        [
+            command("jump", "frank", "106", ""),
+            command("jump", "frank", "106", "")
+        ],
+        "one `command` per message id"
+    );
 
     // Each chat line went out exactly once, on the connection that was the main one then.
     assert_eq!(privmsg_conns(&server, "during the overlap"), [1]);

@@ -73,7 +73,7 @@ impl Bot {
         let thread = std::thread::Builder::new()
             .name("twitch_bot".into())
             .spawn(move || {
-                let rt = driver::runtime().map_err(BotError::Start)?;
+                let rt = driver::runtime()?;
                 let state = state_tx.clone();
                 let result = rt.block_on(async move {
                     tokio::spawn(driver::run(settings, requests_rx, outbox, state))

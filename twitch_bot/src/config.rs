@@ -95,12 +95,13 @@ pub struct ConnectionConfig {
     /// `ca_file`: an extra trusted CA certificate (PEM), for self-hosted or test servers. A relative path is
     /// resolved against the config file's directory.
     pub ca_file: Option<PathBuf>,
-    /// `nick`: the bot account's login (lowercase). `None` means anonymous, read-only (`justinfan...`).
-    pub nick: Option<String>,
+    /// `nick`: the bot account's login (a [`Login`]: checked when made, so no CR, LF or NUL can reach the
+    /// `NICK` line, even through this public field). `None` means anonymous, read-only (`justinfan...`).
+    pub nick: Option<Login>,
     /// `token_env`: the environment variable holding the OAuth token (default [`DEFAULT_TOKEN_ENV`]).
     pub token_env: String,
-    /// `channels`: channel logins to join, lowercase, without `#`.
-    pub channels: Vec<String>,
+    /// `channels`: channel logins to join ([`Login`]s: lowercase, without `#`).
+    pub channels: Vec<Login>,
     /// `ping_idle_secs`: after this long without any line from the server the bot sends its own `PING`, to
     /// find out whether a quiet connection is dead (default [`DEFAULT_PING_IDLE_SECS`]; more than 0, at most
     /// 600, fractional allowed).
@@ -115,6 +116,7 @@ pub struct ConnectionConfig {
 // definition of a vote, whether it comes from this file or from a game that builds it in code.
 pub use crate::chatplay::{CommandConfig, Mode, Start, TieBreak, VoteConfig};
 use crate::chatplay::{MAX_TALLY_INTERVAL_SECS, MIN_TALLY_INTERVAL_SECS};
+pub use crate::irc::Login;
 
 /// An OAuth token read from the environment. Its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -247,7 +249,7 @@ struct RawVote {
     mode: Option<Mode>,
     window_secs: Option<Spanned<f64>>,
     start: Option<Start>,
-    min_voters: Option<u32>,
+    min_voters: Option<Spanned<u32>>,
     tie: Option<TieBreak>,
     max_repeat: Option<Spanned<u32>>,
     announce: Option<bool>,
@@ -611,8 +613,8 @@ impl Validator<'_> {
         };
         let nick = match c.nick {
             Some(n) => {
-                let nick = n.get_ref().trim().to_ascii_lowercase();
-                if !is_login(&nick) {
+                let login = Login::new(n.get_ref()).ok();
+                let Some(nick) = login.filter(|_| !n.get_ref().trim().starts_with('#')) else {
                     return Err(self.err(
                         n.span(),
                         "connection.nick",
@@ -621,7 +623,7 @@ impl Validator<'_> {
                             n.get_ref()
                         ),
                     ));
-                }
+                };
                 Some(nick)
             }
             None => None,
@@ -646,10 +648,9 @@ impl Validator<'_> {
             }
             None => DEFAULT_TOKEN_ENV.to_owned(),
         };
-        let mut channels: Vec<String> = Vec::new();
+        let mut channels: Vec<Login> = Vec::new();
         for ch in c.channels {
-            let name = normalize_channel(ch.get_ref());
-            if !is_login(&name) {
+            let Ok(name) = Login::new(ch.get_ref()) else {
                 return Err(self.err(
                     ch.span(),
                     "connection.channels",
@@ -658,7 +659,7 @@ impl Validator<'_> {
                         ch.get_ref()
                     ),
                 ));
-            }
+            };
             if channels.contains(&name) {
                 return Err(self.err(
                     ch.span(),
@@ -778,6 +779,17 @@ impl Validator<'_> {
             Some(m) => m.into_inner() as usize,
             None => crate::chatplay::DEFAULT_MAX_VOTERS,
         };
+        let min_voters = match v.min_voters {
+            Some(m) if *m.get_ref() == 0 => {
+                return Err(self.err(
+                    m.span(),
+                    format!("{key}.min_voters"),
+                    "must be at least 1 (got 0): a round without ballots never has a winner",
+                ));
+            }
+            Some(m) => m.into_inner(),
+            None => 1,
+        };
         let mut channels = Vec::new();
         for c in v.channels.unwrap_or_default() {
             let login = normalize_channel(c.get_ref());
@@ -817,7 +829,7 @@ impl Validator<'_> {
         vote.mode = v.mode.unwrap_or_default();
         vote.window_secs = window_secs;
         vote.start = v.start.unwrap_or_default();
-        vote.min_voters = v.min_voters.unwrap_or(1);
+        vote.min_voters = min_voters;
         vote.tie = v.tie.unwrap_or_default();
         vote.max_repeat = max_repeat;
         vote.announce = v.announce.unwrap_or(true);

@@ -297,6 +297,10 @@ fn main() -> ExitCode {
 
     let rt = match driver::runtime() {
         Ok(rt) => rt,
+        Err(BotError::Config(message)) => {
+            eprintln!("twitch_bot: invalid configuration: {message}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
         Err(e) => {
             eprintln!("twitch_bot: cannot start the runtime: {e}");
             return ExitCode::from(EXIT_RUNTIME);

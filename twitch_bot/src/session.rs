@@ -20,7 +20,7 @@
 //! use std::time::{Duration, Instant};
 //! use twitch_bot::session::{Event, Secret, Session, SessionConfig};
 //!
-//! let mut config = SessionConfig::new("mybot", Some(Secret::new("oauth:abc123")));
+//! let mut config = SessionConfig::new("mybot".parse()?, Some(Secret::new("oauth:abc123")));
 //! config.channels = vec!["#SomeStreamer".into()];
 //! let mut session = Session::new(config);
 //! let t0 = Instant::now();
@@ -49,6 +49,7 @@
 //! let t1 = t0 + Duration::from_secs(300);
 //! session.handle_frame("PING :tmi.twitch.tv", t1);
 //! assert_eq!(session.poll_transmit(t1).as_deref(), Some("PONG :tmi.twitch.tv"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # Guarantees
@@ -74,6 +75,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::chatplay::{ChatMessage, Moderation};
+use crate::irc::Login;
 use crate::irc::chat::chat_message;
 use crate::irc::{
     CapKind, ChatRefusal, ClearChat, ClearMsg, Notice, Numeric, ParseError, Privmsg, RawLine,
@@ -133,8 +135,9 @@ pub fn redact_line(line: &str) -> std::borrow::Cow<'_, str> {
 /// Everything [`Session::new`] needs: who to log in as, where to go, and the timing knobs.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
-    /// The login (lowercased on use). Ignored when `token` is `None` (anonymous `justinfan…`).
-    pub nick: String,
+    /// The login (a [`Login`], so it cannot carry CR, LF or NUL onto the `NICK` line). Ignored when
+    /// `token` is `None` (anonymous `justinfan…`).
+    pub nick: Login,
     /// The OAuth user access token (scopes `chat:read chat:edit`), with or without `oauth:`.
     /// `None` logs in anonymously, read-only.
     pub token: Option<Secret>,
@@ -158,9 +161,9 @@ pub struct SessionConfig {
 
 impl SessionConfig {
     /// A config for `nick` with `token` (`None`: anonymous) and the default knobs, no channels.
-    pub fn new(nick: impl Into<String>, token: Option<Secret>) -> Self {
+    pub fn new(nick: Login, token: Option<Secret>) -> Self {
         SessionConfig {
-            nick: nick.into(),
+            nick,
             token,
             channels: Vec::new(),
             ping_after_idle: Duration::from_secs(60),
@@ -174,7 +177,7 @@ impl SessionConfig {
 
     /// An anonymous, read-only config (`justinfan<random digits>`).
     pub fn anonymous() -> Self {
-        SessionConfig::new("", None)
+        SessionConfig::new(Login::new("justinfan").expect("a valid login"), None)
     }
 }
 
@@ -412,7 +415,7 @@ impl Session {
         let nick = if anonymous {
             format!("justinfan{}", rand::random_range(10_000u32..100_000_000))
         } else {
-            config.nick.trim().to_ascii_lowercase()
+            config.nick.to_string()
         };
         let mut session = Session {
             join_budget: JoinBudget::new(&config.rate_limits),
@@ -476,7 +479,7 @@ impl Session {
     ///
     /// ```
     /// use twitch_bot::session::{JoinStatus, Session, SessionConfig, Secret};
-    /// let mut session = Session::new(SessionConfig::new("bot", Some(Secret::new("t"))));
+    /// let mut session = Session::new(SessionConfig::new("bot".parse().unwrap(), Some(Secret::new("t"))));
     /// session.join("#Chan").unwrap();
     /// assert_eq!(session.join_status("chan"), Some(JoinStatus::Pending));
     /// assert_eq!(session.join_status("other"), None);
@@ -1150,9 +1153,34 @@ mod tests {
     const S: Duration = Duration::from_secs(1);
 
     fn config(channels: &[&str]) -> SessionConfig {
-        let mut c = SessionConfig::new("Bot", Some(Secret::new("abc123")));
+        let mut c = SessionConfig::new("Bot".parse().unwrap(), Some(Secret::new("abc123")));
         c.channels = channels.iter().map(|s| s.to_string()).collect();
         c
+    }
+
+    #[test]
+    fn no_code_path_puts_cr_lf_or_nul_on_the_wire() {
+        // The nick is a Login: an injection attempt is refused where the value is made, so it cannot
+        // reach `SessionConfig` (or `Config`) through the library API.
+        for evil in ["bot\r\nJOIN #evil", "bot\0", "bot\nQUIT"] {
+            assert!(Login::new(evil).is_err(), "{evil:?}");
+            assert!(evil.parse::<Login>().is_err(), "{evil:?}");
+        }
+        // Everything else that reaches a line is checked or cleaned on the way in.
+        let mut c = SessionConfig::new("Bot".parse().unwrap(), Some(Secret::new("abc\r\n123")));
+        c.channels = vec!["chan\r\nPART #x".into(), "ok".into()];
+        let mut s = Session::new(c);
+        let t0 = Instant::now();
+        s.handle_connected(t0);
+        s.handle_frame(":tmi.twitch.tv 001 bot :Welcome\r\nPING :a\0b", t0);
+        assert!(s.join("x\ny").is_err());
+        s.handle_frame(":bot!bot@bot.tmi.twitch.tv JOIN #ok", t0);
+        s.say("ok", "hi\r\nQUIT\0").unwrap();
+        let lines = transmitted(&mut s);
+        assert!(lines.contains(&"NICK bot".to_owned()), "{lines:?}");
+        for l in &lines {
+            assert!(!l.contains(['\r', '\n', '\0']), "{l:?}");
+        }
     }
 
     fn transmitted(s: &mut Session) -> Vec<String> {

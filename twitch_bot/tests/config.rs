@@ -284,6 +284,14 @@ fn max_voters_and_channels_are_read_and_checked() {
         "default: every joined channel"
     );
 
+    let e = reject("[[vote]]\nname = \"v\"\noptions = [\"x\"]\nmin_voters = 0\n");
+    assert_names(&e, 4, "vote[1].min_voters", "at least 1");
+    let e = reject("[[vote]]\nname = \"v\"\noptions = [\"up\", \"up2\"]\nmax_repeat = 3\n");
+    let text = e.to_string();
+    assert!(
+        text.contains("\"up2\"") && text.contains("\"up\""),
+        "{text}"
+    );
     let e = reject("[[vote]]\nname = \"v\"\noptions = [\"x\"]\nmax_voters = 0\n");
     assert_names(&e, 4, "vote[1].max_voters", "must be from 1");
     let e = reject("[[vote]]\nname = \"v\"\noptions = [\"x\"]\nmax_voters = -3\n");

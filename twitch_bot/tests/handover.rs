@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use twitch_bot::session::{Secret, Session, SessionConfig, SessionState};
 
 fn logged_in(t: Instant) -> Session {
-    let mut config = SessionConfig::new("mybot", Some(Secret::new("oauth:abc123")));
+    let mut config =
+        SessionConfig::new("mybot".parse().unwrap(), Some(Secret::new("oauth:abc123")));
     config.channels = vec!["chan".into()];
     let mut s = Session::new(config);
     s.handle_connected(t);

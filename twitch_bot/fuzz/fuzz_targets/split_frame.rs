@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(!line.is_empty() && !line.contains(['\r', '\n']));
         let _ = parse_line(line);
     }
-    let mut session = Session::new(SessionConfig::new("bot", Some(Secret::new("t"))));
+    let mut session = Session::new(SessionConfig::new("bot".parse().unwrap(), Some(Secret::new("t"))));
     let now = Instant::now();
     session.handle_connected(now);
     session.handle_frame(":tmi.twitch.tv 001 bot :Welcome", now);

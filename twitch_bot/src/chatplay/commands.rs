@@ -5,6 +5,9 @@
 //! and without invisible characters but with its case kept, is the command's `args`.
 //!
 //! A command runs only when:
+//! * the rest of the message holds no command keyword (`!jump !jump`, `!jump !duck`): a message
+//!   holding several commands runs none, since which one was meant, and how often, is a guess (and
+//!   a spammer would otherwise pass junk `args` to the game);
 //! * it is not `mods_only`, or the sender is a moderator or the channel's broadcaster;
 //! * its global cooldown has passed since it last ran for anyone;
 //! * its per-user cooldown has passed since it last ran for this user (keyed by user id, or login
@@ -119,17 +122,21 @@ impl Commands {
         if !normalize_into(word, &mut self.buf, MAX_OPTION_LEN) {
             return None;
         }
-        let folded = self.buf.as_str();
-        let command = self
+        let i = self
             .commands
-            .iter_mut()
-            .find(|c| c.keywords.iter().any(|(_, k)| k == folded))?;
-        let keyword = command
+            .iter()
+            .position(|c| c.keywords.iter().any(|(_, k)| *k == self.buf))?;
+        let keyword = self.commands[i]
             .keywords
             .iter()
-            .find(|(_, k)| k == folded)
+            .find(|(_, k)| *k == self.buf)
             .map(|(k, _)| k.clone())
             .unwrap_or_default();
+        if self.holds_a_keyword(rest) {
+            tracing::debug!(command = %self.commands[i].name, user = %msg.login, "several commands in one message: none runs");
+            return None;
+        }
+        let command = &mut self.commands[i];
         if command.mods_only && !msg.roles.is_privileged() {
             tracing::debug!(command = %command.name, user = %msg.login, "mods-only command refused");
             return None;
@@ -171,6 +178,19 @@ impl Commands {
                 .collect::<String>()
                 .trim()
                 .to_owned(),
+        })
+    }
+}
+
+impl Commands {
+    /// Whether a word of `args` is a command keyword (of any command).
+    fn holds_a_keyword(&mut self, args: &str) -> bool {
+        args.split_whitespace().any(|word| {
+            normalize_into(word, &mut self.buf, MAX_OPTION_LEN)
+                && self
+                    .commands
+                    .iter()
+                    .any(|c| c.keywords.iter().any(|(_, k)| *k == self.buf))
         })
     }
 }

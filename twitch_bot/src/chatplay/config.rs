@@ -103,8 +103,8 @@ pub struct VoteConfig {
     pub window_secs: f64,
     /// When rounds open. Default [`Start::Auto`].
     pub start: Start,
-    /// Below this many voters a democracy round has no winner. Default 1. With 0, a round without
-    /// ballots is won by the first (or a random) enabled option.
+    /// Below this many voters a democracy round has no winner. Default 1; 0 is refused (a round
+    /// without ballots never has a winner, whatever this says).
     pub min_voters: u32,
     /// Tie rule. Default [`TieBreak::First`].
     pub tie: TieBreak,
@@ -197,6 +197,28 @@ impl VoteConfig {
                 vote,
                 value: self.max_repeat,
             });
+        }
+        // `up2` would be both the option `up2` and `up` twice: refuse the pair rather than guess.
+        if self.max_repeat > 1 {
+            for (folded, option) in &seen {
+                let Some((&last, head)) = folded.as_bytes().split_last() else {
+                    continue;
+                };
+                if (b'1'..=b'0' + self.max_repeat).contains(&last)
+                    && let Some((_, base)) = seen.iter().find(|(f, _)| f.as_bytes() == head)
+                {
+                    return Err(ConfigError::RepeatSuffixCollision {
+                        vote,
+                        option: (*option).to_owned(),
+                        base: (*base).to_owned(),
+                        repeat: last - b'0',
+                        max_repeat: self.max_repeat,
+                    });
+                }
+            }
+        }
+        if self.min_voters == 0 {
+            return Err(ConfigError::ZeroMinVoters { vote });
         }
         cooldown_duration(
             &format!("vote {:?} anarchy_cooldown_secs", self.name),
@@ -512,6 +534,31 @@ pub enum ConfigError {
         vote: String,
         /// The value given.
         secs: f64,
+    },
+    /// `min_voters` is 0 (a round without ballots would need a winner).
+    #[error(
+        "vote {vote:?}: min_voters must be at least 1 (a round without ballots never has a winner)"
+    )]
+    ZeroMinVoters {
+        /// The vote.
+        vote: String,
+    },
+    /// One option is another one with a repeat suffix (`up` and `up2` with `max_repeat >= 2`), so a
+    /// ballot like `up2` could mean either.
+    #[error(
+        "vote {vote:?}: option {option:?} reads as option {base:?} repeated {repeat} times (max_repeat = {max_repeat}); rename one of them or lower max_repeat"
+    )]
+    RepeatSuffixCollision {
+        /// The vote.
+        vote: String,
+        /// The option that ends in a repeat digit.
+        option: String,
+        /// The option it collides with.
+        base: String,
+        /// The digit.
+        repeat: u8,
+        /// The vote's `max_repeat`.
+        max_repeat: u8,
     },
     /// `max_voters` is 0.
     #[error("vote {vote:?}: max_voters must be at least 1")]

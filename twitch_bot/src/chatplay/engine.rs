@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use super::commands::{Commands, first_word};
 use super::config::{ConfigError, EngineConfig, Start, VoteConfig};
-use super::dedup::MessageKey;
+use super::dedup::{MessageKey, RecentIds};
 use super::event::{Event, LiveTally, VoteResult};
 use super::keywords::Keywords;
 use super::message::{ChatMessage, Moderation};
@@ -42,6 +42,9 @@ pub struct Engine {
     started: bool,
     seed: u64,
     max_remembered_ids: usize,
+    /// Ids of the chat messages handled: a message that arrives twice (on both connections during a
+    /// `RECONNECT` handover, or replayed by the server) triggers keywords, commands and ballots once.
+    seen: RecentIds,
 }
 
 impl Engine {
@@ -81,6 +84,7 @@ impl Engine {
             started: false,
             seed,
             max_remembered_ids: config.max_remembered_ids,
+            seen: RecentIds::new(config.max_remembered_ids),
         };
         engine.refresh_limits();
         Ok(engine)
@@ -135,6 +139,13 @@ impl Engine {
             tracing::trace!(channel = %msg.channel, user = %msg.login, "historical backlog line ignored");
             return;
         }
+        // Seen before (same message id): it already did whatever it could do. Messages without an id
+        // cannot be recognised and always count.
+        let key = MessageKey::from_id(msg.message_id.as_deref());
+        if !self.seen.insert(&key) {
+            tracing::trace!(channel = %msg.channel, user = %msg.login, "message seen before (same id): ignored");
+            return;
+        }
         self.keywords.dispatch(msg);
         if msg.login.eq_ignore_ascii_case(&self.bot_login) {
             return;
@@ -148,7 +159,7 @@ impl Engine {
         if !normalize_into(&msg.text, &mut self.buf, self.max_ballot_len) {
             return;
         }
-        let mut key: Option<MessageKey> = None;
+        let mut key = Some(key);
         for i in 0..self.votes.len() {
             if let Some(input) = self.votes[i].handle_ballot(&self.buf, msg, &mut key, now) {
                 self.push(Event::Input(input));
@@ -162,18 +173,25 @@ impl Engine {
     pub fn handle_moderation(&mut self, action: &Moderation<'_>, now: Instant) {
         self.handle_timeout(now);
         match action {
-            Moderation::ClearUser { user_id, login, .. } => {
+            Moderation::ClearUser {
+                channel,
+                user_id,
+                login,
+            } => {
                 if user_id.is_none() && login.is_none() {
                     return;
                 }
                 for vote in &mut self.votes {
-                    vote.remove_user(user_id.as_deref(), login.as_deref());
+                    vote.remove_user(channel, user_id.as_deref(), login.as_deref());
                 }
             }
-            Moderation::DeleteMessage { message_id, .. } => {
+            Moderation::DeleteMessage {
+                channel,
+                message_id,
+            } => {
                 let key = MessageKey::from_id(Some(message_id));
                 for vote in &mut self.votes {
-                    vote.remove_message(&key);
+                    vote.remove_message(channel, &key);
                 }
             }
             Moderation::ClearChannel { .. } => {}

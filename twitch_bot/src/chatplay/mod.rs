@@ -85,6 +85,7 @@
 pub mod ballot;
 pub mod commands;
 pub mod config;
+mod count;
 pub mod dedup;
 pub mod engine;
 pub mod event;

@@ -279,17 +279,23 @@ fn min_voters_and_empty_rounds() {
     let r = e.close_round("move", t).unwrap();
     assert_eq!((r.winner, r.voters), (None, 2));
     assert_eq!(tally_map(&r.tally), labels(&[("down", 2)]));
-    // min_voters 0: an empty round is won by the first enabled option
+    // min_voters 0 is refused: a round without ballots never has a winner
     let mut v = VoteConfig::new("move", ["up", "down"]);
     v.min_voters = 0;
-    let mut e = engine_with(v);
+    let mut config = EngineConfig::new("the_bot");
+    config.votes.push(v);
+    let e = Engine::new(config).unwrap_err();
+    assert!(matches!(e, ConfigError::ZeroMinVoters { .. }), "{e}");
+    assert!(e.to_string().contains("min_voters"), "{e}");
+    // min_voters 1, one option disabled, nobody voted: no winner
+    let mut e = engine_with(VoteConfig::new("move", ["up", "down"]));
     e.start(t);
     e.vote_mut("move")
         .unwrap()
         .set_option_enabled("up", false)
         .unwrap();
     let r = e.close_round("move", t).unwrap();
-    assert_eq!(r.winner.unwrap().option, "down");
+    assert_eq!((r.winner, r.voters), (None, 0));
     assert!(r.tally.is_empty());
 }
 
@@ -905,9 +911,11 @@ impl Model {
             "+left" | "left" => Some(2),
             _ => None,
         };
-        if let Some(option) = option
-            && self.seen.insert(id.to_owned())
-        {
+        // An id counts once, whatever the line was (the same id is the same message).
+        if !self.seen.insert(id.to_owned()) {
+            return;
+        }
+        if let Some(option) = option {
             if let Some(cap) = self.cap
                 && !self.known.contains(&user)
                 && self.known.len() >= cap
@@ -1120,4 +1128,159 @@ fn historical_clears_remove_no_ballot() {
     e.handle_clear_chat(&timeout("a"), t);
     e.handle_clear_msg(&delete("b", "2"), t);
     assert_eq!(e.vote("move").unwrap().voters(), 0);
+}
+
+#[test]
+fn a_message_seen_twice_fires_keywords_commands_and_inputs_once() {
+    // During a RECONNECT handover the same message arrives on both connections (same id).
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut config = EngineConfig::new("bot");
+    config.commands.push(CommandConfig::new("jump", ["!jump"])); // no cooldowns
+    let mut anarchy = VoteConfig::new("move", ["up", "down"]);
+    anarchy.mode = Mode::Anarchy; // no input cooldown
+    config.votes.push(anarchy);
+    config.votes.push(VoteConfig::new("pick", ["up", "down"]));
+    let mut e = Engine::new(config).unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    e.keywords()
+        .register("!jump", move |_| {
+            h.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    let t = Instant::now();
+    e.start(t);
+    events(&mut e);
+    for _ in 0..2 {
+        e.handle_privmsg(
+            &chat_id("a", "6d3bc4a2-54a5-4a3c-9f57-4a1c1f0e2b11", "!jump"),
+            t,
+        );
+        e.handle_privmsg(
+            &chat_id("b", "0c1f2b7e-8a55-4c9e-b6a2-1d2e3f4a5b6c", "up"),
+            t,
+        );
+    }
+    let ev = events(&mut e);
+    let commands = ev.iter().filter(|e| matches!(e, Event::Command(_))).count();
+    let inputs = ev.iter().filter(|e| matches!(e, Event::Input(_))).count();
+    assert_eq!(commands, 1, "command fired twice: {ev:?}");
+    assert_eq!(inputs, 1, "anarchy input passed on twice: {ev:?}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "keyword handler ran twice");
+    assert_eq!(e.vote("pick").unwrap().voters(), 1);
+    // Messages without an id cannot be recognised: each one counts.
+    e.handle_privmsg(&chat("c", "!jump"), t);
+    e.handle_privmsg(&chat("c", "!jump"), t);
+    let commands = events(&mut e)
+        .iter()
+        .filter(|e| matches!(e, Event::Command(_)))
+        .count();
+    assert_eq!(commands, 2);
+}
+
+#[test]
+fn clearchat_and_clearmsg_act_only_on_ballots_cast_in_their_own_channel() {
+    let mut config = EngineConfig::new("the_bot");
+    config.votes.push(VoteConfig::new("all", ["up", "down"]));
+    let mut only_a = VoteConfig::new("only_a", ["up", "down"]);
+    only_a.channels = vec!["a".into()];
+    config.votes.push(only_a);
+    let mut e = Engine::new(config).unwrap();
+    let t = Instant::now();
+    e.start(t);
+    let in_channel = |channel: &str, mut m: crate::irc::Privmsg| {
+        m.channel = channel.into();
+        m
+    };
+    e.handle_privmsg(&in_channel("a", chat_id("u", "1", "up")), t);
+    e.handle_privmsg(&in_channel("a", chat_id("w", "2", "down")), t);
+    let voters = |e: &Engine| {
+        (
+            e.vote("all").unwrap().voters(),
+            e.vote("only_a").unwrap().voters(),
+        )
+    };
+    assert_eq!(voters(&e), (2, 2));
+    // A timeout and a deletion in channel b say nothing about ballots cast in channel a.
+    let mut ban_in_b = timeout("u");
+    ban_in_b.channel = "b".into();
+    e.handle_clear_chat(&ban_in_b, t);
+    let mut by_login_in_b = timeout("u");
+    by_login_in_b.channel = "b".into();
+    by_login_in_b.target_user_id = None;
+    e.handle_clear_chat(&by_login_in_b, t);
+    let mut delete_in_b = delete("w", "2");
+    delete_in_b.channel = "b".into();
+    e.handle_clear_msg(&delete_in_b, t);
+    assert_eq!(
+        voters(&e),
+        (2, 2),
+        "a moderation in b removed ballots cast in a"
+    );
+    // In channel a they do.
+    let mut ban_in_a = timeout("u");
+    ban_in_a.channel = "a".into();
+    e.handle_clear_chat(&ban_in_a, t);
+    assert_eq!(voters(&e), (1, 1));
+    let mut delete_in_a = delete("w", "2");
+    delete_in_a.channel = "a".into();
+    e.handle_clear_msg(&delete_in_a, t);
+    assert_eq!(voters(&e), (0, 0));
+    // A user voting in both channels holds one ballot: the channel of the last one counts.
+    e.handle_privmsg(&in_channel("a", chat_id("x", "3", "up")), t);
+    e.handle_privmsg(&in_channel("b", chat_id("x", "4", "down")), t);
+    let mut ban_x_in_a = timeout("x");
+    ban_x_in_a.channel = "a".into();
+    e.handle_clear_chat(&ban_x_in_a, t);
+    assert_eq!(
+        e.vote("all").unwrap().voters(),
+        1,
+        "the ballot was cast in b"
+    );
+}
+
+#[test]
+fn options_colliding_with_the_repeat_suffix_are_refused_naming_both() {
+    let mut v = VoteConfig::new("move", ["up", "down", "up2"]);
+    v.max_repeat = 2;
+    let e = v.validate().unwrap_err();
+    let text = e.to_string();
+    assert!(
+        matches!(e, ConfigError::RepeatSuffixCollision { .. }),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"up2\"") && text.contains("\"up\""),
+        "{text}"
+    );
+    // No repeats: `up2` is just an option. A digit above max_repeat never reads as a repeat.
+    v.max_repeat = 1;
+    assert!(v.validate().is_ok());
+    let mut v = VoteConfig::new("move", ["UP", "up3"]);
+    v.max_repeat = 2;
+    assert!(v.validate().is_ok());
+    v.max_repeat = 3;
+    assert!(v.validate().is_err(), "case-insensitive: UP and up3");
+}
+
+#[test]
+fn a_message_holding_several_commands_runs_none() {
+    let mut config = EngineConfig::new("bot");
+    config.commands.push(CommandConfig::new("jump", ["!jump"]));
+    config.commands.push(CommandConfig::new("duck", ["!duck"]));
+    let mut e = Engine::new(config).unwrap();
+    let t = Instant::now();
+    for text in [
+        "!jump !jump",
+        "!jump !JUMP !jump",
+        "!jump !duck",
+        "!duck please !jump",
+    ] {
+        e.handle_privmsg(&chat("a", text), t);
+        assert!(events(&mut e).is_empty(), "{text:?} ran a command");
+    }
+    // Other words, even with a `!`, are arguments.
+    e.handle_privmsg(&chat("a", "!jump high !now"), t);
+    assert!(matches!(&events(&mut e)[..], [Event::Command(c)] if c.args == "high !now"));
 }

@@ -81,6 +81,7 @@ use thiserror::Error;
 
 use super::ballot::match_ballot;
 use super::config::{self, ConfigError, MAX_OPTIONS, Mode, Start, TieBreak, VoteConfig};
+use super::count::Count;
 use super::dedup::{MessageKey, RecentIds};
 use super::event::{AnarchyInput, Choice, LiveTally, RoundOpened, TallyEntry, VoteResult};
 use super::fasthash::FastState;
@@ -187,6 +188,9 @@ struct Voter {
     message: u128,
     /// Hash of the login, to find the user when a CLEARCHAT names only the login.
     login_hash: u64,
+    /// Hash of the channel `ballot` was cast in: a CLEARCHAT or CLEARMSG acts only on ballots cast in
+    /// its own channel.
+    channel_hash: u64,
     /// Anarchy: when the last input was passed on.
     last_input: Option<Instant>,
 }
@@ -223,6 +227,7 @@ impl Voters {
             ballot: None,
             message: 0,
             login_hash: hasher.hash_one(login),
+            channel_hash: 0,
             last_input: None,
         };
         let (map, key) = match user_id {
@@ -594,8 +599,8 @@ impl Vote {
         let removed_frozen: u64 = self.tally.frozen.drain(range.clone()).map(u64::from).sum();
         self.tally.manual.drain(range.clone());
         // Anarchy holds no live ballots (removed_live is 0 there).
-        self.tally.holders -= removed_live;
-        self.tally.frozen_total -= removed_frozen;
+        self.tally.holders.down(removed_live, "holders");
+        self.tally.frozen_total.down(removed_frozen, "frozen_total");
         let (round, mode) = (self.round, self.mode);
         for voter in self.voters.all_mut() {
             if voter.round != round {
@@ -692,9 +697,10 @@ impl Vote {
     pub fn reset_voted_list(&mut self) {
         if self.mode == Mode::Democracy {
             for (frozen, live) in self.tally.frozen.iter_mut().zip(&mut self.tally.live) {
-                *frozen += std::mem::take(live);
+                frozen.up(std::mem::take(live), "frozen");
             }
-            self.tally.frozen_total += std::mem::take(&mut self.tally.holders);
+            let holders = std::mem::take(&mut self.tally.holders);
+            self.tally.frozen_total.up(holders, "frozen_total");
         }
         let round = self.round;
         for voter in self.voters.all_mut() {
@@ -823,6 +829,7 @@ impl Vote {
         {
             return None;
         }
+        let channel_hash = self.voters.login_hash(&msg.channel);
         let voter = self.voters.slot(user_id, login, true)?;
         if voter.round != round {
             voter.round = round;
@@ -833,15 +840,16 @@ impl Vote {
             Mode::Democracy => {
                 if self.voter_limiting {
                     match voter.ballot.replace(input) {
-                        Some(old) => tally.live[usize::from(old)] -= 1,
-                        None => tally.holders += 1,
+                        Some(old) => tally.live[usize::from(old)].down(1, "live"),
+                        None => tally.holders.up(1, "holders"),
                     }
-                    tally.live[index] += 1;
+                    tally.live[index].up(1, "live");
                 } else {
-                    tally.frozen[index] += 1;
-                    tally.frozen_total += 1;
+                    tally.frozen[index].up(1, "frozen");
+                    tally.frozen_total.up(1, "frozen_total");
                 }
                 voter.message = fingerprint;
+                voter.channel_hash = channel_hash;
                 None
             }
             Mode::Anarchy => {
@@ -852,11 +860,12 @@ impl Vote {
                 }
                 voter.last_input = Some(now);
                 if voter.ballot.replace(input).is_none() {
-                    tally.distinct += 1;
+                    tally.distinct.up(1, "distinct");
                 }
                 voter.message = fingerprint;
-                tally.frozen[index] += 1;
-                tally.frozen_total += 1;
+                voter.channel_hash = channel_hash;
+                tally.frozen[index].up(1, "frozen");
+                tally.frozen_total.up(1, "frozen_total");
                 Some(AnarchyInput {
                     vote: self.name.clone(),
                     round,
@@ -869,18 +878,26 @@ impl Vote {
         }
     }
 
-    /// A CLEARCHAT of one user: drops their ballot in the open round.
-    pub(crate) fn remove_user(&mut self, user_id: Option<&str>, login: Option<&str>) {
+    /// A CLEARCHAT of one user in `channel`: drops their ballot in the open round if they cast it
+    /// in that channel (a timeout in one channel says nothing about chat in another).
+    pub(crate) fn remove_user(
+        &mut self,
+        channel: &str,
+        user_id: Option<&str>,
+        login: Option<&str>,
+    ) {
         if !self.removable() {
             return;
         }
+        let channel_hash = self.voters.login_hash(channel);
         let (round, tally) = (self.round, &mut self.tally);
         let mut drop = |v: &mut Voter| {
             if v.round == round
+                && v.channel_hash == channel_hash
                 && let Some(b) = v.ballot.take()
             {
-                tally.live[usize::from(b)] -= 1;
-                tally.holders -= 1;
+                tally.live[usize::from(b)].down(1, "live");
+                tally.holders.down(1, "holders");
             }
         };
         match (user_id, login) {
@@ -905,18 +922,24 @@ impl Vote {
         }
     }
 
-    /// A CLEARMSG: drops the ballot `key` cast, if it is still its user's current ballot.
-    pub(crate) fn remove_message(&mut self, key: &MessageKey) {
+    /// A CLEARMSG in `channel`: drops the ballot `key` cast, if it is still its user's current ballot
+    /// and was cast in that channel.
+    pub(crate) fn remove_message(&mut self, channel: &str, key: &MessageKey) {
         if !self.removable() || *key == MessageKey::None {
             return;
         }
         let fingerprint = self.voters.fingerprint(key);
+        let channel_hash = self.voters.login_hash(channel);
         let (round, tally) = (self.round, &mut self.tally);
         for v in self.voters.all_mut() {
-            if v.round == round && v.message == fingerprint && v.ballot.is_some() {
+            if v.round == round
+                && v.message == fingerprint
+                && v.channel_hash == channel_hash
+                && v.ballot.is_some()
+            {
                 if let Some(b) = v.ballot.take() {
-                    tally.live[usize::from(b)] -= 1;
-                    tally.holders -= 1;
+                    tally.live[usize::from(b)].down(1, "live");
+                    tally.holders.down(1, "holders");
                 }
                 return;
             }
@@ -939,7 +962,7 @@ impl Vote {
         if self.voters.len() < self.max_voters {
             return true;
         }
-        self.tally.refused += 1;
+        self.tally.refused.up(1, "refused");
         if self.tally.refused == 1 {
             tracing::warn!(
                 vote = %self.name,
@@ -1017,7 +1040,8 @@ impl Vote {
                 tied.push(i);
             }
         }
-        if best == 0 && self.min_voters > 0 {
+        // No ballots, no winner (whatever min_voters says; the config refuses 0 anyway).
+        if best == 0 {
             tied.clear();
         }
         tied

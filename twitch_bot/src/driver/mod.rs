@@ -69,7 +69,7 @@ use tracing::{debug, info, warn};
 
 use crate::backoff::Backoff;
 use crate::chatplay::{self, Engine};
-use crate::config::{Config, Token};
+use crate::config::{Config, Login, Token};
 use crate::events::Event;
 use crate::inbox::Incoming;
 use crate::lifecycle::{BotError, ConnectionState, Request};
@@ -99,22 +99,43 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// `OnMessage` handler to the driver is a task wake-up on the same thread, not a cross-thread wake-up.
 pub const RUNTIME_WORKERS: usize = 1;
 
+/// The environment variable that overrides [`RUNTIME_WORKERS`].
+pub const WORKERS_ENV: &str = "TWITCH_BOT_WORKERS";
+/// Largest accepted [`WORKERS_ENV`].
+pub const MAX_WORKERS: usize = 64;
+
 /// Builds the runtime [`run`] expects: multi-threaded (so `websockets::create_client_with` runs the
 /// connection on it) with [`RUNTIME_WORKERS`] worker(s) and a small blocking pool (for connecting).
 /// Spawn [`run`] on it with `tokio::spawn` so it shares the worker with the socket's tasks. The environment
 /// variable `TWITCH_BOT_WORKERS` overrides the worker count (a tuning knob; 1 measured as good as 2 on a
 /// 2-core machine, with less memory).
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    let workers = std::env::var("TWITCH_BOT_WORKERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(RUNTIME_WORKERS);
+///
+/// # Errors
+/// [`BotError::Config`] naming the variable and its value when `TWITCH_BOT_WORKERS` is set but not a whole
+/// number from 1 to [`MAX_WORKERS`]; [`BotError::Start`] when the runtime cannot be built.
+pub fn runtime() -> Result<tokio::runtime::Runtime, BotError> {
+    let workers = runtime_workers(std::env::var_os(WORKERS_ENV).as_deref())?;
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .max_blocking_threads(2)
         .thread_name("twitch_bot-rt")
         .enable_all()
         .build()
+        .map_err(BotError::Start)
+}
+
+/// The worker count for the value of `TWITCH_BOT_WORKERS` (`None`: unset, [`RUNTIME_WORKERS`]).
+fn runtime_workers(value: Option<&std::ffi::OsStr>) -> Result<usize, BotError> {
+    let Some(value) = value else {
+        return Ok(RUNTIME_WORKERS);
+    };
+    match value.to_str().map(|v| v.trim().parse::<usize>()) {
+        Some(Ok(n)) if (1..=MAX_WORKERS).contains(&n) => Ok(n),
+        _ => Err(BotError::Config(format!(
+            "environment variable {WORKERS_ENV} is {value:?}: it must be a whole number of worker threads \
+             from 1 to {MAX_WORKERS} (or unset, for {RUNTIME_WORKERS})"
+        ))),
+    }
 }
 
 /// What the driver needs: the validated config and the token (read from the environment by the caller).
@@ -380,7 +401,7 @@ fn session_config(settings: &Settings) -> session::SessionConfig {
         ),
         (None, _) => session::SessionConfig::anonymous(),
     };
-    c.channels = connection.channels.clone();
+    c.channels = connection.channels.iter().map(Login::to_string).collect();
     c.ping_after_idle = connection.ping_idle;
     c.pong_timeout = connection.pong_timeout;
     c

@@ -87,6 +87,11 @@ pub enum Request {
     Shutdown,
     /// The control input (stdin) reached its end.
     InputClosed,
+    /// A control operation whose outcome is wanted: `Ok`, or the reason it was refused (then no `error`
+    /// event is emitted; the asker reports it). Used by the local server's `/ws` ops with an `id`.
+    Op(Control, tokio::sync::oneshot::Sender<Result<(), String>>),
+    /// The engine's and the connection's state now, for the local server's `snapshot` (emits nothing).
+    Snapshot(tokio::sync::oneshot::Sender<crate::server::Snapshot>),
 }
 
 /// A running bot. Dropping it shuts the bot down (without waiting); prefer [`Bot::shutdown`].

@@ -79,6 +79,9 @@ pub struct Config {
     pub votes: Vec<VoteConfig>,
     /// `[[command]]` tables, in file order.
     pub commands: Vec<CommandConfig>,
+    /// `[server]`: the local HTTP + WebSocket server (overlay, `/ws` API); `None` (off) unless the table
+    /// is present. See [`crate::server`].
+    pub server: Option<crate::server::ServerConfig>,
 }
 
 /// The `[connection]` table.
@@ -213,6 +216,7 @@ struct RawConfig {
     vote: Vec<Spanned<RawVote>>,
     #[serde(default)]
     command: Vec<Spanned<RawCommand>>,
+    server: Option<Spanned<crate::server::config::RawServer>>,
 }
 
 #[derive(Deserialize)]
@@ -538,10 +542,21 @@ impl Validator<'_> {
             }
             commands.push(command);
         }
+        let server = match raw.server {
+            Some(s) => {
+                let span = s.span();
+                Some(
+                    crate::server::config::validate(s.into_inner(), span)
+                        .map_err(|(span, key, message)| self.err(span, key, message))?,
+                )
+            }
+            None => None,
+        };
         Ok(Config {
             connection,
             votes,
             commands,
+            server,
         })
     }
 

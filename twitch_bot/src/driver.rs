@@ -130,7 +130,7 @@ struct Link {
 }
 
 /// The `tally` event for a live tally.
-fn tally_event(live: chatplay::LiveTally) -> Event {
+pub(crate) fn tally_event(live: chatplay::LiveTally) -> Event {
     Event::Tally {
         vote: live.vote,
         round: live.round,
@@ -351,6 +351,16 @@ pub async fn run(
                 Some(Request::InputClosed) => debug!("control input closed"),
                 Some(Request::BadControl(e)) => core.outbox.emit(Event::error("bad_control", e.to_string())),
                 Some(Request::Control(c)) => core.handle_control(c, Instant::now()),
+                Some(Request::Op(c, reply)) => {
+                    let result = core.control(c, Instant::now()).map_err(|e| match e {
+                        Event::Error { message, .. } => message,
+                        other => other.kind().to_owned(),
+                    });
+                    let _ = reply.send(result);
+                }
+                Some(Request::Snapshot(reply)) => {
+                    let _ = reply.send(core.snapshot(Instant::now()));
+                }
             },
             () = core.outbox.room(), if core.outbox.is_pending() => core.outbox.flush(),
             res = async { connecting.as_mut().expect("guarded").await }, if connecting.is_some() => {
@@ -611,44 +621,74 @@ impl Core {
     }
 
     fn handle_control(&mut self, c: Control, now: Instant) {
+        if let Err(e) = self.control(c, now) {
+            self.outbox.emit(e);
+        }
+    }
+
+    /// Carries out a control op; a refusal comes back as the `error` event to report.
+    fn control(&mut self, c: Control, now: Instant) -> Result<(), Event> {
         match c {
-            Control::StartVote { vote } => {
-                if let Err(e) = self.engine.start_vote(&vote, now) {
-                    self.outbox.emit(Event::error("vote", format!("start_vote {vote:?}: {e}")));
-                }
-            }
+            Control::StartVote { vote } => self
+                .engine
+                .start_vote(&vote, now)
+                .map(|_| ())
+                .map_err(|e| Event::error("vote", format!("start_vote {vote:?}: {e}"))),
             Control::StopVote { vote } => match self.engine.stop_vote(&vote, now) {
-                Ok(Some(_)) => {}
-                Ok(None) => self.outbox.emit(Event::error(
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => Err(Event::error(
                     "vote",
-                    format!("stop_vote {vote:?}: no round is open (automatic rounds are stopped until start_vote)"),
+                    format!(
+                        "stop_vote {vote:?}: no round is open (automatic rounds are stopped until start_vote)"
+                    ),
                 )),
-                Err(e) => self.outbox.emit(Event::error("vote", format!("stop_vote {vote:?}: {e}"))),
+                Err(e) => Err(Event::error("vote", format!("stop_vote {vote:?}: {e}"))),
             },
             Control::Tally { vote } => match self.engine.tally(&vote, now) {
-                Some(live) => self.outbox.emit(tally_event(live)),
+                Some(live) => {
+                    self.outbox.emit(tally_event(live));
+                    Ok(())
+                }
                 // The same words as start_vote/stop_vote for an unknown vote.
-                None => self.outbox.emit(Event::error(
+                None => Err(Event::error(
                     "vote",
-                    format!("tally {vote:?}: {}", chatplay::VoteError::UnknownVote(vote.clone())),
+                    format!(
+                        "tally {vote:?}: {}",
+                        chatplay::VoteError::UnknownVote(vote.clone())
+                    ),
                 )),
             },
             Control::Say { channel, text } => self.say(&channel, &text),
             // During a handover the new session follows, so that it wants the same channels at the switch.
             Control::Join { channel } => {
-                if let Err(e) = self.session.join(&channel) {
-                    self.outbox.emit(Event::error("join", format!("join {channel:?}: {e}")));
-                } else if let Some(h) = self.handover.as_mut() {
+                self.session
+                    .join(&channel)
+                    .map_err(|e| Event::error("join", format!("join {channel:?}: {e}")))?;
+                if let Some(h) = self.handover.as_mut() {
                     let _ = h.session.join(&channel);
                 }
+                Ok(())
             }
             Control::Part { channel } => {
-                if let Err(e) = self.session.part(&channel) {
-                    self.outbox.emit(Event::error("part", format!("part {channel:?}: {e}")));
-                } else if let Some(h) = self.handover.as_mut() {
+                self.session
+                    .part(&channel)
+                    .map_err(|e| Event::error("part", format!("part {channel:?}: {e}")))?;
+                if let Some(h) = self.handover.as_mut() {
                     let _ = h.session.part(&channel);
                 }
+                Ok(())
             }
+        }
+    }
+
+    /// The state the local server's `snapshot` shows (see [`crate::server::snapshot`]).
+    fn snapshot(&self, now: Instant) -> crate::server::Snapshot {
+        crate::server::Snapshot {
+            after: self.outbox.sequence(),
+            state: *self.state.borrow(),
+            channels: self.joined.clone(),
+            votes: crate::server::snapshot::votes(&self.engine, now),
+            chat_queued: self.session.queued_messages() as u64,
         }
     }
 
@@ -688,18 +728,16 @@ impl Core {
         }
     }
 
-    fn say(&mut self, channel: &str, text: &str) {
+    fn say(&mut self, channel: &str, text: &str) -> Result<(), Event> {
         if self.settings.config.connection.nick.is_none() {
-            self.outbox.emit(Event::error(
+            return Err(Event::error(
                 "send",
                 "cannot post in chat anonymously: set connection.nick and the token variable",
             ));
-            return;
         }
-        if let Err(e) = self.session.say(channel, text) {
-            self.outbox
-                .emit(Event::error("send", format!("say in {channel:?}: {e}")));
-        }
+        self.session
+            .say(channel, text)
+            .map_err(|e| Event::error("send", format!("say in {channel:?}: {e}")))
     }
 
     fn pump_session_only(&mut self, now: Instant) {

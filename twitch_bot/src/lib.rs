@@ -58,6 +58,7 @@
 //! | [`bot`] | the in-process handle around the driver |
 //! | [`outbox`], [`stdio`], [`backoff`] | bounded event delivery, the program's pipes, reconnect delays |
 //! | [`demo`] | the built-in Twitch-like chat server with simulated viewers |
+//! | [`server`] | the local HTTP + WebSocket server: the OBS overlay, the `/ws` API for games, metrics |
 //! | [`secret`] | the secrets the bot holds, blanked from every log line (dependencies' too) |
 //!
 //! # Guarantees
@@ -93,5 +94,6 @@ pub mod irc;
 pub mod outbox;
 pub mod rate_limit;
 pub mod secret;
+pub mod server;
 pub mod session;
 pub mod stdio;

@@ -15,6 +15,7 @@ use twitch_bot::config::{Config, Token};
 use twitch_bot::demo::{DEMO_TOKEN, DemoServer};
 use twitch_bot::driver::{self, Settings};
 use twitch_bot::outbox::Outbox;
+use twitch_bot::server::{self, Server, ServerConfig};
 use twitch_bot::stdio;
 
 /// Exit code: the configuration is invalid (the message names file, line and key).
@@ -152,6 +153,12 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(EXIT_CONFIG);
     }
+    if let Some(sc) = &config.server
+        && let Err(e) = server::read_secret(sc)
+    {
+        eprintln!("twitch_bot: invalid configuration: [server]: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     if cli.check {
         println!(
             "{}: OK: server {}, {} channel(s) [{}], {} vote(s) [{}], {} command(s) [{}], {}",
@@ -265,7 +272,10 @@ async fn run(cli: Cli, mut config: Config, token: Option<Token>) -> Result<(), B
     let (requests_tx, requests_rx) = mpsc::channel(REQUEST_QUEUE);
     let (outbox, events) = Outbox::channel();
     let (state_tx, _state) = tokio::sync::watch::channel(ConnectionState::Connecting);
-    let writer = stdio::spawn_writer(events, std::io::stdout(), requests_tx.clone(), Vec::new())
+    // The local server (overlay, /ws API) sees every event through the stdout writer's tap.
+    let server = start_server(&cli, &mut config, &requests_tx)?;
+    let taps = server.iter().map(|s| s.tap()).collect();
+    let writer = stdio::spawn_writer(events, std::io::stdout(), requests_tx.clone(), taps)
         .map_err(BotError::Start)?;
     let (stdin_tx, mut stdin_rx) = mpsc::channel(stdio::CONTROL_QUEUE);
     stdio::spawn_reader(
@@ -329,6 +339,40 @@ async fn run(cli: Cli, mut config: Config, token: Option<Token>) -> Result<(), B
         tracing::warn!("stdout is not being read; exiting without writing the last events");
     }
     result
+}
+
+/// Starts the `[server]` (always on with `--demo`: the default port, or a free one if it is taken) and
+/// prints its overlay URL on stderr.
+fn start_server(
+    cli: &Cli,
+    config: &mut Config,
+    requests: &mpsc::Sender<Request>,
+) -> Result<Option<Server>, BotError> {
+    let server_config = match (&config.server, cli.demo) {
+        (Some(c), _) => c.clone(),
+        (None, true) => ServerConfig::local(
+            server::config::DEFAULT_LISTEN
+                .parse()
+                .expect("valid default"),
+        ),
+        (None, false) => return Ok(None),
+    };
+    let channels = config.connection.channels.clone();
+    let started = match Server::start(&server_config, requests.clone(), channels.clone()) {
+        Err(server::ServerError::Bind { .. }) if cli.demo && config.server.is_none() => {
+            let mut any = server_config.clone();
+            any.listen.set_port(0);
+            Server::start(&any, requests.clone(), channels)
+        }
+        other => other,
+    };
+    let server = started.map_err(|e| BotError::Config(format!("[server]: {e}")))?;
+    eprintln!(
+        "twitch_bot: overlay at {} (OBS Browser Source); WebSocket API at ws://{}/ws",
+        server.overlay_url(),
+        server.addr()
+    );
+    Ok(Some(server))
 }
 
 /// Ctrl-C, or SIGTERM on Unix.

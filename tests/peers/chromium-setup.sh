@@ -9,8 +9,8 @@ if [ -x /usr/bin/chromium ]; then
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "chromium-setup: installing chromium with apt-get"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    apt-get -o DPkg::Lock::Timeout=900 update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq chromium >/dev/null
 else
     echo "chromium-setup: /usr/bin/chromium is required (Debian/Ubuntu: apt-get install chromium)" >&2
     exit 1

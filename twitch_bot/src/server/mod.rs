@@ -138,34 +138,11 @@ impl Server {
         channels: Vec<String>,
     ) -> Result<Server, ServerError> {
         let secret = read_secret(config)?;
-        let listener =
-            std::net::TcpListener::bind(config.listen).map_err(|source| ServerError::Bind {
-                addr: config.listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| ServerError::Bind {
-            addr: config.listen,
-            source,
-        })?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|source| ServerError::Bind { addr, source })?;
-        let port = addr.port();
-        let mut origins = vec![
-            format!("http://{addr}"),
-            format!("http://localhost:{port}"),
-            format!("http://127.0.0.1:{port}"),
-            format!("http://[::1]:{port}"),
-        ];
-        origins.extend(config.allowed_origins.iter().cloned());
         let hub = Arc::new(hub::Hub::default());
-        let app = Arc::new(App {
-            hub: hub.clone(),
-            requests,
-            secret,
-            origins,
-            channels,
-        });
+        let (bound_tx, bound_rx) = std::sync::mpsc::sync_channel(1);
+        let listen = config.listen;
+        let allowed = config.allowed_origins.clone();
+        let thread_hub = hub.clone();
         std::thread::Builder::new()
             .name("twitch_bot-server".into())
             .spawn(move || {
@@ -175,13 +152,52 @@ impl Server {
                 {
                     Ok(rt) => rt,
                     Err(e) => {
-                        warn!(error = %e, "server: cannot start its runtime");
+                        let _ = bound_tx.send(Err(e));
                         return;
                     }
                 };
-                rt.block_on(serve(app, listener));
+                rt.block_on(async move {
+                    let listener = match bind(listen) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            let _ = bound_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let addr = match listener.local_addr() {
+                        Ok(a) => a,
+                        Err(e) => {
+                            let _ = bound_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let port = addr.port();
+                    let mut origins = vec![
+                        format!("http://{addr}"),
+                        format!("http://localhost:{port}"),
+                        format!("http://127.0.0.1:{port}"),
+                        format!("http://[::1]:{port}"),
+                    ];
+                    origins.extend(allowed);
+                    let app = Arc::new(App {
+                        hub: thread_hub,
+                        requests,
+                        secret,
+                        origins,
+                        channels,
+                    });
+                    let _ = bound_tx.send(Ok(addr));
+                    serve(app, listener).await;
+                });
             })
             .map_err(ServerError::Thread)?;
+        let addr = bound_rx
+            .recv()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the server thread ended")))
+            .map_err(|source| ServerError::Bind {
+                addr: config.listen,
+                source,
+            })?;
         Ok(Server { addr, hub })
     }
 
@@ -202,14 +218,24 @@ impl Server {
     }
 }
 
-async fn serve(app: Arc<App>, listener: std::net::TcpListener) {
-    let listener = match tokio::net::TcpListener::from_std(listener) {
-        Ok(l) => l,
-        Err(e) => {
-            warn!(error = %e, "server: cannot use the listening socket");
-            return;
-        }
+/// Send buffer of each client socket: with small messages a deep kernel buffer only hides a client that
+/// stopped reading (and holds memory per client); past it the client's queue fills and the client is closed.
+const SOCKET_SEND_BUFFER: u32 = 64 * 1024;
+
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
     };
+    socket.set_reuseaddr(true)?;
+    // Accepted sockets inherit it.
+    socket.set_send_buffer_size(SOCKET_SEND_BUFFER)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+async fn serve(app: Arc<App>, listener: tokio::net::TcpListener) {
     tokio::spawn(push_tallies(app.clone()));
     let router = http::router(app);
     if let Err(e) = axum::serve(listener, router).await {

@@ -20,6 +20,8 @@ use crate::events::{Control, Event};
 
 /// How long the close handshake may take (a slow client's close frame waits behind what it has not read).
 const CLOSE_WAIT: Duration = Duration::from_secs(10);
+/// Most bytes of a client's messages buffered for its socket beyond the kernel's buffer.
+const WRITE_BUFFER: usize = 1024 * 1024;
 /// How long an op waits for the driver's answer.
 const OP_WAIT: Duration = Duration::from_secs(5);
 
@@ -40,6 +42,8 @@ pub(super) async fn upgrade(
     }
     ws.max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
+        .write_buffer_size(16 * 1024)
+        .max_write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| connection(app, socket))
 }
 
@@ -59,11 +63,6 @@ async fn connection(app: Arc<App>, socket: WebSocket) {
     let mut reader = tokio::spawn(read_ops(app.clone(), client.clone(), stream));
     let mut batch = Vec::new();
     let outcome = loop {
-        tokio::select! {
-            biased;
-            _ = &mut reader => break Outcome::Gone,
-            () = client.notify.notified() => {}
-        }
         batch.clear();
         let slow = {
             let mut q = client.queue();
@@ -73,17 +72,27 @@ async fn connection(app: Arc<App>, socket: WebSocket) {
         if slow {
             break Outcome::Slow;
         }
-        for (seq, json, skippable) in batch.drain(..) {
-            if skippable && seq <= after {
-                continue;
+        if batch.is_empty() {
+            // Anything queued after the take above has stored a wake-up: no event waits unseen.
+            tokio::select! {
+                biased;
+                _ = &mut reader => break Outcome::Gone,
+                () = client.notify.notified() => {}
             }
-            if sink.feed(Message::text(&*json)).await.is_err() {
-                break;
-            }
+            continue;
         }
-        // A client that stops reading stalls this flush; it must not outlive its queue's bound.
+        // A client that stops reading stalls these writes; it must not outlive its queue's bound.
+        let send = async {
+            for (seq, json, skippable) in batch.drain(..) {
+                if skippable && seq <= after {
+                    continue;
+                }
+                sink.feed(Message::text(&*json)).await?;
+            }
+            sink.flush().await
+        };
         tokio::select! {
-            r = sink.flush() => if r.is_err() { break Outcome::Gone },
+            r = send => if r.is_err() { break Outcome::Gone },
             () = wait_slow(&client) => break Outcome::Slow,
             _ = &mut reader => break Outcome::Gone,
         }

@@ -572,3 +572,91 @@ async fn http_body(addr: &str, path: &str) -> String {
         .unwrap();
     buf
 }
+
+/// Starts the bot with the server on `port`, opens a round of `move` and casts `ballots` (user, option);
+/// returns the bot and the counts of the `tally` event it then prints on stdout.
+async fn round_with_ballots(
+    mock: &MockTwitch,
+    port: u16,
+    ballots: &[(&str, &str)],
+) -> (BotProcess, Value) {
+    let text = votes(BotConfig::new(&mock.url(), &[CHANNEL]).login(NICK, TOKEN_ENV)).to_toml()
+        + &format!("\n[server]\nlisten = \"127.0.0.1:{port}\"\n");
+    let mut bot = BotProcess::launch(Launch {
+        config_text: Some(text),
+        env: vec![(TOKEN_ENV.into(), TOKEN.into())],
+        ..Launch::default()
+    })
+    .await
+    .unwrap();
+    bot.wait_type("joined", T, |_| true).await.unwrap();
+    op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
+    bot.wait_type("vote_opened", T, |_| true).await.unwrap();
+    for (user, option) in ballots {
+        chat(mock, user, option).await;
+    }
+    sync(mock, "ballots-in").await;
+    op(&mut bot, json!({"op": "tally", "vote": "move"})).await;
+    let tally = bot.wait_type("tally", T, |_| true).await.unwrap();
+    (bot, tally)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overlay_in_headless_chromium_shows_the_tally_and_survives_a_restart() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "{chromium} missing: run bash tests/peers/chromium-setup.sh"
+    );
+    let mock = MockTwitch::start(MockOptions::default()).await.unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ballots = [
+        ("ann", "up"),
+        ("bob", "up"),
+        ("cat", "up"),
+        ("dan", "down"),
+        ("eve", "down"),
+        ("fay", "left"),
+    ];
+    let (bot, tally) = round_with_ballots(&mock, port, &ballots).await;
+    assert_eq!(tally["tally"], json!({"up": 3, "down": 2, "left": 1}));
+
+    let mut browser = Peer::spawn("overlay_browser.py", &[&chromium]);
+    browser
+        .send(&format!("open http://127.0.0.1:{port}/overlay?vote=move&scale=1.5"))
+        .await;
+    assert_eq!(browser.json().await["ok"], true);
+    let want = json!({"vote": "move", "round": tally["round"], "counts": tally["tally"], "timeout": 30});
+    browser.send(&format!("wait {want}")).await;
+    let seen = browser.json().await;
+    assert_eq!(seen["ok"], true, "the overlay never showed the tally: {seen}");
+    assert_eq!(seen["seen"]["voters"], 6, "{seen}");
+
+    let artifacts = root().join("target/server-e2e");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("overlay.png");
+    browser.send(&format!("shot {}", shot.display())).await;
+    let stats = browser.json().await;
+    // Not blank: the panel, bars and text differ from the page's background in many pixels and colours.
+    assert!(
+        stats["differ"].as_u64().unwrap() > 5_000 && stats["colours"].as_u64().unwrap() > 16,
+        "the screenshot looks blank: {stats}"
+    );
+
+    // The bot restarts on the same port with a different round: the page reconnects by itself and
+    // shows the new snapshot within 5 s of it being there.
+    let mut bot = bot;
+    bot.signal(9).unwrap();
+    bot.wait_exit(T).await.unwrap();
+    let (_bot, tally) = round_with_ballots(&mock, port, &[("gus", "right"), ("hal", "right")]).await;
+    let want = json!({"vote": "move", "round": tally["round"], "counts": {"right": 2}, "timeout": 5});
+    browser.send(&format!("wait {want}")).await;
+    let seen = browser.json().await;
+    assert_eq!(seen["ok"], true, "no new snapshot within 5 s: {seen}");
+    browser.send("quit").await;
+    browser.finish().await;
+}

@@ -660,3 +660,106 @@ async fn the_overlay_in_headless_chromium_shows_the_tally_and_survives_a_restart
     browser.send("quit").await;
     browser.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_4xx_and_10000_connects_leave_rss_flat() {
+    let (mock, mut bot, addr) = start("listen = \"127.0.0.1:0\"\n", &[]).await;
+    // Garbage and oversized heads: a 4xx answer or a closed connection, never a crash.
+    let garbage = http_status(&addr, b"\x00\x01\x02 not http at all\r\n\r\n").await;
+    assert!(garbage == 0 || (400..500).contains(&garbage), "{garbage}");
+    let huge = format!(
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nX-Big: {}\r\n\r\n",
+        "x".repeat(2 * 1024 * 1024)
+    );
+    let status = http_status(&addr, huge.as_bytes()).await;
+    assert!(status == 0 || (400..500).contains(&status), "{status}");
+    let many = format!(
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\n{}\r\n",
+        (0..10_000).map(|i| format!("X-{i}: y\r\n")).collect::<String>()
+    );
+    let status = http_status(&addr, many.as_bytes()).await;
+    assert!(status == 0 || (400..500).contains(&status), "{status}");
+    assert_eq!(http_status(&addr, b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n").await, 404);
+
+    // A 100 MB WebSocket message: the server refuses it once it reads the frame header.
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(
+        format!(
+            "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 101");
+    let len: u64 = 100 * 1024 * 1024;
+    let mut frame = vec![0x81u8, 0x80 | 127];
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(&[1, 2, 3, 4]);
+    s.write_all(&frame).await.unwrap();
+    let chunk = vec![b'a'; 1024 * 1024];
+    let mut written = 0u64;
+    let reader = tokio::spawn(async move {
+        let (mut r, mut w) = s.into_split();
+        let drain = tokio::spawn(async move {
+            let mut sink = Vec::new();
+            let _ = tokio::time::timeout(T, r.read_to_end(&mut sink)).await;
+        });
+        while written < len {
+            if w.write_all(&chunk).await.is_err() {
+                break;
+            }
+            written += chunk.len() as u64;
+        }
+        let _ = drain.await;
+        written
+    });
+    let written = tokio::time::timeout(T, reader).await.unwrap().unwrap();
+    assert!(
+        written < len,
+        "the server read a whole 100 MB message ({written} bytes)"
+    );
+
+    // 10,000 connects and disconnects: RSS after them is about RSS after the first 1,000.
+    let url = format!("ws://{addr}/ws");
+    let connect_once = || async {
+        let (mut ws, _) = async_tungstenite::tokio::connect_async(url.as_str())
+            .await
+            .expect("connect");
+        use futures_util::StreamExt;
+        let first = ws.next().await.expect("snapshot").expect("snapshot");
+        assert!(first.to_text().unwrap().starts_with("{\"type\":\"snapshot\""));
+        let _ = ws.close(None).await;
+    };
+    for _ in 0..1_000 {
+        connect_once().await;
+    }
+    let pid = bot.pid().unwrap();
+    let before = e2e::bot::rss_kib(pid).unwrap();
+    for i in 0..9_000 {
+        if i % 2 == 0 {
+            connect_once().await;
+        } else {
+            // A client that goes without a close handshake.
+            let (ws, _) = async_tungstenite::tokio::connect_async(url.as_str()).await.unwrap();
+            drop(ws);
+        }
+    }
+    let after = e2e::bot::rss_kib(pid).unwrap();
+    assert!(
+        after < before + 4 * 1024,
+        "RSS grew from {before} KiB to {after} KiB over 9,000 connects"
+    );
+    // The bot still counts.
+    op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
+    chat(&mock, "zed", "left").await;
+    sync(&mock, "still-counting").await;
+    op(&mut bot, json!({"op": "stop_vote", "vote": "move"})).await;
+    let closed = bot.wait_type("vote_closed", T, |_| true).await.unwrap();
+    assert_eq!(closed["tally"], json!({"left": 1}));
+    let metrics = http_body(&addr, "/metrics").await;
+    assert!(metrics.contains("twitch_bot_ws_clients 0\n"), "{metrics}");
+}

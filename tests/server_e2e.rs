@@ -147,9 +147,14 @@ async fn chat(mock: &MockTwitch, user: &str, text: &str) {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     user.hash(&mut h);
-    mock.send_chat(CHANNEL, user, &format!("{}", h.finish() % 1_000_000_000), text)
-        .await
-        .unwrap();
+    mock.send_chat(
+        CHANNEL,
+        user,
+        &format!("{}", h.finish() % 1_000_000_000),
+        text,
+    )
+    .await
+    .unwrap();
 }
 
 /// Sends PING :token and waits for the bot's PONG carrying it: everything the mock sent before the PING has
@@ -203,7 +208,12 @@ fn check_tallies(snapshot: &Value, stream: &[Value], closed: &[Value]) -> usize 
         .unwrap()
         .iter()
         .filter(|v| v["open"] == true)
-        .map(|v| (v["vote"].as_str().unwrap().to_owned(), v["round"].as_u64().unwrap()))
+        .map(|v| {
+            (
+                v["vote"].as_str().unwrap().to_owned(),
+                v["round"].as_u64().unwrap(),
+            )
+        })
         .collect();
     let mut n = 0;
     for e in stream {
@@ -279,7 +289,7 @@ async fn ws_clients_get_the_snapshot_then_every_stdout_event_in_order() {
     op(&mut bot, json!({"op": "stop_vote", "vote": "move"})).await;
     op(&mut bot, json!({"op": "stop_vote", "vote": "button"})).await;
     end_recording(&mut bot).await;
-    assert_eq!(one.json().await["messages"].as_u64().is_some(), true);
+    assert!(one.json().await["messages"].as_u64().is_some());
     let mut two = two.unwrap();
     two.json().await;
     one.finish().await;
@@ -302,10 +312,7 @@ async fn ws_clients_get_the_snapshot_then_every_stdout_event_in_order() {
         .filter(|e| e["type"] != "tally")
         .cloned()
         .collect();
-    assert_eq!(
-        events1, stdout,
-        "client one: the events differ from stdout"
-    );
+    assert_eq!(events1, stdout, "client one: the events differ from stdout");
     let pushed = check_tallies(&got1[0], &got1[1..], &closed);
     assert!(pushed > 0, "no live tally was pushed");
 
@@ -337,10 +344,7 @@ async fn ws_clients_get_the_snapshot_then_every_stdout_event_in_order() {
         assert_eq!(v["round"], last["round"], "{name}: {snap}");
         assert_eq!(v["open"], last["type"] == "vote_opened", "{name}: {snap}");
     }
-    let inputs_before = stdout[..k]
-        .iter()
-        .filter(|e| e["type"] == "input")
-        .count() as u64;
+    let inputs_before = stdout[..k].iter().filter(|e| e["type"] == "input").count() as u64;
     let button = &snap["votes"][1];
     let counted: u64 = button["tally"]
         .as_object()
@@ -452,10 +456,18 @@ async fn a_non_loopback_bind_requires_the_secret() {
         p.finish().await;
     }
     for (req, want) in [
-        (format!("GET /metrics HTTP/1.1\r\nHost: {local}\r\n\r\n"), 401),
-        (format!("GET /overlay HTTP/1.1\r\nHost: {local}\r\n\r\n"), 401),
         (
-            format!("GET /metrics HTTP/1.1\r\nHost: {local}\r\nAuthorization: Bearer {SECRET}\r\n\r\n"),
+            format!("GET /metrics HTTP/1.1\r\nHost: {local}\r\n\r\n"),
+            401,
+        ),
+        (
+            format!("GET /overlay HTTP/1.1\r\nHost: {local}\r\n\r\n"),
+            401,
+        ),
+        (
+            format!(
+                "GET /metrics HTTP/1.1\r\nHost: {local}\r\nAuthorization: Bearer {SECRET}\r\n\r\n"
+            ),
             200,
         ),
         (
@@ -562,9 +574,11 @@ async fn a_client_that_stops_reading_is_closed_and_the_tally_stays_exact() {
 
 async fn http_body(addr: &str, path: &str) -> String {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
     let mut buf = String::new();
     tokio::time::timeout(T, s.read_to_string(&mut buf))
         .await
@@ -627,13 +641,19 @@ async fn the_overlay_in_headless_chromium_shows_the_tally_and_survives_a_restart
 
     let mut browser = Peer::spawn("overlay_browser.py", &[&chromium]);
     browser
-        .send(&format!("open http://127.0.0.1:{port}/overlay?vote=move&scale=1.5"))
+        .send(&format!(
+            "open http://127.0.0.1:{port}/overlay?vote=move&scale=1.5"
+        ))
         .await;
     assert_eq!(browser.json().await["ok"], true);
-    let want = json!({"vote": "move", "round": tally["round"], "counts": tally["tally"], "timeout": 30});
+    let want =
+        json!({"vote": "move", "round": tally["round"], "counts": tally["tally"], "timeout": 30});
     browser.send(&format!("wait {want}")).await;
     let seen = browser.json().await;
-    assert_eq!(seen["ok"], true, "the overlay never showed the tally: {seen}");
+    assert_eq!(
+        seen["ok"], true,
+        "the overlay never showed the tally: {seen}"
+    );
     assert_eq!(seen["seen"]["voters"], 6, "{seen}");
 
     let artifacts = root().join("target/server-e2e");
@@ -652,8 +672,10 @@ async fn the_overlay_in_headless_chromium_shows_the_tally_and_survives_a_restart
     let mut bot = bot;
     bot.signal(9).unwrap();
     bot.wait_exit(T).await.unwrap();
-    let (_bot, tally) = round_with_ballots(&mock, port, &[("gus", "right"), ("hal", "right")]).await;
-    let want = json!({"vote": "move", "round": tally["round"], "counts": {"right": 2}, "timeout": 5});
+    let (_bot, tally) =
+        round_with_ballots(&mock, port, &[("gus", "right"), ("hal", "right")]).await;
+    let want =
+        json!({"vote": "move", "round": tally["round"], "counts": {"right": 2}, "timeout": 5});
     browser.send(&format!("wait {want}")).await;
     let seen = browser.json().await;
     assert_eq!(seen["ok"], true, "no new snapshot within 5 s: {seen}");
@@ -675,11 +697,16 @@ async fn bad_input_gets_4xx_and_10000_connects_leave_rss_flat() {
     assert!(status == 0 || (400..500).contains(&status), "{status}");
     let many = format!(
         "GET /metrics HTTP/1.1\r\nHost: {addr}\r\n{}\r\n",
-        (0..10_000).map(|i| format!("X-{i}: y\r\n")).collect::<String>()
+        (0..10_000)
+            .map(|i| format!("X-{i}: y\r\n"))
+            .collect::<String>()
     );
     let status = http_status(&addr, many.as_bytes()).await;
     assert!(status == 0 || (400..500).contains(&status), "{status}");
-    assert_eq!(http_status(&addr, b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n").await, 404);
+    assert_eq!(
+        http_status(&addr, b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n").await,
+        404
+    );
 
     // A 100 MB WebSocket message: the server refuses it once it reads the frame header.
     let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
@@ -731,7 +758,12 @@ async fn bad_input_gets_4xx_and_10000_connects_leave_rss_flat() {
             .expect("connect");
         use futures_util::StreamExt;
         let first = ws.next().await.expect("snapshot").expect("snapshot");
-        assert!(first.to_text().unwrap().starts_with("{\"type\":\"snapshot\""));
+        assert!(
+            first
+                .to_text()
+                .unwrap()
+                .starts_with("{\"type\":\"snapshot\"")
+        );
         let _ = ws.close(None).await;
     };
     for _ in 0..1_000 {
@@ -744,7 +776,9 @@ async fn bad_input_gets_4xx_and_10000_connects_leave_rss_flat() {
             connect_once().await;
         } else {
             // A client that goes without a close handshake.
-            let (ws, _) = async_tungstenite::tokio::connect_async(url.as_str()).await.unwrap();
+            let (ws, _) = async_tungstenite::tokio::connect_async(url.as_str())
+                .await
+                .unwrap();
             drop(ws);
         }
     }

@@ -132,6 +132,9 @@ impl Client {
     }
 }
 
+/// Live tallies to hand out: `(vote, tally event as JSON)`.
+pub type Tallies = Vec<(Arc<str>, Arc<str>)>;
+
 /// Counters for `/metrics`, shared by the hub and the handlers.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -154,7 +157,7 @@ struct Inner {
     clients: Vec<(u64, Arc<Client>)>,
     next_id: u64,
     /// Polled live tallies waiting for the events before them: `(after, [(vote, json)])`.
-    deferred: VecDeque<(u64, Vec<(Arc<str>, Arc<str>)>)>,
+    deferred: VecDeque<(u64, Tallies)>,
 }
 
 /// The fan-out (see the module docs).
@@ -250,7 +253,7 @@ impl Hub {
 
     /// Hands live tallies taken at snapshot number `after` to every client, once the events up to `after`
     /// were handed out.
-    pub fn publish_tallies(&self, after: u64, tallies: Vec<(Arc<str>, Arc<str>)>) {
+    pub fn publish_tallies(&self, after: u64, tallies: Tallies) {
         if tallies.is_empty() {
             return;
         }

@@ -33,66 +33,9 @@ use tokio::sync::{mpsc, watch};
 use crate::chatplay::Keywords;
 use crate::config::{Config, Token};
 use crate::driver::{self, Settings};
-use crate::events::{Control, ControlError, Event};
+use crate::events::{Control, Event};
+pub use crate::lifecycle::{BotError, ConnectionState, REQUEST_QUEUE, Request};
 use crate::outbox::Outbox;
-
-/// Capacity of the request channel (game → bot). A full channel makes the request methods return
-/// [`BotError::Busy`] instead of blocking the game.
-pub const REQUEST_QUEUE: usize = 256;
-
-/// Where the connection stands. Changes also arrive as events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnectionState {
-    /// Connecting or logging in (first attempt).
-    Connecting,
-    /// Logged in; channels are joined or being joined.
-    Connected,
-    /// The connection was lost; waiting to try again.
-    Reconnecting,
-    /// The bot has stopped (shutdown, or a fatal error such as a rejected login).
-    Stopped,
-}
-
-/// Why the bot could not start, stopped, or refused a request.
-#[derive(Debug, thiserror::Error)]
-pub enum BotError {
-    /// The server rejected the login. The message says what to fix.
-    #[error("authentication failed: {0}")]
-    AuthFailed(String),
-    /// The configuration cannot be used (e.g. an unreadable CA file).
-    #[error("invalid configuration: {0}")]
-    Config(String),
-    /// The bot's thread or runtime could not be started.
-    #[error("cannot start the bot: {0}")]
-    Start(#[source] std::io::Error),
-    /// The bot has stopped; requests go nowhere.
-    #[error("the bot has stopped")]
-    Stopped,
-    /// Too many requests are waiting; try again next frame.
-    #[error("the bot is busy (request queue full); try again later")]
-    Busy,
-    /// The bot's thread panicked (a bug).
-    #[error("the bot's thread panicked")]
-    Panicked,
-}
-
-/// What the game asks of the driver (internal plumbing, public for the program's stdin reader).
-#[derive(Debug)]
-pub enum Request {
-    /// A control operation.
-    Control(Control),
-    /// A control line that could not be parsed (answered with an `error` event).
-    BadControl(ControlError),
-    /// Close open rounds with their results, part the channels, close the socket with 1000, stop.
-    Shutdown,
-    /// The control input (stdin) reached its end.
-    InputClosed,
-    /// A control operation whose outcome is wanted: `Ok`, or the reason it was refused (then no `error`
-    /// event is emitted; the asker reports it). Used by the local server's `/ws` ops with an `id`.
-    Op(Control, tokio::sync::oneshot::Sender<Result<(), String>>),
-    /// The engine's and the connection's state now, for the local server's `snapshot` (emits nothing).
-    Snapshot(tokio::sync::oneshot::Sender<crate::server::Snapshot>),
-}
 
 /// A running bot. Dropping it shuts the bot down (without waiting); prefer [`Bot::shutdown`].
 #[derive(Debug)]

@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use tracing::warn;
 
-use crate::driver::MAX_FRAME;
+/// Largest WebSocket message accepted from the server (Twitch frames are a few KiB): the connection is opened
+/// with this limit, so one frame never adds more than this to an inbox.
+pub const MAX_FRAME: usize = 128 * 1024;
 
 /// Bytes of received text buffered between a socket's reader task and the driver (plus at most one frame):
 /// when that much waits, the `OnMessage` handler waits for the driver, and the socket is not read.

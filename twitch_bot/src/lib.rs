@@ -55,6 +55,7 @@
 //! | [`config`] | the TOML configuration (strict; errors name file, line and key) |
 //! | [`events`] | the JSON event and control-line contract |
 //! | [`driver`] | the async glue: socket, timers, reconnects, shutdown (received frames reach it through the private `inbox` module) |
+//! | [`lifecycle`] | what the game and the driver say to each other: requests, connection state, stop reason |
 //! | [`bot`] | the in-process handle around the driver |
 //! | [`outbox`], [`stdio`], [`backoff`] | bounded event delivery, the program's pipes, reconnect delays |
 //! | [`demo`] | the built-in Twitch-like chat server with simulated viewers |
@@ -91,6 +92,7 @@ pub mod driver;
 pub mod events;
 mod inbox;
 pub mod irc;
+pub mod lifecycle;
 pub mod outbox;
 pub mod rate_limit;
 pub mod secret;

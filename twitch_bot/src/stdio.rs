@@ -8,8 +8,8 @@ use std::thread::JoinHandle;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use crate::bot::Request;
 use crate::events::{Control, ControlError, Event, MAX_CONTROL_LINE};
+use crate::lifecycle::Request;
 
 /// Capacity of the stdin → driver channel, in control lines. When full, reading stdin pauses.
 pub const CONTROL_QUEUE: usize = 64;

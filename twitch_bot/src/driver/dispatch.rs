@@ -1,0 +1,280 @@
+//! What the driver does with each thing its state machines and the game say: a session event (per
+//! [`Role`]), an engine event, a control request.
+
+use std::time::Instant;
+
+use tracing::{debug, info, warn};
+
+use super::Core;
+use super::link::Role;
+use super::timers::tally_event;
+use crate::chatplay;
+use crate::events::{Control, Event, Tally};
+use crate::lifecycle::{BotError, ConnectionState};
+use crate::session;
+
+impl Core {
+    pub(super) fn handle_control(&mut self, c: Control, now: Instant) {
+        if let Err(e) = self.control(c, now) {
+            self.outbox.emit(e);
+        }
+    }
+
+    /// Carries out a control op; a refusal comes back as the `error` event to report.
+    pub(super) fn control(&mut self, c: Control, now: Instant) -> Result<(), Event> {
+        match c {
+            Control::StartVote { vote } => self
+                .engine
+                .start_vote(&vote, now)
+                .map(|_| ())
+                .map_err(|e| Event::error("vote", format!("start_vote {vote:?}: {e}"))),
+            Control::StopVote { vote } => match self.engine.stop_vote(&vote, now) {
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => Err(Event::error(
+                    "vote",
+                    format!(
+                        "stop_vote {vote:?}: no round is open (automatic rounds are stopped until start_vote)"
+                    ),
+                )),
+                Err(e) => Err(Event::error("vote", format!("stop_vote {vote:?}: {e}"))),
+            },
+            Control::Tally { vote } => match self.engine.tally(&vote, now) {
+                Some(live) => {
+                    self.outbox.emit(tally_event(live));
+                    Ok(())
+                }
+                // The same words as start_vote/stop_vote for an unknown vote.
+                None => Err(Event::error(
+                    "vote",
+                    format!(
+                        "tally {vote:?}: {}",
+                        chatplay::VoteError::UnknownVote(vote.clone())
+                    ),
+                )),
+            },
+            Control::Say { channel, text } => self.say(&channel, &text),
+            // During a handover the new session follows, so that it wants the same channels at the switch.
+            Control::Join { channel } => {
+                self.session
+                    .join(&channel)
+                    .map_err(|e| Event::error("join", format!("join {channel:?}: {e}")))?;
+                if let Some(h) = self.handover.as_mut() {
+                    let _ = h.session.join(&channel);
+                }
+                Ok(())
+            }
+            Control::Part { channel } => {
+                self.session
+                    .part(&channel)
+                    .map_err(|e| Event::error("part", format!("part {channel:?}: {e}")))?;
+                if let Some(h) = self.handover.as_mut() {
+                    let _ = h.session.part(&channel);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The state the local server's `snapshot` shows (see [`crate::server::snapshot`]).
+    pub(super) fn snapshot(&self, now: Instant) -> crate::server::Snapshot {
+        crate::server::Snapshot {
+            after: self.outbox.sequence(),
+            state: *self.state.borrow(),
+            channels: self.joined.clone(),
+            votes: crate::server::snapshot::votes(&self.engine, now),
+            chat_queued: self.session.queued_messages() as u64,
+        }
+    }
+
+    fn say(&mut self, channel: &str, text: &str) -> Result<(), Event> {
+        if self.settings.config.connection.nick.is_none() {
+            return Err(Event::error(
+                "send",
+                "cannot post in chat anonymously: set connection.nick and the token variable",
+            ));
+        }
+        self.session
+            .say(channel, text)
+            .map_err(|e| Event::error("send", format!("say in {channel:?}: {e}")))
+    }
+
+    pub(super) fn on_session_event(&mut self, ev: session::Event, now: Instant, role: Role) {
+        if role == Role::Retiring {
+            // Only the chat still arriving on a closing connection matters; the rest is about that socket.
+            match ev {
+                session::Event::Chat(m) => self.engine.handle_privmsg(&m, now),
+                session::Event::ClearChat(c) => self.engine.handle_clear_chat(&c, now),
+                session::Event::ClearMsg(c) => self.engine.handle_clear_msg(&c, now),
+                other => debug!(?other, "replaced connection: event ignored"),
+            }
+            return;
+        }
+        match ev {
+            session::Event::Connected
+            | session::Event::Disconnected
+            | session::Event::Message(_) => {}
+            session::Event::LoggedIn { nick } => {
+                let server = self.settings.config.connection.server.clone();
+                debug!(%server, %nick, "logged in");
+                // A handover's new connection logging in while the main one is up does not restart the
+                // clock of a stable connection: chat never stopped.
+                if role == Role::Main || self.session.state() != session::SessionState::LoggedIn {
+                    self.backoff.handle_connected(now);
+                }
+                self.set_state(ConnectionState::Connected);
+                self.outbox.emit(Event::Connected { server });
+            }
+            session::Event::CapabilitiesDenied { capabilities } => {
+                let message = format!(
+                    "the server refused capabilities {capabilities:?}: user ids, badges and moderation events may be missing"
+                );
+                self.outbox.emit(Event::error("capabilities", message));
+            }
+            session::Event::Joined { channel } => {
+                if !self.joined.contains(&channel) {
+                    self.joined.push(channel.clone());
+                }
+                self.outbox.emit(Event::Joined { channel });
+                if !self.auto_started {
+                    self.auto_started = true;
+                    self.engine.start(now);
+                }
+            }
+            session::Event::JoinFailed { channel, reason } => {
+                warn!(%channel, %reason, ?role, "join failed");
+                if role == Role::Handover
+                    && let Some(h) = self.handover.as_mut()
+                {
+                    h.failed.push(channel.clone());
+                }
+                self.outbox.emit(Event::error(
+                    "join",
+                    format!("cannot join {channel}: {reason}"),
+                ));
+            }
+            // The main session reports the part; the handover's echo of the same part is not news.
+            session::Event::Parted { channel } if role == Role::Handover => {
+                debug!(%channel, "handover: parted on the new connection too")
+            }
+            session::Event::Parted { channel } => {
+                self.joined.retain(|c| *c != channel);
+                self.outbox.emit(Event::Parted { channel });
+            }
+            session::Event::Chat(m) => self.engine.handle_privmsg(&m, now),
+            session::Event::ClearChat(c) => self.engine.handle_clear_chat(&c, now),
+            session::Event::ClearMsg(c) => self.engine.handle_clear_msg(&c, now),
+            session::Event::Notice(n) => {
+                info!(channel = ?n.channel, msg_id = ?n.msg_id, text = %n.text, "server notice");
+                let id = n.msg_id.as_deref().unwrap_or("notice");
+                self.outbox
+                    .emit(Event::error("notice", format!("{id}: {}", n.text)));
+            }
+            session::Event::InvalidLine { line, error } => {
+                debug!(%line, %error, "invalid line skipped")
+            }
+            session::Event::RateLimited { channel, text } => {
+                warn!(?channel, %text, "rate limited by Twitch");
+                self.outbox.emit(Event::error("rate_limited", text));
+            }
+            session::Event::ReconnectWanted { reason } => {
+                let server_requested = reason == session::ReconnectReason::ServerRequested;
+                let reason = match reason {
+                    session::ReconnectReason::ServerRequested => {
+                        "the server asked to reconnect (RECONNECT)"
+                    }
+                    session::ReconnectReason::PongTimeout => "no PONG from the server in time",
+                    session::ReconnectReason::LoginTimeout => {
+                        "no login confirmation from the server in time"
+                    }
+                };
+                match role {
+                    Role::Handover => {
+                        if let Some(h) = self.handover.as_mut() {
+                            h.broken.get_or_insert_with(|| reason.to_owned());
+                        }
+                    }
+                    // A RECONNECT on the main link: overlap (at most one handover at a time; a second
+                    // RECONNECT on the old link during one changes nothing).
+                    _ if server_requested => {
+                        if self.handover.is_none() {
+                            self.handover_wanted
+                                .get_or_insert_with(|| reason.to_owned());
+                        } else {
+                            debug!("RECONNECT again during a handover: ignored");
+                        }
+                    }
+                    _ => {
+                        self.drop_link.get_or_insert_with(|| reason.to_owned());
+                    }
+                }
+            }
+            session::Event::AuthFailed { reason } => {
+                let var = &self.settings.config.connection.token_env;
+                self.fatal = Some(BotError::AuthFailed(format!(
+                    "the server said \"{reason}\". Check the token in the environment variable {var}: a user \
+                     access token for connection.nick with scopes chat:read and chat:edit (e.g. {var}=oauth:abc...); \
+                     or remove connection.nick to join anonymously"
+                )));
+            }
+        }
+    }
+
+    pub(super) fn on_engine_event(&mut self, ev: chatplay::Event, now: Instant) {
+        match ev {
+            chatplay::Event::VoteOpened(o) => {
+                self.live_tally_round_opened(&o.vote, now);
+                info!(vote = %o.vote, round = o.round, window_ms = o.window.as_millis() as u64, "round opened");
+                self.outbox.emit(Event::VoteOpened {
+                    vote: o.vote,
+                    round: o.round,
+                    options: o.options,
+                    window_ms: o.window.as_millis() as u64,
+                });
+            }
+            chatplay::Event::VoteClosed(r) => {
+                self.live_tally_round_closed(&r.vote);
+                let tally = Tally(
+                    r.tally
+                        .iter()
+                        .map(|e| (e.choice.label(), e.count))
+                        .collect(),
+                );
+                info!(
+                    vote = %r.vote, round = r.round,
+                    winner = r.winner.as_ref().map(|w| w.label()).as_deref().unwrap_or("none"),
+                    voters = r.voters,
+                    tally = %tally.0.iter().map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>().join(" "),
+                    "round closed"
+                );
+                if r.announce && self.settings.config.connection.nick.is_some() {
+                    let text = r.announcement();
+                    for ch in self.joined.clone() {
+                        let _ = self.session.say(&ch, &text);
+                    }
+                }
+                self.outbox.emit(Event::VoteClosed {
+                    vote: r.vote,
+                    round: r.round,
+                    winner: r.winner.map(|w| w.label()),
+                    tally,
+                    voters: r.voters,
+                    refused_ballots: r.refused_ballots,
+                });
+            }
+            chatplay::Event::Input(i) => self.outbox.emit(Event::Input {
+                vote: i.vote,
+                input: i.choice.option,
+                repeat: u32::from(i.choice.repeat),
+                user: i.user,
+                user_id: i.user_id.unwrap_or_default(),
+            }),
+            chatplay::Event::Command(c) => self.outbox.emit(Event::Command {
+                command: c.command,
+                channel: c.channel,
+                user: c.user,
+                user_id: c.user_id.unwrap_or_default(),
+                args: c.args,
+            }),
+        }
+    }
+}

@@ -50,6 +50,11 @@ CONTROL (stdin, one JSON object per line; a bad line gets an error event):
   {\"op\":\"join\",\"channel\":CH}     {\"op\":\"part\",\"channel\":CH}     {\"op\":\"tally\",\"vote\":V}  (a tally event;
                                     unknown vote: an error event of kind vote)
 
+SERVER ([server] in the config; on with --demo; the URL is printed on stderr):
+  /overlay  vote bars for an OBS Browser Source (?vote=V&theme=dark|light&scale=1.5&max_options=8)
+  /ws       WebSocket: a snapshot, then every event above in order; the ops above, with an \"id\": a reply
+  /metrics  Prometheus text      /healthz  200 when logged in and joined, 503 otherwise
+
 TOKEN:
   The OAuth token (scopes chat:read and chat:edit) is read from the environment variable named by
   connection.token_env (default TWITCH_OAUTH_TOKEN), never from the config file. Without connection.nick the bot

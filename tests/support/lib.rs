@@ -3,6 +3,8 @@
 //! - [`mock_twitch`]: a mock Twitch chat server (IRC over WebSocket, `ws://` and `wss://`)
 //!   that behaves like `irc-ws.chat.twitch.tv`, records everything a client sends and can be
 //!   scripted by tests (chat, moderation, PING, RECONNECT, drops, login failure).
+//! - [`mock_id`]: a mock Twitch identity server (`id.twitch.tv/oauth2`: device flow, refresh,
+//!   validate, revoke) over HTTPS, with tokens that expire after a few seconds.
 //! - [`tls`]: a throwaway test CA made with `rcgen` at test time.
 //! - [`bot`]: runs the real `twitch_bot` binary with a generated config, reads its JSON events
 //!   from stdout, writes stdin control lines, sends signals and checks exit codes.
@@ -16,5 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod bot;
+pub mod mock_id;
+pub mod mock_limits;
 pub mod mock_twitch;
 pub mod tls;

@@ -89,11 +89,23 @@ pub struct MockOptions {
     pub bot_user_id: String,
     /// Answer the client's `PING`s (turn off to simulate a dead server).
     pub answer_pings: bool,
-    /// Enforce Twitch's chat limits for a non-moderator like Twitch does: a `PRIVMSG` less than
-    /// 1 s (0.9 s, allowing for timing jitter) after the previous one in the same channel, or
-    /// the 21st within 30 s, is answered with `NOTICE msg_ratelimit` and counted as a
-    /// violation (see [`MockTwitch::rate_limit_violations`]).
+    /// Enforce Twitch's chat limits by the mock's own arrival clock, per account (nick) across
+    /// connections, like Twitch does (see [`crate::mock_limits`]): for a non-moderator 20 `PRIVMSG`s
+    /// per 30 s, 1 s between two in one channel, the channel's slow mode, no identical message in a
+    /// channel within 30 s; for a moderator 100 per 30 s. A violation is answered with `NOTICE
+    /// msg_ratelimit` (or `msg_slowmode`, `msg_duplicate`) and counted (see
+    /// [`MockTwitch::rate_limit_violations`]).
     pub enforce_rate_limits: bool,
+    /// Delay every frame, in both directions, by a random 0 to `jitter` (order kept, like TCP): the
+    /// limits above are then judged on the delayed arrival times. `None` (the default): no delay.
+    pub jitter: Option<Duration>,
+    /// Channels where the bot is a moderator (`mod=1` in its `USERSTATE`s, moderator limits).
+    pub moderator_channels: Vec<String>,
+    /// Channels in slow mode: `(channel, seconds)` (`ROOMSTATE slow=N`, enforced for non-moderators).
+    pub slow_mode: Vec<(String, u64)>,
+    /// Accept only logins whose token passes this check (e.g. valid now at the mock identity server);
+    /// others get `NOTICE * :Login authentication failed` and a close.
+    pub token_check: Option<crate::mock_id::TokenCheck>,
     /// The port to listen on; 0 (the default) lets the OS pick. A test that stops a server and
     /// starts another on the same port (an outage) passes the first one's port here.
     pub port: u16,
@@ -107,6 +119,10 @@ impl Default for MockOptions {
             bot_user_id: "900001".to_string(),
             answer_pings: true,
             enforce_rate_limits: true,
+            jitter: None,
+            moderator_channels: Vec::new(),
+            slow_mode: Vec::new(),
+            token_check: None,
             port: 0,
         }
     }
@@ -319,10 +335,6 @@ struct Conn {
     info: ConnInfo,
     caps: BTreeSet<String>,
     pass: Option<String>,
-    /// When each accepted PRIVMSG arrived (last 30 s).
-    privmsg_times: std::collections::VecDeque<Instant>,
-    /// When the last accepted PRIVMSG per channel arrived.
-    last_privmsg: HashMap<String, Instant>,
 }
 
 struct Shared {
@@ -337,6 +349,40 @@ struct Shared {
     conns: Mutex<HashMap<u64, Conn>>,
     next_conn: AtomicU64,
     violations: AtomicU64,
+    join_violations: AtomicU64,
+    /// Chat and JOIN limits per account (nick), judged on arrival times.
+    limits: Mutex<HashMap<String, crate::mock_limits::Account>>,
+    /// State of the jitter's random numbers (xorshift).
+    rng: AtomicU64,
+}
+
+impl Shared {
+    /// A random delay in `0..=jitter` (zero without jitter).
+    fn jitter(&self) -> Duration {
+        let Some(max) = self.opts.jitter else {
+            return Duration::ZERO;
+        };
+        let mut x = self.rng.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.store(x, Ordering::Relaxed);
+        let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(x % nanos.saturating_add(1))
+    }
+    fn lock_limits(&self) -> MutexGuard<'_, HashMap<String, crate::mock_limits::Account>> {
+        self.limits.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    fn is_moderator(&self, channel: &str) -> bool {
+        self.opts.moderator_channels.iter().any(|c| c == channel)
+    }
+    fn slow_secs(&self, channel: &str) -> u64 {
+        self.opts
+            .slow_mode
+            .iter()
+            .find(|(c, _)| c == channel)
+            .map_or(0, |(_, s)| *s)
+    }
 }
 
 impl Shared {
@@ -402,6 +448,14 @@ impl MockTwitch {
             conns: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
             violations: AtomicU64::new(0),
+            join_violations: AtomicU64::new(0),
+            limits: Mutex::new(HashMap::new()),
+            rng: AtomicU64::new(
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0x9E37_79B9_7F4A_7C15, |d| d.as_nanos() as u64)
+                    | 1,
+            ),
         });
         let s = shared.clone();
         let accept = tokio::spawn(async move {
@@ -481,7 +535,7 @@ impl MockTwitch {
             for (id, ch) in held {
                 if let Some(conn) = conns.get_mut(&id).filter(|c| c.info.open) {
                     let nick = conn.info.nick.clone().unwrap_or_else(|| "*".to_string());
-                    sends.push((conn.tx.clone(), answer_join(conn, &nick, ch)));
+                    sends.push((conn.tx.clone(), answer_join(&self.shared, conn, &nick, ch)));
                 }
             }
         }
@@ -554,6 +608,11 @@ impl MockTwitch {
     /// [`MockOptions::enforce_rate_limits`]).
     pub fn rate_limit_violations(&self) -> u64 {
         self.shared.violations.load(Ordering::SeqCst)
+    }
+
+    /// JOINs that arrived while the account already had 20 JOINs in the last 10 s (by arrival time).
+    pub fn join_violations(&self) -> u64 {
+        self.shared.join_violations.load(Ordering::SeqCst)
     }
 
     /// Snapshot of every connection so far (open or not), in accept order.
@@ -1030,8 +1089,6 @@ where
             },
             caps: BTreeSet::new(),
             pass: None,
-            privmsg_times: std::collections::VecDeque::new(),
-            last_privmsg: HashMap::new(),
         },
     );
     shared.record(id, Instant::now(), ClientEvent::Opened { protocols });
@@ -1040,21 +1097,25 @@ where
     // The reader handles the client's lines and queues replies; it reports how it ended.
     let reader_shared = shared.clone();
     let reader_tx = tx.clone();
+    // With jitter, frames are handled by a second task at their (delayed, ordered) arrival time.
+    let (jit_tx, mut jit_rx) = mpsc::unbounded_channel::<(Instant, Utf8Bytes)>();
+    let jit_shared = shared.clone();
+    let jit_out = tx.clone();
+    let jitter_task = tokio::spawn(async move {
+        while let Some((due, text)) = jit_rx.recv().await {
+            tokio::time::sleep_until(due.into()).await;
+            handle_text(&jit_shared, id, &text, &jit_out).await;
+        }
+    });
     let mut reader = tokio::spawn(async move {
+        let mut last_due = Instant::now();
         while let Some(msg) = stream.next().await {
             match msg {
-                Ok(Message::Text(t)) => {
-                    let at = Instant::now();
-                    for line in t.as_str().split(['\r', '\n']).filter(|l| !l.is_empty()) {
-                        let replies = handle_line(&reader_shared, id, line, at);
-                        for r in replies {
-                            if reader_tx.send(r).await.is_err() {
-                                break;
-                            }
-                        }
-                        reader_shared.record(id, at, ClientEvent::Line(line.to_string()));
-                    }
+                Ok(Message::Text(t)) if reader_shared.opts.jitter.is_some() => {
+                    last_due = last_due.max(Instant::now() + reader_shared.jitter());
+                    let _ = jit_tx.send((last_due, t));
                 }
+                Ok(Message::Text(t)) => handle_text(&reader_shared, id, &t, &reader_tx).await,
                 Ok(Message::Binary(b)) => {
                     reader_shared.record(id, Instant::now(), ClientEvent::Binary(b.len()))
                 }
@@ -1069,10 +1130,15 @@ where
     });
     drop(tx);
 
+    let mut last_out = Instant::now();
     let ended = loop {
         tokio::select! {
             out = rx.recv() => match out {
                 Some(Out::Frame(f)) => {
+                    if shared.opts.jitter.is_some() {
+                        last_out = last_out.max(Instant::now() + shared.jitter());
+                        tokio::time::sleep_until(last_out.into()).await;
+                    }
                     if sink.send(Message::Text(Utf8Bytes::from(f))).await.is_err() {
                         // The client is gone; the reader will report how.
                     }
@@ -1106,14 +1172,29 @@ where
         }
     };
     drop(sink);
+    jitter_task.abort();
     if let Some(c) = shared.lock_conns().get_mut(&id) {
         c.info.open = false;
     }
     shared.record(id, Instant::now(), ended);
 }
 
+/// Handles the lines of one text frame that arrived now, sending the replies.
+async fn handle_text(shared: &Shared, id: u64, text: &str, out: &mpsc::Sender<Out>) {
+    let at = Instant::now();
+    for line in text.split(['\r', '\n']).filter(|l| !l.is_empty()) {
+        let replies = handle_line(shared, id, line, at);
+        for r in replies {
+            if out.send(r).await.is_err() {
+                break;
+            }
+        }
+        shared.record(id, at, ClientEvent::Line(line.to_string()));
+    }
+}
+
 /// Confirms a JOIN of `ch` on `conn` (echo, 353/366, USERSTATE, ROOMSTATE, like Twitch).
-fn answer_join(conn: &mut Conn, nick: &str, ch: String) -> Out {
+fn answer_join(shared: &Shared, conn: &mut Conn, nick: &str, ch: String) -> Out {
     let tags = conn.caps.contains("twitch.tv/tags");
     let commands = conn.caps.contains("twitch.tv/commands");
     let mut lines = vec![
@@ -1123,12 +1204,16 @@ fn answer_join(conn: &mut Conn, nick: &str, ch: String) -> Out {
     ];
     if tags && commands {
         lines.push(format!(
-            "@badge-info=;badges=;color=;display-name={};emote-sets=0;mod=0;subscriber=0;user-type= :tmi.twitch.tv USERSTATE #{ch}",
-            display_name(nick)
+            "@badge-info=;{};color=;display-name={};emote-sets=0;{};subscriber=0;user-type={} :tmi.twitch.tv USERSTATE #{ch}",
+            mod_tags(shared, &ch).0,
+            display_name(nick),
+            mod_tags(shared, &ch).1,
+            mod_tags(shared, &ch).2,
         ));
         lines.push(format!(
-            "@emote-only=0;followers-only=-1;r9k=0;room-id={};slow=0;subs-only=0 :tmi.twitch.tv ROOMSTATE #{ch}",
-            room_id(&ch)
+            "@emote-only=0;followers-only=-1;r9k=0;room-id={};slow={};subs-only=0 :tmi.twitch.tv ROOMSTATE #{ch}",
+            room_id(&ch),
+            shared.slow_secs(&ch)
         ));
     }
     conn.info.channels.insert(ch);
@@ -1176,6 +1261,17 @@ fn handle_line(shared: &Shared, id: u64, line: &str, at: Instant) -> Vec<Out> {
             try_login(shared, conn, &mut out);
         }
         "JOIN" if conn.info.logged_in => {
+            let n = params
+                .first()
+                .map_or(0, |p| p.split(',').filter(|c| !c.is_empty()).count());
+            if shared
+                .lock_limits()
+                .entry(nick.clone())
+                .or_default()
+                .join(at, n)
+            {
+                shared.join_violations.fetch_add(1, Ordering::SeqCst);
+            }
             for ch in params
                 .first()
                 .copied()
@@ -1191,7 +1287,7 @@ fn handle_line(shared: &Shared, id: u64, line: &str, at: Instant) -> Vec<Out> {
                         .unwrap_or_else(|p| p.into_inner())
                         .push((id, ch));
                 } else {
-                    out.push(answer_join(conn, &nick, ch));
+                    out.push(answer_join(shared, conn, &nick, ch));
                 }
             }
         }
@@ -1232,28 +1328,28 @@ fn handle_line(shared: &Shared, id: u64, line: &str, at: Instant) -> Vec<Out> {
                 && let Some(ch) = params.first()
             {
                 let key = ch.trim_start_matches('#').to_ascii_lowercase();
-                while conn
-                    .privmsg_times
-                    .front()
-                    .is_some_and(|t| at.duration_since(*t) >= Duration::from_secs(30))
-                {
-                    conn.privmsg_times.pop_front();
-                }
-                let too_soon = conn
-                    .last_privmsg
-                    .get(&key)
-                    .is_some_and(|t| at.duration_since(*t) < Duration::from_millis(900));
-                if shared.opts.enforce_rate_limits && (too_soon || conn.privmsg_times.len() >= 20) {
+                let text = params.get(1).copied().unwrap_or("");
+                let rules = crate::mock_limits::Rules {
+                    moderator: shared.is_moderator(&key),
+                    slow_secs: shared.slow_secs(&key),
+                };
+                let verdict = shared
+                    .lock_limits()
+                    .entry(nick.clone())
+                    .or_default()
+                    .privmsg(at, &key, text, rules, shared.opts.enforce_rate_limits);
+                if let Err(refusal) = verdict {
                     shared.violations.fetch_add(1, Ordering::SeqCst);
                     out.push(Out::Frame(format!(
-                        "@msg-id=msg_ratelimit :tmi.twitch.tv NOTICE {ch} :Your message was not sent because you are sending messages too quickly.\r\n"
+                        "@msg-id={} :tmi.twitch.tv NOTICE {ch} :{}\r\n",
+                        refusal.msg_id(),
+                        refusal.text()
                     )));
                     return out;
                 }
-                conn.privmsg_times.push_back(at);
-                conn.last_privmsg.insert(key, at);
+                let (badges, modtag, utype) = mod_tags(shared, &key);
                 out.push(Out::Frame(format!(
-                    "@badge-info=;badges=;color=;display-name={};emote-sets=0;id={};mod=0;subscriber=0;user-type= :tmi.twitch.tv USERSTATE {ch}\r\n",
+                    "@badge-info=;{badges};color=;display-name={};emote-sets=0;id={};{modtag};subscriber=0;user-type={utype} :tmi.twitch.tv USERSTATE {ch}\r\n",
                     display_name(&nick),
                     fresh_msg_id()
                 )));
@@ -1265,6 +1361,15 @@ fn handle_line(shared: &Shared, id: u64, line: &str, at: Instant) -> Vec<Out> {
         ))),
     }
     out
+}
+
+/// The bot's `badges`, `mod` and `user-type` tags in `channel` (moderator or not).
+fn mod_tags(shared: &Shared, channel: &str) -> (&'static str, &'static str, &'static str) {
+    if shared.is_moderator(channel) {
+        ("badges=moderator/1", "mod=1", "mod")
+    } else {
+        ("badges=", "mod=0", "")
+    }
 }
 
 /// Completes the login once NICK (and PASS unless anonymous) were seen.
@@ -1287,8 +1392,17 @@ fn try_login(shared: &Shared, conn: &mut Conn, out: &mut Vec<Out>) {
             out.push(Out::Close(1000, String::new()));
             return;
         };
-        if let Some(bad) = &shared.opts.bad_token
-            && bad.trim_start_matches("oauth:") == token
+        let refused = shared
+            .opts
+            .token_check
+            .as_ref()
+            .is_some_and(|check| !check.accepts(token));
+        if refused
+            || shared
+                .opts
+                .bad_token
+                .as_ref()
+                .is_some_and(|bad| bad.trim_start_matches("oauth:") == token)
         {
             out.push(Out::Frame(
                 ":tmi.twitch.tv NOTICE * :Login authentication failed\r\n".to_string(),

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use twitch_bot::chatplay::ChatMessage;
 use twitch_bot::chatplay::{Engine, EngineConfig, Mode, VoteConfig};
 use twitch_bot::irc::Privmsg;
 
@@ -190,7 +191,7 @@ fn run<M: Measurement>(c: &mut Criterion<M>, label: &str) {
     // Sanity: report the mix once (not timed).
     let mut e = engine(Mode::Democracy);
     for m in &messages {
-        e.handle_privmsg(m, now);
+        e.handle_chat(&ChatMessage::from(m), now);
     }
     let v = e.vote("move").expect("vote");
     let (holders, inputs) = (v.voters(), v.tally().len());
@@ -198,7 +199,7 @@ fn run<M: Measurement>(c: &mut Criterion<M>, label: &str) {
     let mut e = engine(Mode::Democracy);
     e.vote_mut("move").expect("vote").set_voter_limiting(false);
     for m in &messages {
-        e.handle_privmsg(m, now);
+        e.handle_chat(&ChatMessage::from(m), now);
     }
     let ballots = e.vote("move").expect("vote").voters();
     eprintln!(
@@ -217,7 +218,7 @@ fn run<M: Measurement>(c: &mut Criterion<M>, label: &str) {
             || engine(Mode::Democracy),
             |mut e| {
                 for m in &messages {
-                    e.handle_privmsg(black_box(m), now);
+                    e.handle_chat(&ChatMessage::from(black_box(m)), now);
                 }
                 e
             },
@@ -229,7 +230,7 @@ fn run<M: Measurement>(c: &mut Criterion<M>, label: &str) {
             || engine(Mode::Anarchy),
             |mut e| {
                 for m in &messages {
-                    e.handle_privmsg(black_box(m), now);
+                    e.handle_chat(&ChatMessage::from(black_box(m)), now);
                     while let Some(ev) = e.poll_event() {
                         black_box(ev);
                     }
@@ -257,7 +258,7 @@ fn run<M: Measurement>(c: &mut Criterion<M>, label: &str) {
             },
             |mut e| {
                 for m in &messages {
-                    e.handle_privmsg(black_box(m), now);
+                    e.handle_chat(&ChatMessage::from(black_box(m)), now);
                 }
                 e
             },
@@ -271,13 +272,13 @@ fn run<M: Measurement>(c: &mut Criterion<M>, label: &str) {
             || {
                 let mut e = engine(Mode::Democracy);
                 for m in &messages {
-                    e.handle_privmsg(m, now);
+                    e.handle_chat(&ChatMessage::from(m), now);
                 }
                 e
             },
             |mut e| {
                 for m in &messages {
-                    e.handle_privmsg(black_box(m), now);
+                    e.handle_chat(&ChatMessage::from(black_box(m)), now);
                 }
                 e
             },

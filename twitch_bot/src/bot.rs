@@ -68,6 +68,7 @@ impl Bot {
             config,
             token,
             keywords_to: Some(keywords_to),
+            tokens: None,
         };
         let thread = std::thread::Builder::new()
             .name("twitch_bot".into())

@@ -82,6 +82,10 @@ pub struct Config {
     /// `[server]`: the local HTTP + WebSocket server (overlay, `/ws` API); `None` (off) unless the table
     /// is present. See [`crate::server`].
     pub server: Option<crate::server::ServerConfig>,
+    /// `[auth]`: the app's client id and the token store (see [`crate::auth`]).
+    pub auth: crate::auth::config::AuthConfig,
+    /// `[twitch]`: Twitch's endpoints (identity server, API).
+    pub twitch: crate::auth::config::TwitchConfig,
 }
 
 /// The `[connection]` table.
@@ -217,6 +221,8 @@ struct RawConfig {
     #[serde(default)]
     command: Vec<Spanned<RawCommand>>,
     server: Option<Spanned<crate::server::config::RawServer>>,
+    auth: Option<crate::auth::config::RawAuth>,
+    twitch: Option<crate::auth::config::RawTwitch>,
 }
 
 #[derive(Deserialize)]
@@ -285,6 +291,12 @@ impl Config {
             && let Some(dir) = path.parent()
         {
             config.connection.ca_file = Some(dir.join(ca));
+        }
+        if let Some(f) = &config.auth.token_file
+            && f.is_relative()
+            && let Some(dir) = path.parent()
+        {
+            config.auth.token_file = Some(dir.join(f));
         }
         Ok(config)
     }
@@ -552,11 +564,17 @@ impl Validator<'_> {
             }
             None => None,
         };
+        let (auth, twitch) =
+            crate::auth::config::validate(raw.auth, raw.twitch, |span, key, message| {
+                self.err(span, key, message)
+            })?;
         Ok(Config {
             connection,
             votes,
             commands,
             server,
+            auth,
+            twitch,
         })
     }
 

@@ -20,6 +20,8 @@
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
+pub use crate::rate_limit::ChatStatus;
+
 /// Longest control line accepted, in bytes; longer lines are answered with an `error` event.
 pub const MAX_CONTROL_LINE: usize = 64 * 1024;
 
@@ -156,6 +158,21 @@ pub enum Event {
         /// How many events were dropped since the last `dropped` event.
         count: u64,
     },
+    /// The answer to a `say`: the message is queued (`parts` pieces: longer than 500 characters splits), and
+    /// `queued` messages now wait for `channel` (`queued_total` in all channels). A game that sees these grow
+    /// is sending faster than Twitch allows, and should slow down.
+    ChatQueued {
+        /// Channel login.
+        channel: String,
+        /// Pieces this message was split into (1 unless longer than 500 characters).
+        parts: usize,
+        /// Messages waiting for this channel, this one included.
+        queued: usize,
+        /// Messages waiting in all channels.
+        queued_total: usize,
+    },
+    /// The answer to `{"op":"chat_status"}`: the outgoing chat queue (see [`ChatStatus`]).
+    ChatStatus(ChatStatus),
     /// A bad control line or a recoverable problem (the bot keeps running).
     Error {
         /// What kind: `bad_control` (a stdin line), `send` (a message could not be sent), `notice` (a server
@@ -195,6 +212,8 @@ impl Event {
             Event::Input { .. } => "input",
             Event::Command { .. } => "command",
             Event::Dropped { .. } => "dropped",
+            Event::ChatQueued { .. } => "chat_queued",
+            Event::ChatStatus(_) => "chat_status",
             Event::Error { .. } => "error",
         }
     }
@@ -240,13 +259,16 @@ pub enum Control {
         /// The vote's name.
         vote: String,
     },
-    /// `{"op":"say","channel":CH,"text":TEXT}`: post in a channel (rate limited; logged-in bots only).
+    /// `{"op":"say","channel":CH,"text":TEXT}`: post in a channel (rate limited; logged-in bots only). Answered
+    /// by a `chat_queued` event, or an `error` of kind `send` (e.g. the queue is full).
     Say {
         /// The channel (a leading `#` is accepted).
         channel: String,
-        /// The message; line breaks are replaced by spaces, long messages are cut at 500 characters.
+        /// The message; line breaks are replaced by spaces, messages over 500 characters are split at a space.
         text: String,
     },
+    /// `{"op":"chat_status"}`: report the outgoing chat queue now, as a `chat_status` event.
+    ChatStatus,
     /// `{"op":"join","channel":CH}`: join a channel.
     Join {
         /// The channel.
@@ -269,7 +291,7 @@ pub enum ControlError {
     #[error(
         "bad control line: {0} (expected e.g. {{\"op\":\"start_vote\",\"vote\":\"move\"}}, \
          {{\"op\":\"stop_vote\",\"vote\":\"move\"}}, {{\"op\":\"tally\",\"vote\":\"move\"}}, \
-         {{\"op\":\"say\",\"channel\":\"ch\",\"text\":\"hi\"}}, \
+         {{\"op\":\"say\",\"channel\":\"ch\",\"text\":\"hi\"}}, {{\"op\":\"chat_status\"}}, \
          {{\"op\":\"join\",\"channel\":\"ch\"}}, {{\"op\":\"part\",\"channel\":\"ch\"}})"
     )]
     Invalid(String),

@@ -60,6 +60,7 @@
 //! | [`outbox`], [`stdio`], [`backoff`] | bounded event delivery, the program's pipes, reconnect delays |
 //! | [`demo`] | the built-in Twitch-like chat server with simulated viewers |
 //! | [`server`] | the local HTTP + WebSocket server: the OBS overlay, the `/ws` API for games, metrics |
+//! | [`auth`] | Twitch accounts: `twitch_bot login` (device code flow), the token store, refresh and hourly validation |
 //! | [`secret`] | the secrets the bot holds, blanked from every log line (dependencies' too) |
 //!
 //! # Guarantees
@@ -83,6 +84,7 @@
 //!   environment and never logged: [`config::Token`] masks it, and the program's log writer blanks every
 //!   registered secret, even in dependencies' trace output ([`secret`]).
 
+pub mod auth;
 pub mod backoff;
 pub mod bot;
 pub mod chatplay;

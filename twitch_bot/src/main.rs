@@ -43,12 +43,16 @@ EVENTS (stdout, one JSON object per line, flushed per line):
   {\"type\":\"input\",\"vote\":V,\"input\":OPTION,\"repeat\":N,\"user\":LOGIN,\"user_id\":ID}   (anarchy votes)
   {\"type\":\"command\",\"command\":NAME,\"channel\":CH,\"user\":LOGIN,\"user_id\":ID,\"args\":TEXT}
   {\"type\":\"dropped\",\"count\":N}     input/command/tally events dropped because stdout was not read fast enough
+  {\"type\":\"chat_queued\",\"channel\":CH,\"parts\":N,\"queued\":N,\"queued_total\":N}   the answer to a say
+  {\"type\":\"chat_status\",\"queued\":N,\"capacity\":N,\"next_send_ms\":M,\"allowance\":N,\"channels\":[..],..}
+                                    the outgoing chat queue, on {\"op\":\"chat_status\"}
   {\"type\":\"error\",\"kind\":KIND,\"message\":TEXT}   a bad stdin line or a recoverable problem
 
 CONTROL (stdin, one JSON object per line; a bad line gets an error event):
   {\"op\":\"start_vote\",\"vote\":V}   {\"op\":\"stop_vote\",\"vote\":V}   {\"op\":\"say\",\"channel\":CH,\"text\":TEXT}
   {\"op\":\"join\",\"channel\":CH}     {\"op\":\"part\",\"channel\":CH}     {\"op\":\"tally\",\"vote\":V}  (a tally event;
                                     unknown vote: an error event of kind vote)
+  {\"op\":\"chat_status\"}              (a chat_status event: what waits to be said, and when it can go)
 
 SERVER ([server] in the config; on with --demo; the URL is printed on stderr):
   /overlay  vote bars for an OBS Browser Source (?vote=V&theme=dark|light&scale=1.5&max_options=8)
@@ -56,29 +60,43 @@ SERVER ([server] in the config; on with --demo; the URL is printed on stderr):
   /metrics  Prometheus text      /healthz  200 when logged in and joined, 503 otherwise
 
 TOKEN:
-  The OAuth token (scopes chat:read and chat:edit) is read from the environment variable named by
-  connection.token_env (default TWITCH_OAUTH_TOKEN), never from the config file. Without connection.nick the bot
-  joins anonymously (read-only: votes work, announcements don't).
+  With [auth] client_id set (your app at the Twitch developer console, a public client), `twitch_bot login`
+  stores a token (device code flow: open the printed URL, enter the code) that the bot refreshes while it runs;
+  `whoami` shows it, `logout` revokes it. Otherwise, or when it is set, the token (scopes chat:read and
+  chat:edit) is read from the environment variable named by connection.token_env (default TWITCH_OAUTH_TOKEN),
+  never from the config file; it cannot be refreshed. Without connection.nick (and without a stored token) the
+  bot joins anonymously (read-only: votes work, announcements don't).
 
 STOPPING:
   Ctrl-C or SIGTERM closes open rounds with their results (vote_closed events), parts the channels, closes the
   socket with code 1000 and exits 0.
 
 EXIT CODES:
-  0 stopped normally   1 invalid config   2 authentication failed (or nick without token)
+  0 stopped normally   1 invalid config   2 authentication failed (login refused, token revoked: run
+  `twitch_bot login`; nick without token; token file refused)
   3 runtime failure    64 bad command line
 
 EXAMPLES:
   twitch_bot --demo                          live rounds from simulated viewers, no account, no network
   twitch_bot --check --config config/bot.toml
+  twitch_bot login --config config/bot.toml       then: twitch_bot --config config/bot.toml
   TWITCH_OAUTH_TOKEN=oauth:... twitch_bot --config config/bot.toml > events.jsonl";
 
 /// Let a live Twitch chat play a game: chat votes and commands become game-input events (JSON lines on stdout).
 #[derive(Debug, Parser)]
 #[command(name = "twitch_bot", version, after_help = AFTER_HELP)]
 struct Cli {
+    /// Without a command: run the bot.
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// The TOML config file (see config/bot.toml for every key, commented).
-    #[arg(long, value_name = "FILE", default_value = "config/bot.toml")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "config/bot.toml",
+        global = true
+    )]
     config: PathBuf,
 
     /// Run the demo: an embedded Twitch-like chat server on 127.0.0.1 with simulated viewers; the bot connects
@@ -93,7 +111,7 @@ struct Cli {
 
     /// Log level for stderr (error, warn, info, debug, trace). RUST_LOG, when set, takes precedence for
     /// per-module filters, e.g. RUST_LOG=twitch_bot=debug.
-    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    #[arg(long, value_name = "LEVEL", default_value = "info", global = true)]
     log_level: String,
 
     /// Stop gracefully after this many seconds (as on SIGTERM). Handy for demos and scripts.
@@ -103,6 +121,22 @@ struct Cli {
     /// Stop gracefully when stdin reaches its end (for a parent game that exits without signalling).
     #[arg(long)]
     exit_on_eof: bool,
+}
+
+/// Account commands (they use `[auth] client_id` from the config).
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Log in with Twitch's device code flow: prints a URL and a code to approve in a browser (and a QR code
+    /// of the URL on a terminal), waits for the approval, and stores the tokens (mode 0600).
+    Login {
+        /// Scopes to ask for, instead of those the configured features need (chat:read chat:edit).
+        #[arg(long, value_name = "SCOPE", num_args = 1.., value_delimiter = ',')]
+        scopes: Vec<String>,
+    },
+    /// Revoke the stored token at Twitch and delete the token file.
+    Logout,
+    /// Validate the stored token and print its login, scopes and expiry.
+    Whoami,
 }
 
 fn main() -> ExitCode {
@@ -131,6 +165,10 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if let Some(command) = cli.command {
+        return account_command(command, &config);
+    }
+    let mut config = config;
     let token = if cli.demo {
         config
             .connection
@@ -140,11 +178,38 @@ fn main() -> ExitCode {
     } else {
         config.token()
     };
+    // A stored (refreshed) token when [auth] client_id is set and the environment variable is not.
+    let managed = if cli.demo {
+        None
+    } else {
+        match twitch_bot::auth::cli::startup(&config, token.as_ref()) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("twitch_bot: {e}");
+                return ExitCode::from(EXIT_AUTH);
+            }
+        }
+    };
+    if let Some(login) = managed.as_ref().and_then(|m| m.login.clone()) {
+        match &config.connection.nick {
+            None => config.connection.nick = Some(login),
+            Some(nick) if *nick != login => {
+                eprintln!(
+                    "twitch_bot: connection.nick is \"{nick}\" but the stored token belongs to \"{login}\": remove \
+                     `nick` (the stored login is used) or run `twitch_bot login` as {nick}"
+                );
+                return ExitCode::from(EXIT_AUTH);
+            }
+            Some(_) => {}
+        }
+    }
+    let token = managed.as_ref().map(|m| m.source.current()).or(token);
     if let (Some(nick), None) = (&config.connection.nick, &token) {
         eprintln!(
             "twitch_bot: connection.nick is \"{nick}\" but the environment variable {var} is not set or empty.\n  \
-             Fix: export {var}=oauth:<token> (a user access token with scopes chat:read and chat:edit), \
-             or remove `nick` from the config to join anonymously (read-only).",
+             Fix: run `twitch_bot login` (with [auth] client_id set), or export {var}=oauth:<token> (a user access \
+             token with scopes chat:read and chat:edit), or remove `nick` from the config to join anonymously \
+             (read-only).",
             var = config.connection.token_env
         );
         return ExitCode::from(EXIT_AUTH);
@@ -192,10 +257,16 @@ fn main() -> ExitCode {
             match &config.connection.nick {
                 Some(n) if cli.demo =>
                     format!("logged in as {n} (the demo server's built-in token)"),
-                Some(n) => format!(
-                    "logged in as {n} (token from {})",
-                    config.connection.token_env
-                ),
+                Some(n) => match managed.as_ref().map(|m| m.source.origin()) {
+                    Some(twitch_bot::auth::source::Origin::Store(path)) => format!(
+                        "logged in as {n} (stored token {}, refreshed)",
+                        path.display()
+                    ),
+                    _ => format!(
+                        "logged in as {n} (token from {})",
+                        config.connection.token_env
+                    ),
+                },
                 None => "anonymous (read-only)".into(),
             }
         );
@@ -216,7 +287,7 @@ fn main() -> ExitCode {
         }
     };
     let result = rt.block_on(async move {
-        tokio::spawn(run(cli, config, token))
+        tokio::spawn(run(cli, config, token, managed))
             .await
             .unwrap_or(Err(BotError::Panicked))
     });
@@ -235,6 +306,52 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("twitch_bot: {e}");
             ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+/// `login`, `logout`, `whoami`: exit 0, or 2 (1 when `[auth] client_id` is missing).
+fn account_command(command: Command, config: &Config) -> ExitCode {
+    use twitch_bot::auth::cli::{self, AuthError};
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("twitch_bot: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    let result = rt.block_on(async {
+        match command {
+            Command::Login { scopes } => cli::login(config, Some(scopes)).await.map(|_| ()),
+            Command::Logout => cli::logout(config).await.map(|path| {
+                println!("Logged out: the token was revoked and {path} deleted");
+            }),
+            Command::Whoami => cli::whoami(config).await.map(|v| {
+                let expiry = match v.expires_in {
+                    Some(d) => format!("expires in {} min", d.as_secs() / 60),
+                    None => "does not expire".into(),
+                };
+                println!(
+                    "login: {}\nuser id: {}\nscopes: {}\ntoken: {expiry}",
+                    v.login,
+                    v.user_id,
+                    v.scopes.join(" ")
+                );
+            }),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ AuthError::NoClientId) => {
+            eprintln!("twitch_bot: invalid configuration: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(e) => {
+            eprintln!("twitch_bot: {e}");
+            ExitCode::from(EXIT_AUTH)
         }
     }
 }
@@ -263,7 +380,12 @@ fn init_logging(level: &str) -> tracing_appender::non_blocking::WorkerGuard {
     guard
 }
 
-async fn run(cli: Cli, mut config: Config, token: Option<Token>) -> Result<(), BotError> {
+async fn run(
+    cli: Cli,
+    mut config: Config,
+    token: Option<Token>,
+    managed: Option<twitch_bot::auth::cli::Startup>,
+) -> Result<(), BotError> {
     let _demo = if cli.demo {
         let server = DemoServer::start().await.map_err(BotError::Start)?;
         config.connection.server = server.url();
@@ -325,10 +447,15 @@ async fn run(cli: Cli, mut config: Config, token: Option<Token>) -> Result<(), B
     }
     drop(requests_tx);
 
+    let tokens = managed.map(|m| {
+        tokio::spawn(m.keeper);
+        m.source
+    });
     let settings = Settings {
         config,
         token,
         keywords_to: None,
+        tokens,
     };
     let result = driver::run(settings, requests_rx, outbox, state_tx).await;
     if let Err(e) = &result {

@@ -4,8 +4,10 @@
 //! rate limits) and touches no socket and no clock: the driver feeds it what arrived and the current
 //! [`Instant`], then drains what it must do. Methods come in four kinds, as in `quinn-proto`:
 //!
-//! - `handle_*`: something happened: [`Session::handle_connected`], [`Session::handle_frame`],
-//!   [`Session::handle_timeout`], [`Session::handle_disconnected`];
+//! - `handle_*`: something happened: [`Session::handle_connected`], [`Session::handle_frame`]
+//!   (or [`Session::handle_frame_with`], which hands chat to a callback as the ChatPlay engine's
+//!   transport-neutral [`ChatInput`] instead of queuing it as events), [`Session::handle_timeout`],
+//!   [`Session::handle_disconnected`];
 //! - requests: [`Session::join`], [`Session::part`], [`Session::say`], [`Session::reply`];
 //! - `poll_*`: what to do now: [`Session::poll_transmit`] (a line to send as one WebSocket text frame),
 //!   [`Session::poll_timeout`] (when to call `handle_timeout`), [`Session::poll_event`] (what happened);
@@ -25,7 +27,7 @@
 //!
 //! session.handle_connected(t0);
 //! let mut sent = Vec::new();
-//! while let Some(line) = session.poll_transmit() { sent.push(line); }
+//! while let Some(line) = session.poll_transmit(t0) { sent.push(line); }
 //! assert_eq!(sent[0], "CAP REQ :twitch.tv/tags twitch.tv/commands twitch.tv/membership");
 //! assert_eq!(sent[1], "PASS oauth:abc123");
 //! assert_eq!(sent[2], "NICK mybot");
@@ -33,7 +35,7 @@
 //! // The server welcomes us (two lines in one frame), we join, it confirms.
 //! session.handle_frame(":tmi.twitch.tv CAP * ACK :twitch.tv/tags twitch.tv/commands twitch.tv/membership\r\n\
 //!                       :tmi.twitch.tv 001 mybot :Welcome, GLHF!\r\n", t0);
-//! assert_eq!(session.poll_transmit().as_deref(), Some("JOIN #somestreamer"));
+//! assert_eq!(session.poll_transmit(t0).as_deref(), Some("JOIN #somestreamer"));
 //! session.handle_frame(":mybot!mybot@mybot.tmi.twitch.tv JOIN #somestreamer", t0);
 //!
 //! let events: Vec<Event> = std::iter::from_fn(|| session.poll_event()).collect();
@@ -41,11 +43,12 @@
 //! assert!(events.contains(&Event::Joined { channel: "somestreamer".into() }));
 //!
 //! session.say("somestreamer", "hello chat").unwrap();
-//! assert_eq!(session.poll_transmit().as_deref(), Some("PRIVMSG #somestreamer :hello chat"));
+//! assert_eq!(session.poll_transmit(t0).as_deref(), Some("PRIVMSG #somestreamer :hello chat"));
 //!
 //! // The server pings: the answer is immediate, whatever else is in the frame.
-//! session.handle_frame("PING :tmi.twitch.tv", t0 + Duration::from_secs(300));
-//! assert_eq!(session.poll_transmit().as_deref(), Some("PONG :tmi.twitch.tv"));
+//! let t1 = t0 + Duration::from_secs(300);
+//! session.handle_frame("PING :tmi.twitch.tv", t1);
+//! assert_eq!(session.poll_transmit(t1).as_deref(), Some("PONG :tmi.twitch.tv"));
 //! ```
 //!
 //! # Guarantees
@@ -70,12 +73,14 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::chatplay::{ChatMessage, Moderation};
+use crate::irc::chat::chat_message;
 use crate::irc::{
-    CapKind, ChatRefusal, ClearChat, ClearMsg, Notice, Numeric, ParseError, Privmsg, ServerMessage,
-    parse_line, split_frame,
+    CapKind, ChatRefusal, ClearChat, ClearMsg, Notice, Numeric, ParseError, Privmsg, RawLine,
+    ServerMessage, split_frame,
 };
 use crate::rate_limit::{
-    ChatLimiter, RateLimitConfig, SendError, SlidingWindow, normalize_channel,
+    ChatLimiter, ChatStatus, JoinBudget, RateLimitConfig, Refusal, SendError, normalize_channel,
 };
 
 /// A secret (the OAuth token). Its `Debug` never shows the value, so it cannot leak into logs.
@@ -197,6 +202,16 @@ pub enum SessionState {
     AuthFailed,
 }
 
+/// Chat as [`Session::handle_frame_with`] hands it on: the ChatPlay engine's transport-neutral
+/// input, borrowed from the frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatInput<'a> {
+    /// A `PRIVMSG`.
+    Message(ChatMessage<'a>),
+    /// A `CLEARCHAT` or `CLEARMSG` (not a backlog replay).
+    Moderation(Moderation<'a>),
+}
+
 /// Something the driver or the application should know. Drain with [`Session::poll_event`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -268,7 +283,18 @@ pub enum Event {
         /// Twitch's text.
         reason: String,
     },
-    /// Twitch said we sent too fast (`NOTICE msg_ratelimit`); output is paused and slowed.
+    /// Twitch refused a chat message for good (`msg_duplicate`, `msg_banned`, ...) or after
+    /// [`RateLimitConfig::max_tries`] sends: it was not delivered and will not be sent again.
+    ChatDropped {
+        /// The channel login.
+        channel: String,
+        /// The message (one piece of a split message).
+        text: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// Twitch said we sent too fast (`NOTICE msg_ratelimit`); output is paused, and the refused message
+    /// is sent again after the pause (see [`crate::rate_limit::backoff`]).
     RateLimited {
         /// The channel of the notice, if any.
         channel: Option<String>,
@@ -354,7 +380,8 @@ pub struct Session {
     ping_counter: u64,
     channels: BTreeMap<String, ChannelState>,
     blocked: BTreeMap<String, ChatBlock>,
-    join_window: SlidingWindow,
+    /// The account's JOIN schedule, shared with a handover's new session ([`Session::share_join_budget`]).
+    join_budget: JoinBudget,
     limiter: ChatLimiter,
     transmit: VecDeque<String>,
     events: VecDeque<Event>,
@@ -388,10 +415,7 @@ impl Session {
             config.nick.trim().to_ascii_lowercase()
         };
         let mut session = Session {
-            join_window: SlidingWindow::new(
-                config.rate_limits.joins_per_window,
-                config.rate_limits.join_window,
-            ),
+            join_budget: JoinBudget::new(&config.rate_limits),
             limiter: ChatLimiter::new(config.rate_limits.clone()),
             nick,
             anonymous,
@@ -515,8 +539,54 @@ impl Session {
         self.events.push_back(Event::Connected);
     }
 
+    /// Replaces the token sent by the next [`handle_connected`](Self::handle_connected) (a refreshed one).
+    /// Ignored for an anonymous session.
+    pub fn set_token(&mut self, token: Secret) {
+        if !self.anonymous {
+            self.config.token = Some(token);
+        }
+    }
+
     /// A WebSocket text frame arrived (one or more lines).
     pub fn handle_frame(&mut self, frame: &str, now: Instant) {
+        self.handle_frame_inner(frame, now, None);
+    }
+
+    /// As [`Session::handle_frame`], but chat goes to `chat` as it is read, in line order, as
+    /// the ChatPlay engine's transport-neutral input: each `PRIVMSG` as a [`ChatMessage`] built
+    /// straight from the line (borrowing from `frame`, without the [`Privmsg`] and its lists),
+    /// each `CLEARCHAT`/`CLEARMSG` as a [`Moderation`] (none for a backlog replay). No
+    /// [`Event::Chat`], [`Event::ClearChat`] or [`Event::ClearMsg`] is queued; everything else
+    /// is as with `handle_frame`. This is the bot's hot path: a line of chat costs no copy.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use twitch_bot::session::{ChatInput, Session, SessionConfig};
+    /// let mut session = Session::new(SessionConfig::anonymous());
+    /// session.handle_connected(Instant::now());
+    /// let mut texts = Vec::new();
+    /// session.handle_frame_with(
+    ///     "@id=1;user-id=7 :ann!ann@ann.tmi.twitch.tv PRIVMSG #chan :UP\r\nPING :x",
+    ///     Instant::now(),
+    ///     &mut |input| if let ChatInput::Message(m) = input { texts.push(m.text.into_owned()) },
+    /// );
+    /// assert_eq!(texts, ["UP"]);
+    /// ```
+    pub fn handle_frame_with(
+        &mut self,
+        frame: &str,
+        now: Instant,
+        chat: &mut dyn FnMut(ChatInput<'_>),
+    ) {
+        self.handle_frame_inner(frame, now, Some(chat));
+    }
+
+    fn handle_frame_inner(
+        &mut self,
+        frame: &str,
+        now: Instant,
+        mut chat: Option<&mut dyn FnMut(ChatInput<'_>)>,
+    ) {
         self.now = Some(now);
         if self.state == SessionState::Disconnected || self.state == SessionState::AuthFailed {
             tracing::debug!("frame ignored: no live session");
@@ -524,21 +594,50 @@ impl Session {
         }
         self.last_received = Some(now);
         for line in split_frame(frame) {
-            match parse_line(line) {
-                Ok(message) => self.handle_message(message, now),
-                Err(error) => {
-                    tracing::warn!(%error, "unparsable line skipped");
-                    self.events.push_back(Event::InvalidLine {
-                        line: line.chars().take(200).collect(),
-                        error,
-                    });
-                }
+            if let Err(error) = self.handle_line(line, now, chat.as_deref_mut()) {
+                tracing::warn!(%error, "unparsable line skipped");
+                self.events.push_back(Event::InvalidLine {
+                    line: line.chars().take(200).collect(),
+                    error,
+                });
             }
             if self.state == SessionState::AuthFailed {
                 break;
             }
         }
         self.schedule(now);
+    }
+
+    fn handle_line(
+        &mut self,
+        line: &str,
+        now: Instant,
+        chat: Option<&mut (dyn FnMut(ChatInput<'_>) + '_)>,
+    ) -> Result<(), ParseError> {
+        let raw = RawLine::parse(line)?;
+        let Some(chat) = chat else {
+            self.handle_message(ServerMessage::try_from(&raw)?, now);
+            return Ok(());
+        };
+        if raw.verb.eq_ignore_ascii_case("PRIVMSG") {
+            chat(ChatInput::Message(chat_message(&raw)?));
+            return Ok(());
+        }
+        match ServerMessage::try_from(&raw)? {
+            ServerMessage::ClearChat(c) => {
+                self.note_clear_chat(&c, now);
+                if let Some(m) = c.moderation() {
+                    chat(ChatInput::Moderation(m));
+                }
+            }
+            ServerMessage::ClearMsg(c) => {
+                if let Some(m) = c.moderation() {
+                    chat(ChatInput::Moderation(m));
+                }
+            }
+            other => self.handle_message(other, now),
+        }
+        Ok(())
     }
 
     /// A timer set from [`Session::poll_timeout`] fired (calling it early or late is harmless).
@@ -679,7 +778,8 @@ impl Session {
     /// # Errors
     /// [`SendError::Anonymous`] for an anonymous session; otherwise as [`ChatLimiter::enqueue`],
     /// notably [`SendError::QueueFull`].
-    pub fn say(&mut self, channel: &str, text: &str) -> Result<(), SendError> {
+    /// Returns the number of pieces queued (more than 1 when the text was split).
+    pub fn say(&mut self, channel: &str, text: &str) -> Result<usize, SendError> {
         self.send(channel, text, None)
     }
 
@@ -687,11 +787,21 @@ impl Session {
     ///
     /// # Errors
     /// As [`Session::say`], plus [`SendError::InvalidReplyId`].
-    pub fn reply(&mut self, channel: &str, parent_id: &str, text: &str) -> Result<(), SendError> {
+    pub fn reply(
+        &mut self,
+        channel: &str,
+        parent_id: &str,
+        text: &str,
+    ) -> Result<usize, SendError> {
         self.send(channel, text, Some(parent_id))
     }
 
-    fn send(&mut self, channel: &str, text: &str, reply_to: Option<&str>) -> Result<(), SendError> {
+    fn send(
+        &mut self,
+        channel: &str,
+        text: &str,
+        reply_to: Option<&str>,
+    ) -> Result<usize, SendError> {
         if self.anonymous {
             return Err(SendError::Anonymous);
         }
@@ -703,7 +813,23 @@ impl Session {
             });
         }
         self.blocked.remove(&channel); // expired, if any
-        self.limiter.enqueue(&channel, text, reply_to).map(|_| ())
+        self.limiter.enqueue(&channel, text, reply_to)
+    }
+
+    /// Chat messages queued for `channel` (any case, with or without `#`; 0 for an invalid name).
+    pub fn queued_in(&self, channel: &str) -> usize {
+        normalize_channel(channel).map_or(0, |c| self.limiter.queued_in(&c))
+    }
+
+    /// A view of the outgoing chat queue at `now` (the `chat_status` event).
+    pub fn chat_status(&mut self, now: Instant) -> ChatStatus {
+        self.limiter.status(now)
+    }
+
+    /// Makes this session draw its JOINs from `other`'s budget: Twitch counts JOINs per account, so the
+    /// new connection of a handover must not start with a fresh 20-per-10-s window.
+    pub fn share_join_budget(&mut self, other: &Session) {
+        self.join_budget = other.join_budget.clone();
     }
 
     /// Takes over `old`'s outgoing chat (its queued messages and its rate-limit history, which Twitch
@@ -715,17 +841,27 @@ impl Session {
 
     // ---- poll_* ----
 
-    /// The next line to send (one WebSocket text frame, no line ending), or `None`.
+    /// The next line to send at `now` (one WebSocket text frame, no line ending), or `None`.
     /// Protocol lines (PONG, login, JOIN) come before chat; chat only when logged in and the rate
-    /// limiter allows it at the last `now` seen.
-    pub fn poll_transmit(&mut self) -> Option<String> {
+    /// limiter allows it.
+    ///
+    /// `now` is the time the line is written: the limiter counts its gaps from it. (Counting from the
+    /// last input's time instead let a `say` after a quiet spell go out stamped with an older time, and
+    /// the next message followed it 0.117 s later on the server's clock.)
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<String> {
+        if self.now.is_none_or(|t| t < now) {
+            self.now = Some(now);
+        }
         if let Some(line) = self.transmit.pop_front() {
             return Some(line);
         }
         if self.state != SessionState::LoggedIn {
             return None;
         }
-        let now = self.now?;
+        self.schedule(now);
+        if let Some(line) = self.transmit.pop_front() {
+            return Some(line);
+        }
         self.limiter.poll(now)
     }
 
@@ -757,7 +893,7 @@ impl Session {
             }
         }
         if self.channels.values().any(|s| s.is_due(now))
-            && let Some(free) = self.join_window.next_free(now)
+            && let Some(free) = self.join_budget.lock().next_free(now)
         {
             at(free);
         }
@@ -792,8 +928,10 @@ impl Session {
                 (c.clone(), failures)
             })
             .collect();
+        let budget = self.join_budget.clone();
+        let mut pacer = budget.lock();
         for (channel, failures) in due {
-            if !self.join_window.try_take(now) {
+            if !pacer.try_take(now) {
                 break;
             }
             self.transmit.push_back(format!("JOIN #{channel}"));
@@ -880,29 +1018,36 @@ impl Session {
             ServerMessage::UserState(user) => {
                 let privileged = user.is_privileged() || user.channel == self.nick;
                 self.limiter.set_privileged(&user.channel, privileged);
+                if user.sent_message_id.is_some() {
+                    // The answer to a PRIVMSG we sent (a join's USERSTATE has no id).
+                    self.limiter.on_accepted(&user.channel);
+                }
                 self.events
                     .push_back(Event::Message(ServerMessage::UserState(user)));
             }
             ServerMessage::Privmsg(msg) => self.events.push_back(Event::Chat(msg)),
             ServerMessage::ClearChat(c) => {
-                if !self.anonymous
-                    && !c.historical
-                    && c.target_login.as_deref() == Some(self.nick.as_str())
-                {
-                    // We were timed out or banned: stop sending there instead of burning the budget.
-                    let (reason, until) = match c.ban_duration_secs {
-                        Some(secs) => (
-                            format!("the bot is timed out for {secs} s"),
-                            now.checked_add(Duration::from_secs(secs)),
-                        ),
-                        None => ("the bot is banned in this channel".to_owned(), None),
-                    };
-                    self.block_chat(&c.channel.clone(), reason, until);
-                }
+                self.note_clear_chat(&c, now);
                 self.events.push_back(Event::ClearChat(c));
             }
             ServerMessage::ClearMsg(c) => self.events.push_back(Event::ClearMsg(c)),
             other => self.events.push_back(Event::Message(other)),
+        }
+    }
+
+    /// A CLEARCHAT naming the bot: we were timed out or banned, so stop sending there instead
+    /// of burning the budget.
+    fn note_clear_chat(&mut self, c: &ClearChat, now: Instant) {
+        if !self.anonymous && !c.historical && c.target_login.as_deref() == Some(self.nick.as_str())
+        {
+            let (reason, until) = match c.ban_duration_secs {
+                Some(secs) => (
+                    format!("the bot is timed out for {secs} s"),
+                    now.checked_add(Duration::from_secs(secs)),
+                ),
+                None => ("the bot is banned in this channel".to_owned(), None),
+            };
+            self.block_chat(&c.channel, reason, until);
         }
     }
 
@@ -922,9 +1067,28 @@ impl Session {
             self.events.push_back(Event::Notice(notice));
             return;
         };
+        let resend = match refusal {
+            ChatRefusal::RateLimited => Refusal::RateLimited,
+            ChatRefusal::SlowMode => Refusal::SlowMode {
+                wait: crate::irc::first_number(&notice.text).map(Duration::from_secs),
+            },
+            other => Refusal::Final(format!(
+                "{other} ({})",
+                notice.msg_id.as_deref().unwrap_or("notice")
+            )),
+        };
+        let dropped = self
+            .limiter
+            .on_refused(now, notice.channel.as_deref(), resend);
+        if let Some(d) = dropped {
+            tracing::warn!(channel = %d.channel, reason = %d.reason, "chat message dropped");
+            self.events.push_back(Event::ChatDropped {
+                channel: d.channel,
+                text: d.text,
+                reason: d.reason,
+            });
+        }
         if refusal == ChatRefusal::RateLimited {
-            self.limiter
-                .on_rate_limit_notice(now, notice.channel.as_deref());
             self.events.push_back(Event::RateLimited {
                 channel: notice.channel,
                 text: notice.text,
@@ -976,6 +1140,10 @@ impl Session {
 }
 
 #[cfg(test)]
+#[path = "session_pacing_tests.rs"]
+mod pacing_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -988,7 +1156,9 @@ mod tests {
     }
 
     fn transmitted(s: &mut Session) -> Vec<String> {
-        std::iter::from_fn(|| s.poll_transmit()).collect()
+        // At the time of the last input (as the driver polls right after each one).
+        let now = s.now.unwrap_or_else(Instant::now);
+        std::iter::from_fn(|| s.poll_transmit(now)).collect()
     }
 
     fn events(s: &mut Session) -> Vec<Event> {
@@ -1055,7 +1225,7 @@ mod tests {
         transmitted(&mut s);
         assert_eq!(s.state(), SessionState::LoggingIn);
         assert!(s.say("chana", "too early").is_ok(), "queued until login");
-        assert_eq!(s.poll_transmit(), None);
+        assert_eq!(transmitted(&mut s), Vec::<String>::new());
         s.handle_frame(
             ":tmi.twitch.tv 001 bot :Welcome, GLHF!\r\n:tmi.twitch.tv 002 bot :x",
             t0,
@@ -1063,8 +1233,11 @@ mod tests {
         assert_eq!(s.state(), SessionState::LoggedIn);
         assert_eq!(
             transmitted(&mut s),
-            ["JOIN #chana", "JOIN #chanb", "PRIVMSG #chana :too early"]
+            ["JOIN #chana", "PRIVMSG #chana :too early"]
         );
+        // JOINs are spread out (one per 10.25 s / 20).
+        s.handle_timeout(t0 + S);
+        assert_eq!(transmitted(&mut s), ["JOIN #chanb"]);
         s.handle_frame(":bot!bot@bot.tmi.twitch.tv JOIN #chana", t0);
         s.handle_frame("@room-id=1;slow=0 :tmi.twitch.tv ROOMSTATE #chanb", t0);
         let ev = events(&mut s);
@@ -1198,10 +1371,9 @@ mod tests {
         s.handle_connected(t0 + 20 * S);
         s.handle_frame(":tmi.twitch.tv 001 bot :Welcome", t0 + 20 * S);
         let lines = transmitted(&mut s);
-        assert!(
-            lines.ends_with(&["JOIN #a".to_string(), "JOIN #b".to_string()]),
-            "{lines:?}"
-        );
+        assert!(lines.ends_with(&["JOIN #a".to_string()]), "{lines:?}");
+        s.handle_timeout(t0 + 21 * S);
+        assert_eq!(transmitted(&mut s), ["JOIN #b"]);
     }
 
     #[test]
@@ -1221,7 +1393,7 @@ mod tests {
     }
 
     #[test]
-    fn joins_are_limited_to_twenty_per_ten_seconds() {
+    fn joins_are_limited_to_twenty_per_ten_seconds_and_spread() {
         let t0 = Instant::now();
         let names: Vec<String> = (0..45).map(|i| format!("chan{i:02}")).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -1229,25 +1401,29 @@ mod tests {
         for r in &refs {
             s.join(r).unwrap();
         }
-        // Counts the JOINs sent and confirms them (so no retry mixes in).
-        let count = |s: &mut Session| {
-            let joins: Vec<String> = transmitted(s)
-                .into_iter()
-                .filter(|l| l.starts_with("JOIN"))
-                .collect();
-            for j in &joins {
-                s.handle_frame(&format!(":bot!bot@bot.tmi.twitch.tv {j}"), t0);
+        let mut sent = Vec::new();
+        let mut now = t0;
+        while now < t0 + 30 * S {
+            if s.poll_timeout().is_some_and(|t| t <= now) {
+                s.handle_timeout(now);
             }
-            joins.len()
-        };
-        assert_eq!(count(&mut s), 20);
-        assert_eq!(s.poll_timeout(), Some(t0 + 10 * S));
-        s.handle_timeout(t0 + 9 * S);
-        assert_eq!(count(&mut s), 0);
-        s.handle_timeout(t0 + 10 * S);
-        assert_eq!(count(&mut s), 20);
-        s.handle_timeout(t0 + 20 * S);
-        assert_eq!(count(&mut s), 5);
+            while let Some(j) = s.poll_transmit(now) {
+                // Confirmed at once (so no retry mixes in).
+                s.handle_frame(&format!(":bot!bot@bot.tmi.twitch.tv {j}"), now);
+                sent.push(now);
+            }
+            now += Duration::from_millis(10);
+        }
+        assert_eq!(sent.len(), 45);
+        for (i, t) in sent.iter().enumerate() {
+            assert!(sent[i..].iter().take_while(|u| **u - *t < 10 * S).count() <= 20);
+        }
+        let spacing = (10 * S + RateLimitConfig::default().margin) / 20;
+        assert!(sent.windows(2).all(|w| w[1] - w[0] >= spacing));
+        assert!(
+            *sent.last().unwrap() - t0 < 44 * spacing + S,
+            "no long stalls"
+        );
     }
 
     #[test]
@@ -1348,7 +1524,9 @@ mod tests {
     fn a_late_confirmation_or_a_part_cancels_the_retry() {
         let t0 = Instant::now();
         let mut s = quiet_logged_in(&["slow", "leaving"], t0);
-        s.handle_timeout(t0 + 10 * S);
+        s.handle_timeout(t0 + S);
+        assert_eq!(transmitted(&mut s), ["JOIN #slow"]);
+        s.handle_timeout(t0 + 11 * S);
         assert_eq!(join_failures(&events(&mut s)).len(), 2);
         s.handle_frame("@room-id=1 :tmi.twitch.tv ROOMSTATE #slow", t0 + 12 * S);
         s.part("leaving").unwrap();
@@ -1520,7 +1698,7 @@ mod tests {
         );
         let ev = events(&mut s);
         assert!(
-            matches!(&ev[..], [Event::Notice(n)] if n.channel.as_deref() == Some("a") && n.msg_id.as_deref() == Some("msg_banned")),
+            matches!(&ev[..], [Event::ChatDropped { text, .. }, Event::Notice(n)] if text == "a0" && n.channel.as_deref() == Some("a") && n.msg_id.as_deref() == Some("msg_banned")),
             "{ev:?}"
         );
         assert_eq!(s.queued_messages(), 1, "a1, a2 dropped; b1 kept");
@@ -1621,6 +1799,8 @@ mod tests {
             );
             assert_eq!(s.chat_blocked("a"), None, "{id}");
             s.say("a", "still talking").unwrap();
+            // Slow mode holds the channel for its interval (1 s unknown) + margin, then sending goes on.
+            s.handle_timeout(t0 + 2 * S);
             assert_eq!(transmitted(&mut s), ["PRIVMSG #a :still talking"], "{id}");
         }
         // A verified-phone requirement does not go away by itself: stop sending there.
@@ -1634,31 +1814,6 @@ mod tests {
             s.say("a", "x"),
             Err(SendError::ChannelBlocked { .. })
         ));
-    }
-
-    #[test]
-    fn rate_limit_notice_lowers_the_rate_then_it_recovers() {
-        let t0 = Instant::now();
-        let mut s = quiet_logged_in(&[], t0);
-        s.handle_frame(
-            "@msg-id=msg_ratelimit :tmi.twitch.tv NOTICE #a :Your message was not sent because you are sending messages too quickly.",
-            t0,
-        );
-        events(&mut s);
-        for i in 0..30 {
-            s.say(&format!("c{i:02}"), "hi").unwrap();
-        }
-        assert_eq!(transmitted(&mut s).len(), 0);
-        assert_eq!(s.poll_timeout(), Some(t0 + 5 * S));
-        s.handle_timeout(t0 + 5 * S);
-        assert_eq!(transmitted(&mut s).len(), 10, "half of the 20 per 30 s");
-        assert_eq!(s.poll_timeout(), Some(t0 + 30 * S), "30 s without a notice");
-        s.handle_timeout(t0 + 30 * S);
-        assert_eq!(transmitted(&mut s).len(), 10, "back to 20 per 30 s");
-        assert_eq!(s.poll_timeout(), Some(t0 + 35 * S));
-        s.handle_timeout(t0 + 35 * S);
-        assert_eq!(transmitted(&mut s).len(), 10);
-        assert_eq!(s.queued_messages(), 0);
     }
 
     #[test]
@@ -1694,8 +1849,9 @@ mod tests {
             s.say("a", &format!("m{i}")).unwrap();
         }
         assert_eq!(transmitted(&mut s), ["PRIVMSG #a :m0"]);
-        assert_eq!(s.poll_timeout(), Some(t0 + S));
-        s.handle_timeout(t0 + S);
+        let t1 = t0 + S + RateLimitConfig::default().margin;
+        assert_eq!(s.poll_timeout(), Some(t1));
+        s.handle_timeout(t1);
         assert_eq!(transmitted(&mut s), ["PRIVMSG #a :m1"]);
         // Now we learn we are a moderator: no per-channel gap.
         s.handle_frame(
@@ -1719,8 +1875,9 @@ mod tests {
         s.say("a", "1").unwrap();
         s.say("a", "2").unwrap();
         assert_eq!(transmitted(&mut s), ["PRIVMSG #a :1"]);
-        assert_eq!(s.poll_timeout(), Some(t0 + 5 * S));
-        s.handle_timeout(t0 + 5 * S);
+        let t1 = t0 + 5 * S + RateLimitConfig::default().margin;
+        assert_eq!(s.poll_timeout(), Some(t1));
+        s.handle_timeout(t1);
         assert_eq!(transmitted(&mut s), ["PRIVMSG #a :2"]);
     }
 
@@ -1736,7 +1893,7 @@ mod tests {
             matches!(&events(&mut s)[..], [Event::RateLimited { channel: Some(c), .. }] if c == "a")
         );
         s.say("a", "x").unwrap();
-        assert_eq!(s.poll_transmit(), None);
+        assert_eq!(transmitted(&mut s), Vec::<String>::new());
         s.handle_timeout(t0 + 5 * S);
         assert_eq!(transmitted(&mut s), ["PRIVMSG #a :x"]);
     }

@@ -102,9 +102,15 @@ fn privmsg(login: &str, user_id: &str, msg_id: &str, text: &str) -> String {
 fn feed(engine: &mut Engine, lines: &[String], now: Instant) {
     for line in lines {
         match parse(line) {
-            Input::Chat(m) => engine.handle_privmsg(&m, now),
-            Input::ClearChat(c) => engine.handle_clear_chat(&c, now),
-            Input::ClearMsg(c) => engine.handle_clear_msg(&c, now),
+            Input::Chat(m) => engine.handle_chat(&(&*m).into(), now),
+            Input::ClearChat(c) => match c.moderation() {
+                Some(action) => engine.handle_moderation(&action, now),
+                None => engine.handle_timeout(now),
+            },
+            Input::ClearMsg(c) => match c.moderation() {
+                Some(action) => engine.handle_moderation(&action, now),
+                None => engine.handle_timeout(now),
+            },
             Input::Other => engine.handle_timeout(now),
         }
     }

@@ -14,7 +14,7 @@ fn logged_in(t: Instant) -> Session {
     s.handle_frame(":tmi.twitch.tv 001 mybot :Welcome, GLHF!\r\n", t);
     s.handle_frame(":mybot!mybot@mybot.tmi.twitch.tv JOIN #chan\r\n", t);
     assert_eq!(s.state(), SessionState::LoggedIn);
-    while s.poll_transmit().is_some() {}
+    while s.poll_transmit(t).is_some() {}
     while s.poll_event().is_some() {}
     s
 }
@@ -22,7 +22,7 @@ fn logged_in(t: Instant) -> Session {
 /// Chat lines `s` sends at `now`.
 fn chat_at(s: &mut Session, now: Instant) -> Vec<String> {
     s.handle_timeout(now);
-    std::iter::from_fn(|| s.poll_transmit())
+    std::iter::from_fn(|| s.poll_transmit(now))
         .filter(|l| l.starts_with("PRIVMSG"))
         .collect()
 }

@@ -17,7 +17,12 @@
 //! 2. pipelined echo, 64 messages in flight, against an async-tungstenite echo server. Crate: the
 //!    `OnMessage` handler sends the next message. Raw: a task that reads an echo and `send`s the next.
 //!    Floors: crate messages/s >= raw, crate CPU per message <= raw.
-//! 3. the send-only loop through `WebsocketsRequestBus` vs the direct client, alternating which goes first.
+//! 3. paced echo (`paced x1` / `paced x64`): against `/paced`, a single-threaded server that echoes each
+//!    message with its own write, so the server sets the pace; 1 and 64 messages in flight. Three clients:
+//!    raw async-tungstenite, websocketpp 0.8 (a C++ client this bench builds with g++ when Debian's
+//!    `libwebsocketpp-dev` + `libboost-dev` are installed; skipped with a note otherwise; CPU from its own
+//!    getrusage) and the crate. Floors: crate CPU per message <= raw, crate msg/s >= websocketpp.
+//! 4. the send-only loop through `WebsocketsRequestBus` vs the direct client, alternating which goes first.
 //!    Floor: the bus costs < 5 % more (time per message, CPU per message, and the caller's time per send
 //!    call), printed as percentages with the per-round range. Then `bus lookup`: the bus's own cost per
 //!    call in nanoseconds, without the network.
@@ -66,6 +71,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("raw client runtime");
+    let wspp = Wspp::build();
     println!("load before: {}", load_average());
     println!(
         "{ROUNDS} alternating rounds each ({BUS_ROUNDS} for the bus); figures are medians, ratios are medians of \
@@ -103,8 +109,8 @@ fn main() {
         if name.contains(&only) {
             let (mut raw, mut ours) = (Vec::new(), Vec::new());
             for _ in 0..ROUNDS {
-                raw.push(raw_rt.block_on(raw_echo(addr, &msg, echo_n)));
-                ours.push(crate_echo(addr, &msg, echo_n));
+                raw.push(raw_rt.block_on(raw_echo(addr, "/echo", &msg, echo_n, IN_FLIGHT)));
+                ours.push(crate_echo(addr, "/echo", &msg, echo_n, IN_FLIGHT));
             }
             report(&name, &raw, &ours);
             verdict(
@@ -119,6 +125,13 @@ fn main() {
                 "<=",
                 1.0,
             );
+        }
+
+        for (window, n) in [(1u64, 20_000u64), (IN_FLIGHT, 100_000)] {
+            let name = format!("paced x{window} {label}");
+            if name.contains(&only) {
+                paced(&raw_rt, &wspp, addr, &name, &msg, n, window);
+            }
         }
 
         let name = format!("bus vs direct {label}");
@@ -308,6 +321,207 @@ fn bus_lookup(addr: SocketAddr) {
         },
     );
     WebsocketsRequestBus::destroy_client(id);
+}
+
+/// The paced-server regime: `/paced` echoes each message with its own flush on a single-threaded server,
+/// so the server, not the client, sets the pace, and `window` messages are in flight. Three clients in
+/// alternating rounds: raw async-tungstenite, websocketpp 0.8 (when built) and the crate.
+/// Floors: crate CPU per message <= raw's, crate msg/s >= websocketpp's.
+fn paced(
+    raw_rt: &tokio::runtime::Runtime,
+    wspp: &Wspp,
+    addr: SocketAddr,
+    name: &str,
+    msg: &str,
+    n: u64,
+    window: u64,
+) {
+    let (mut raw, mut ours, mut cpp) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        raw.push(raw_rt.block_on(raw_echo(addr, "/paced", msg, n, window)));
+        if let Some(sample) = wspp.run(addr, msg.len(), n, window) {
+            cpp.push(sample);
+        }
+        ours.push(crate_echo(addr, "/paced", msg, n, window));
+    }
+    let range = |samples: &[Sample], f: fn(&Sample) -> f64| {
+        let mut v: Vec<f64> = samples.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        (v[0], v[v.len() / 2], v[v.len() - 1])
+    };
+    let line = |who: &str, samples: &[Sample]| {
+        let (rl, rm, rh) = range(samples, Sample::rate);
+        let (cl, cm, ch) = range(samples, Sample::cpu_us);
+        println!(
+            "{name:<18} {who:<12} {:>7.0}k msg/s ({:.0}k..{:.0}k) {:>6.2} µs CPU/msg ({:.2}..{:.2})",
+            rm / 1000.0,
+            rl / 1000.0,
+            rh / 1000.0,
+            cm,
+            cl,
+            ch
+        );
+    };
+    line("raw", &raw);
+    if !cpp.is_empty() {
+        line("websocketpp", &cpp);
+    }
+    line("crate", &ours);
+    verdict(
+        "crate/raw CPU/msg",
+        paired(&raw, &ours, Sample::cpu_us),
+        "<=",
+        1.0,
+    );
+    verdict(
+        "crate/raw msg/s",
+        paired(&raw, &ours, Sample::rate),
+        ">=",
+        1.0,
+    );
+    if !cpp.is_empty() {
+        verdict(
+            "crate/websocketpp msg/s",
+            paired(&cpp, &ours, Sample::rate),
+            ">=",
+            1.0,
+        );
+        verdict(
+            "crate/websocketpp CPU/msg",
+            paired(&cpp, &ours, Sample::cpu_us),
+            "<=",
+            1.0,
+        );
+    }
+}
+
+/// The websocketpp 0.8 baseline: a small C++ echo client (asio, one thread, TCP_NODELAY), built by this
+/// bench with g++ when Debian's `libwebsocketpp-dev` and `libboost-dev` headers are installed. Never built by
+/// CI or the tests. It prints its own elapsed time and CPU time (getrusage), as it is its own process.
+struct Wspp {
+    binary: Option<std::path::PathBuf>,
+}
+
+const WSPP_CLIENT: &str = r#"
+#include <websocketpp/config/asio_no_tls_client.hpp>
+#include <websocketpp/client.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <sys/resource.h>
+
+typedef websocketpp::client<websocketpp::config::asio_client> client;
+
+static double cpu_ns() {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e9 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e3;
+}
+
+// usage: wspp_client URL SIZE N WINDOW; prints "N elapsed_ns cpu_ns".
+int main(int argc, char** argv) {
+    if (argc != 5) return 2;
+    std::string url = argv[1];
+    std::string msg(std::strtoul(argv[2], 0, 10), 'x');
+    unsigned long n = std::strtoul(argv[3], 0, 10), window = std::strtoul(argv[4], 0, 10);
+    unsigned long sent = 0, received = 0;
+    std::chrono::steady_clock::time_point start;
+    double cpu0 = 0;
+    client c;
+    c.clear_access_channels(websocketpp::log::alevel::all);
+    c.clear_error_channels(websocketpp::log::elevel::all);
+    c.init_asio();
+    c.set_socket_init_handler([](websocketpp::connection_hdl, boost::asio::ip::tcp::socket& s) {
+        s.set_option(boost::asio::ip::tcp::no_delay(true));
+    });
+    c.set_open_handler([&](websocketpp::connection_hdl h) {
+        start = std::chrono::steady_clock::now();
+        cpu0 = cpu_ns();
+        for (; sent < window && sent < n; ++sent) c.send(h, msg, websocketpp::frame::opcode::text);
+    });
+    c.set_message_handler([&](websocketpp::connection_hdl h, client::message_ptr) {
+        if (++received == n) {
+            double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+            std::printf("%lu %.0f %.0f\n", n, ns, cpu_ns() - cpu0);
+            std::fflush(stdout);
+            c.close(h, websocketpp::close::status::normal, "");
+            return;
+        }
+        if (sent < n) { c.send(h, msg, websocketpp::frame::opcode::text); ++sent; }
+    });
+    websocketpp::lib::error_code ec;
+    client::connection_ptr con = c.get_connection(url, ec);
+    if (ec) { std::fprintf(stderr, "%s\n", ec.message().c_str()); return 1; }
+    c.connect(con);
+    c.run();
+    return 0;
+}
+"#;
+
+impl Wspp {
+    /// Builds the client if the headers and g++ are there; otherwise says why the baseline is skipped.
+    fn build() -> Wspp {
+        let headers = std::path::Path::new("/usr/include/websocketpp/client.hpp");
+        if !headers.exists() {
+            println!(
+                "websocketpp baseline skipped: {} not found (apt-get install libwebsocketpp-dev libboost-dev)",
+                headers.display()
+            );
+            return Wspp { binary: None };
+        }
+        let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wspp");
+        let _ = std::fs::create_dir_all(&dir);
+        let source = dir.join("wspp_client.cpp");
+        let binary = dir.join("wspp_client");
+        let _ = std::fs::write(&source, WSPP_CLIENT);
+        let built = Command::new("g++")
+            .args(["-O2", "-std=c++17", "-DNDEBUG", "-pthread", "-o"])
+            .arg(&binary)
+            .arg(&source)
+            .status();
+        match built {
+            Ok(status) if status.success() => {
+                println!("websocketpp baseline: built {}", binary.display());
+                Wspp {
+                    binary: Some(binary),
+                }
+            }
+            other => {
+                println!("websocketpp baseline skipped: g++ failed ({other:?})");
+                Wspp { binary: None }
+            }
+        }
+    }
+
+    fn run(&self, addr: SocketAddr, size: usize, n: u64, window: u64) -> Option<Sample> {
+        let binary = self.binary.as_ref()?;
+        let output = Command::new(binary)
+            .arg(format!("ws://{addr}/paced"))
+            .arg(size.to_string())
+            .arg(n.to_string())
+            .arg(window.to_string())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the websocketpp client");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let fields: Vec<f64> = text
+            .split_whitespace()
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        let [messages, elapsed_ns, cpu_ns] = fields[..] else {
+            panic!(
+                "websocketpp client output {text:?}, status {:?}",
+                output.status
+            );
+        };
+        Some(Sample {
+            messages: messages as u64,
+            elapsed: Duration::from_nanos(elapsed_ns as u64),
+            cpu_ns: cpu_ns as u64,
+            send_loop: Duration::ZERO,
+        })
+    }
 }
 
 /// One round's result.
@@ -529,7 +743,7 @@ fn crate_send_only(addr: SocketAddr, msg: &str, n: u64, path: Path) -> Sample {
     sample
 }
 
-fn crate_echo(addr: SocketAddr, msg: &str, n: u64) -> Sample {
+fn crate_echo(addr: SocketAddr, path: &str, msg: &str, n: u64, window: u64) -> Sample {
     struct State {
         client: OnceLock<WebsocketClient>,
         sent: AtomicU64,
@@ -549,7 +763,7 @@ fn crate_echo(addr: SocketAddr, msg: &str, n: u64) -> Sample {
     });
     let handler_state = Arc::clone(&state);
     let client = create_client(
-        &format!("ws://{addr}/echo"),
+        &format!("ws://{addr}{path}"),
         move |_echo: &str| {
             let s = &handler_state;
             let received = s.received.fetch_add(1, Ordering::Relaxed) + 1;
@@ -566,7 +780,7 @@ fn crate_echo(addr: SocketAddr, msg: &str, n: u64) -> Sample {
     let _ = state.client.set(client);
     let client = state.client.get().expect("just set");
     let meter = Meter::start();
-    for _ in 0..IN_FLIGHT.min(n) {
+    for _ in 0..window.min(n) {
         state.sent.fetch_add(1, Ordering::Relaxed);
         send_retrying(|| client.send_websocket_message(msg));
     }
@@ -617,14 +831,14 @@ async fn raw_send_only(addr: SocketAddr, msg: &str, n: u64) -> Sample {
     .expect("raw send task")
 }
 
-async fn raw_echo(addr: SocketAddr, msg: &str, n: u64) -> Sample {
+async fn raw_echo(addr: SocketAddr, path: &'static str, msg: &str, n: u64, window: u64) -> Sample {
     let msg = msg.to_string();
     tokio::spawn(async move {
-        let ws = raw_connect(addr, "/echo").await;
+        let ws = raw_connect(addr, path).await;
         let (mut sink, mut stream) = ws.split();
         let meter = Meter::start();
         let mut sent = 0;
-        while sent < IN_FLIGHT.min(n) {
+        while sent < window.min(n) {
             sink.send(Message::text(msg.as_str())).await.expect("send");
             sent += 1;
         }
@@ -714,6 +928,8 @@ mod server {
                     };
                     if path == "/echo" {
                         echo(ws).await
+                    } else if path == "/paced" {
+                        paced(ws).await
                     } else {
                         sink(ws).await
                     }
@@ -845,6 +1061,17 @@ mod server {
             }
             self.small = Vec::new();
             self.opcode = 0;
+        }
+    }
+
+    /// The paced echo: one message at a time, each sent and flushed on its own (one write per message),
+    /// on this single-threaded runtime: the server sets the pace, as a modest real server would.
+    async fn paced(ws: RawStreamServer) {
+        let (mut tx, mut rx) = ws.split();
+        while let Some(Ok(message)) = rx.next().await {
+            if (message.is_text() || message.is_binary()) && tx.send(message).await.is_err() {
+                return;
+            }
         }
     }
 

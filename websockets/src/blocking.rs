@@ -3,7 +3,8 @@
 
 use crate::client::WebsocketClient;
 use crate::error::Error;
-use crate::options::{ClientOptions, WebsocketType};
+use crate::options::ClientOptions;
+use crate::types::WebsocketType;
 
 /// The gem's per-connection interface (`Websockets::IWebsocketClient`): object-safe, `Send + Sync`.
 ///
@@ -77,7 +78,8 @@ pub fn create_client(
 }
 
 /// [`create_client`] with [`ClientOptions`] (extra CA, headers, subprotocols, timeouts, handlers, queue).
-/// `on_message` replaces any `on_message` set in `options`.
+/// `on_message` replaces any `on_message` set in `options`. Without a text handler (every event goes to
+/// a [`MessageQueue`](crate::MessageQueue), say) use [`create_client_with_options`].
 ///
 /// ```no_run
 /// use websockets::{create_client_with, ClientOptions, WebsocketType};
@@ -97,7 +99,33 @@ pub fn create_client_with(
     websocket_type: WebsocketType,
     options: ClientOptions,
 ) -> Result<WebsocketClient, Error> {
-    let options = options.on_message(on_message);
+    create_client_with_options(url, websocket_type, options.on_message(on_message))
+}
+
+/// Connects like [`create_client_with`], with every handler (if any) taken from `options`: for a client
+/// whose events all go to a [`MessageQueue`](crate::MessageQueue) or that only sends. The blocking twin of
+/// [`WebsocketClient::connect`].
+///
+/// ```no_run
+/// use websockets::{create_client_with_options, ClientOptions, Event, MessageQueue, WebsocketType};
+///
+/// let queue = MessageQueue::new(1024);
+/// let client = create_client_with_options(
+///     "wss://echo.example/",
+///     WebsocketType::Secure,
+///     ClientOptions::new().queue(&queue),
+/// )?;
+/// client.send_text("hello")?;
+/// if let Some(Event::Text(echo)) = queue.pop_timeout(std::time::Duration::from_secs(5)) {
+///     println!("echo: {}", &*echo);
+/// }
+/// # Ok::<(), websockets::Error>(())
+/// ```
+pub fn create_client_with_options(
+    url: &str,
+    websocket_type: WebsocketType,
+    options: ClientOptions,
+) -> Result<WebsocketClient, Error> {
     let url = url.to_string();
     crate::runtime::block_on(async move {
         WebsocketClient::connect(&url, websocket_type, options).await

@@ -35,9 +35,10 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
-use crate::client::{ClientId, WebsocketClient};
+use crate::client::WebsocketClient;
 use crate::error::Error;
-use crate::options::{ClientOptions, WebsocketType};
+use crate::options::ClientOptions;
+use crate::types::{ClientId, WebsocketType};
 
 /// One client on the bus.
 ///
@@ -148,6 +149,16 @@ impl WebsocketsRequestBus {
         options: ClientOptions,
     ) -> Result<ClientId, Error> {
         crate::create_client_with(url, on_message, websocket_type, options).map(Self::register)
+    }
+
+    /// Connects like [`create_client_with_options`](crate::create_client_with_options) (handlers, if any,
+    /// from `options`) and registers the client.
+    pub fn create_client_with_options(
+        url: &str,
+        websocket_type: WebsocketType,
+        options: ClientOptions,
+    ) -> Result<ClientId, Error> {
+        crate::create_client_with_options(url, websocket_type, options).map(Self::register)
     }
 
     /// Connects like [`create_client_with_auth`](crate::create_client_with_auth) and registers the client.

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::options::WebsocketType;
+use crate::types::{ClientId, WebsocketType};
 
 /// Everything that can go wrong while connecting, sending or receiving.
 ///
@@ -166,7 +166,7 @@ pub enum Error {
     HandlerPanicked(&'static str),
     /// [`WebsocketsRequestBus`](crate::WebsocketsRequestBus) has no client with this id.
     #[error("no client with id {0}")]
-    UnknownClient(crate::ClientId),
+    UnknownClient(ClientId),
     /// The process-wide runtime could not be started.
     #[error("cannot start the websockets runtime: {0}")]
     Runtime(#[source] io::Error),

@@ -8,24 +8,6 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::queue::MessageQueue;
 
-/// Whether a connection uses TLS. `Secure` (the default) means `wss://` with a verified certificate chain
-/// and host name; `NonSecure` means plain `ws://`.
-///
-/// A `ws://` URL with `Secure`, or a `wss://` URL with `NonSecure`, is an [`Error::SchemeMismatch`]: the
-/// crate never silently downgrades.
-///
-/// ```
-/// assert_eq!(websockets::WebsocketType::default(), websockets::WebsocketType::Secure);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub enum WebsocketType {
-    /// `wss://`: TLS with certificate and host-name verification.
-    #[default]
-    Secure,
-    /// `ws://`: no encryption. Only for loopback, tests, or servers you control.
-    NonSecure,
-}
-
 /// The text-message handler type: a closure taking each received text message as `&str`.
 ///
 /// The `&str` borrows the received buffer (no copy); it is valid only during the call. Any closure

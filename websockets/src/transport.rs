@@ -14,14 +14,19 @@ use tokio::net::TcpStream;
 use url::Url;
 
 use crate::error::{ConnectPhase, Error};
-use crate::options::WebsocketType;
+use crate::types::WebsocketType;
+use crate::utf8_guard::Utf8Guard;
 
 /// A byte stream the WebSocket protocol runs over (TCP, TLS over TCP, or a wrapper around either).
 pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Transport for T {}
 
-/// The type-erased transport the connection uses.
+/// The type-erased byte stream below the guard (TCP or TLS over TCP).
 pub(crate) type BoxedTransport = Box<dyn Transport>;
+
+/// The stream the WebSocket layer runs over: the byte stream behind the UTF-8 guard. Concrete, so that the
+/// connection can take the raw byte stream back out of it ([`Utf8Guard::into_inner`]) to end it cleanly.
+pub(crate) type GuardedTransport = Utf8Guard<BoxedTransport>;
 
 /// A checked `ws://` / `wss://` URL.
 #[derive(Debug, Clone)]
@@ -102,7 +107,7 @@ pub(crate) async fn open(
     target: &Target,
     tls: Option<Arc<ClientConfig>>,
     phase: &PhaseTracker,
-) -> Result<BoxedTransport, Error> {
+) -> Result<GuardedTransport, Error> {
     phase.set(ConnectPhase::Dns);
     let addrs: Vec<SocketAddr> = match target.ip {
         Some(ip) => vec![SocketAddr::new(ip, target.port)],
@@ -171,9 +176,9 @@ pub(crate) async fn open(
 
 /// The one place where the raw byte stream (TCP or TLS) is handed to the WebSocket layer: a wrapper that
 /// inspects or transforms the bytes below tungstenite goes here.
-fn wrap(stream: BoxedTransport) -> BoxedTransport {
+fn wrap(stream: BoxedTransport) -> GuardedTransport {
     // Fails a text message on invalid UTF-8 while its frame is still arriving (see `utf8_guard`).
-    Box::new(crate::utf8_guard::Utf8Guard::new(stream))
+    Utf8Guard::new(stream)
 }
 
 #[cfg(test)]

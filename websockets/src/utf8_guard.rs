@@ -63,6 +63,11 @@ impl<S> Utf8Guard<S> {
             failed: false,
         }
     }
+
+    /// The wrapped stream (for reading past a failure: the guard's verdict stands, the bytes are discarded).
+    pub(crate) fn into_inner(self) -> S {
+        self.inner
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Utf8Guard<S> {

@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     session.handle_connected(now);
     session.handle_frame(":tmi.twitch.tv 001 bot :Welcome", now);
     session.handle_frame(&frame, now);
-    while let Some(line) = session.poll_transmit() {
+    while let Some(line) = session.poll_transmit(now) {
         assert!(!line.contains(['\r', '\n']), "{line:?}");
     }
     while session.poll_event().is_some() {}

@@ -17,13 +17,11 @@
 //! ```
 //! use std::time::{Duration, Instant};
 //! use twitch_bot::chatplay::{CommandConfig, Commands};
-//! # use twitch_bot::irc::Privmsg;
-//! # fn chat(login: &str, text: &str) -> Privmsg {
-//! #     Privmsg { channel: "chan".into(), login: login.into(), user_id: Some(format!("id-{login}")),
-//! #         display_name: login.into(), text: text.into(), is_action: false, badges: vec![],
-//! #         badge_info: vec![], color: None, is_moderator: false, is_subscriber: false, is_vip: false,
-//! #         is_broadcaster: false, emotes: vec![], bits: None, message_id: None,
-//! #         server_timestamp_ms: None, reply_parent: None, first_message: false, historical: false }
+//! # use twitch_bot::chatplay::ChatMessage;
+//! # fn chat(login: &str, text: &str) -> ChatMessage<'static> {
+//! #     let mut m = ChatMessage::new("chan", login.to_owned(), text.to_owned());
+//! #     m.user_id = Some(format!("id-{login}").into());
+//! #     m
 //! # }
 //!
 //! let mut jump = CommandConfig::new("jump", ["!jump"]);
@@ -41,8 +39,8 @@ use std::time::{Duration, Instant};
 
 use super::config::{self, CommandConfig, ConfigError, MAX_OPTION_LEN};
 use super::event::CommandInvocation;
+use super::message::ChatMessage;
 use super::normalize::{is_invisible, normalize_into, normalized};
-use crate::irc::Privmsg;
 
 /// Per-user memory above this size is pruned of expired entries.
 const PRUNE_AT: usize = 4096;
@@ -113,7 +111,7 @@ impl Commands {
     }
 
     /// Runs `msg` through the commands: the invocation, when one matched and passed its checks.
-    pub fn handle(&mut self, msg: &Privmsg, now: Instant) -> Option<CommandInvocation> {
+    pub fn handle(&mut self, msg: &ChatMessage<'_>, now: Instant) -> Option<CommandInvocation> {
         if self.commands.is_empty() {
             return None;
         }
@@ -132,7 +130,7 @@ impl Commands {
             .find(|(_, k)| k == folded)
             .map(|(k, _)| k.clone())
             .unwrap_or_default();
-        if command.mods_only && !(msg.is_moderator || msg.is_broadcaster) {
+        if command.mods_only && !msg.roles.is_privileged() {
             tracing::debug!(command = %command.name, user = %msg.login, "mods-only command refused");
             return None;
         }
@@ -164,9 +162,9 @@ impl Commands {
         Some(CommandInvocation {
             command: command.name.clone(),
             keyword,
-            channel: msg.channel.clone(),
-            user: msg.login.clone(),
-            user_id: msg.user_id.clone(),
+            channel: msg.channel.to_string(),
+            user: msg.login.to_string(),
+            user_id: msg.user_id.as_deref().map(str::to_owned),
             args: rest
                 .chars()
                 .filter(|&c| !is_invisible(c))
@@ -223,10 +221,10 @@ mod tests {
         let t = Instant::now();
         assert!(c.handle(&chat("ann", "!reset"), t).is_none());
         let mut m = chat("mod", "!reset");
-        m.is_moderator = true;
+        m.roles.moderator = true;
         assert!(c.handle(&m, t).is_some());
         let mut b = chat("owner", "!reset");
-        b.is_broadcaster = true;
+        b.roles.broadcaster = true;
         assert!(c.handle(&b, t).is_some());
     }
 

@@ -2,8 +2,8 @@
 //!
 //! It is sans-IO in the quinn-proto style: it never touches a socket or the clock.
 //!
-//! * `handle_*` feed it what arrived: [`Engine::handle_privmsg`], [`Engine::handle_clear_chat`],
-//!   [`Engine::handle_clear_msg`], [`Engine::handle_timeout`];
+//! * `handle_*` feed it what arrived: [`Engine::handle_chat`], [`Engine::handle_moderation`]
+//!   (transport-neutral [`ChatMessage`] and [`Moderation`]), [`Engine::handle_timeout`];
 //! * mutators do what the game or a moderator asks: [`Engine::start`], [`Engine::start_vote`],
 //!   [`Engine::close_round`], [`Engine::stop_vote`], [`Engine::vote_mut`];
 //! * `poll_*` say what to do now: [`Engine::poll_event`] (drain it after every call) and
@@ -24,10 +24,10 @@ use super::config::{ConfigError, EngineConfig, Start, VoteConfig};
 use super::dedup::MessageKey;
 use super::event::{Event, LiveTally, VoteResult};
 use super::keywords::Keywords;
+use super::message::{ChatMessage, Moderation};
 use super::normalize::normalize_into;
 use super::queue::BoundedQueue;
 use super::vote::{Vote, VoteError};
-use crate::irc::{ClearChat, ClearMsg, Privmsg};
 
 /// The ChatPlay engine; see the [module docs](self) and the [`chatplay`](super) overview.
 #[derive(Debug)]
@@ -122,14 +122,14 @@ impl Engine {
 
     /// Feeds one chat message.
     ///
-    /// In order: due rounds close; a backlog line the server replays (`historical=1`,
-    /// [`Privmsg::historical`]) stops there: it was not said now, so it fires no keyword,
+    /// In order: due rounds close; a backlog line the server replays
+    /// ([`ChatMessage::historical`]) stops there: it was not said now, so it fires no keyword,
     /// command or moderator control, casts no ballot and passes on no anarchy input. Otherwise
     /// keyword handlers are dispatched; then, unless the sender is the bot itself, a moderator's
     /// `!vote start <name>` / `!vote stop <name>` is obeyed, chat commands are matched, and the
     /// message is offered to every open vote as a ballot. A message may be both a command and a
     /// ballot.
-    pub fn handle_privmsg(&mut self, msg: &Privmsg, now: Instant) {
+    pub fn handle_chat(&mut self, msg: &ChatMessage<'_>, now: Instant) {
         self.handle_timeout(now);
         if msg.historical {
             tracing::trace!(channel = %msg.channel, user = %msg.login, "historical backlog line ignored");
@@ -139,7 +139,7 @@ impl Engine {
         if msg.login.eq_ignore_ascii_case(&self.bot_login) {
             return;
         }
-        if (msg.is_moderator || msg.is_broadcaster) && self.moderator_control(msg, now) {
+        if msg.roles.is_privileged() && self.moderator_control(msg, now) {
             return;
         }
         if let Some(invocation) = self.commands.handle(msg, now) {
@@ -156,32 +156,27 @@ impl Engine {
         }
     }
 
-    /// Feeds a CLEARCHAT: a user's timeout or ban removes their ballot in every open round; a
-    /// clear of the whole chat removes nothing (see [`vote`](super::vote) for why).
-    pub fn handle_clear_chat(&mut self, clear: &ClearChat, now: Instant) {
+    /// Feeds a moderator's action: a user's timeout or ban removes their ballot in every open
+    /// round; a deleted message removes the ballot it cast, where it is still its user's current
+    /// ballot; a clear of the whole chat removes nothing (see [`vote`](super::vote) for why).
+    pub fn handle_moderation(&mut self, action: &Moderation<'_>, now: Instant) {
         self.handle_timeout(now);
-        // A replayed backlog line says nothing about the open round; a whole-chat clear removes no ballots.
-        if clear.historical || (clear.target_user_id.is_none() && clear.target_login.is_none()) {
-            return;
-        }
-        for vote in &mut self.votes {
-            vote.remove_user(
-                clear.target_user_id.as_deref(),
-                clear.target_login.as_deref(),
-            );
-        }
-    }
-
-    /// Feeds a CLEARMSG: removes the ballot the deleted message cast, where it is still its
-    /// user's current ballot.
-    pub fn handle_clear_msg(&mut self, clear: &ClearMsg, now: Instant) {
-        self.handle_timeout(now);
-        if clear.historical {
-            return;
-        }
-        let key = MessageKey::from_id(Some(&clear.target_message_id));
-        for vote in &mut self.votes {
-            vote.remove_message(&key);
+        match action {
+            Moderation::ClearUser { user_id, login, .. } => {
+                if user_id.is_none() && login.is_none() {
+                    return;
+                }
+                for vote in &mut self.votes {
+                    vote.remove_user(user_id.as_deref(), login.as_deref());
+                }
+            }
+            Moderation::DeleteMessage { message_id, .. } => {
+                let key = MessageKey::from_id(Some(message_id));
+                for vote in &mut self.votes {
+                    vote.remove_message(&key);
+                }
+            }
+            Moderation::ClearChannel { .. } => {}
         }
     }
 
@@ -349,7 +344,7 @@ impl Engine {
     }
 
     /// The keyword table (a shared handle: clone it to register handlers from other threads).
-    /// [`Engine::handle_privmsg`] dispatches every message to it.
+    /// [`Engine::handle_chat`] dispatches every message to it.
     pub fn keywords(&self) -> &Keywords {
         &self.keywords
     }
@@ -376,7 +371,7 @@ impl Engine {
     }
 
     /// `!vote start <name>` / `!vote stop <name>` from a moderator; true when obeyed.
-    fn moderator_control(&mut self, msg: &Privmsg, now: Instant) -> bool {
+    fn moderator_control(&mut self, msg: &ChatMessage<'_>, now: Instant) -> bool {
         let Some((first, rest)) = first_word(&msg.text) else {
             return false;
         };

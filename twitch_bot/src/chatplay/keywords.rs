@@ -1,9 +1,9 @@
 //! Keyword handlers: the TwitchChatPlay gem's keyword API, thread-safe and with tokens.
 //!
 //! Register a closure for a keyword and keep the [`KeywordToken`] to unregister it. Several
-//! handlers may share a keyword; each receives a [`KeywordHit`] with the structured chat message
-//! (login, display name, user id, channel, text, badges, flags, message id), never a raw IRC
-//! prefix like the gem's "formatted" handler.
+//! handlers may share a keyword; each receives a [`KeywordHit`] with the transport-neutral
+//! [`ChatMessage`] (login, display name, user id, channel, text, role flags, message id, bits,
+//! reward), never a raw IRC prefix like the gem's "formatted" handler.
 //!
 //! | gem (`TwitchChatPlayRequestBus`) | here |
 //! |---|---|
@@ -36,13 +36,9 @@
 //! ```
 //! use std::sync::{Arc, Mutex};
 //! use twitch_bot::chatplay::{Keywords, MatchMode};
-//! # use twitch_bot::irc::Privmsg;
-//! # fn chat(text: &str) -> Privmsg {
-//! #     Privmsg { channel: "chan".into(), login: "ann".into(), user_id: Some("1".into()),
-//! #         display_name: "Ann".into(), text: text.into(), is_action: false, badges: vec![],
-//! #         badge_info: vec![], color: None, is_moderator: false, is_subscriber: false, is_vip: false,
-//! #         is_broadcaster: false, emotes: vec![], bits: None, message_id: None,
-//! #         server_timestamp_ms: None, reply_parent: None, first_message: false, historical: false }
+//! # use twitch_bot::chatplay::ChatMessage;
+//! # fn chat(text: &str) -> ChatMessage<'_> {
+//! #     ChatMessage::new("chan", "ann", text)
 //! # }
 //!
 //! let keywords = Keywords::new();
@@ -50,7 +46,7 @@
 //! let sink = jumps.clone();
 //! // Queued: runs on the game loop's thread when it calls `run_queued`.
 //! let token = keywords
-//!     .register_queued("!jump", move |hit| sink.lock().unwrap().push(hit.message.login.clone()))
+//!     .register_queued("!jump", move |hit| sink.lock().unwrap().push(hit.message.login.to_string()))
 //!     .unwrap();
 //!
 //! keywords.dispatch(&chat("!jump now")); // network thread
@@ -72,9 +68,9 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use thiserror::Error;
 
+use super::message::ChatMessage;
 use super::normalize::is_invisible;
 use super::queue::BoundedQueue;
-use crate::irc::Privmsg;
 
 /// Identifies one registered handler, to unregister it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -107,14 +103,14 @@ pub struct KeywordHit<'a> {
     pub keyword: &'a str,
     /// The word of the message that matched (its case may differ when case-insensitive).
     pub word: &'a str,
-    /// The whole chat message.
-    pub message: &'a Privmsg,
+    /// The whole chat message, as the engine read it (transport-neutral).
+    pub message: &'a ChatMessage<'a>,
 }
 
 /// A keyword handler.
 pub type KeywordHandler = Arc<dyn Fn(&KeywordHit<'_>) + Send + Sync + 'static>;
 /// A handler for every chat message (keyword matching off).
-pub type RawHandler = Arc<dyn Fn(&Privmsg) + Send + Sync + 'static>;
+pub type RawHandler = Arc<dyn Fn(&ChatMessage<'_>) + Send + Sync + 'static>;
 
 /// A keyword that cannot be registered.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -148,11 +144,11 @@ enum Job {
         handler: KeywordHandler,
         keyword: String,
         word: String,
-        message: Arc<Privmsg>,
+        message: Arc<ChatMessage<'static>>,
     },
     Raw {
         handler: RawHandler,
-        message: Arc<Privmsg>,
+        message: Arc<ChatMessage<'static>>,
     },
 }
 
@@ -386,13 +382,9 @@ impl Keywords {
     ///
     /// ```
     /// use std::sync::{Arc, atomic::{AtomicUsize, Ordering}};
-    /// # use twitch_bot::irc::Privmsg;
-    /// # fn chat(text: &str) -> Privmsg {
-    /// #     Privmsg { channel: "c".into(), login: "a".into(), user_id: None, display_name: "a".into(),
-    /// #         text: text.into(), is_action: false, badges: vec![], badge_info: vec![], color: None,
-    /// #         is_moderator: false, is_subscriber: false, is_vip: false, is_broadcaster: false,
-    /// #         emotes: vec![], bits: None, message_id: None, server_timestamp_ms: None,
-    /// #         reply_parent: None, first_message: false, historical: false }
+    /// # use twitch_bot::chatplay::ChatMessage;
+    /// # fn chat(text: &str) -> ChatMessage<'_> {
+    /// #     ChatMessage::new("chan", "a", text)
     /// # }
     /// let k = twitch_bot::chatplay::Keywords::new();
     /// let n = Arc::new(AtomicUsize::new(0));
@@ -426,7 +418,7 @@ impl Keywords {
     /// ```
     pub fn set_raw_handler<F>(&self, delivery: Delivery, handler: F) -> KeywordToken
     where
-        F: Fn(&Privmsg) + Send + Sync + 'static,
+        F: Fn(&ChatMessage<'_>) + Send + Sync + 'static,
     {
         let token = self.new_token();
         self.write().raw = Some((token, delivery, Arc::new(handler)));
@@ -435,13 +427,17 @@ impl Keywords {
 
     /// Runs (inline) or queues the handlers `msg` triggers; returns how many were triggered
     /// (queued calls refused by a full queue included).
-    pub fn dispatch(&self, msg: &Privmsg) -> usize {
+    pub fn dispatch(&self, msg: &ChatMessage<'_>) -> usize {
         let calls = self.collect(msg);
         if calls.is_empty() {
             return 0;
         }
-        let mut shared: Option<Arc<Privmsg>> = None;
-        let mut shared_msg = || shared.get_or_insert_with(|| Arc::new(msg.clone())).clone();
+        let mut shared: Option<Arc<ChatMessage<'static>>> = None;
+        let mut shared_msg = || {
+            shared
+                .get_or_insert_with(|| Arc::new(msg.clone().into_owned()))
+                .clone()
+        };
         let count = calls.len();
         for call in calls {
             match call {
@@ -527,7 +523,7 @@ impl Keywords {
             .dropped()
     }
 
-    fn collect(&self, msg: &Privmsg) -> Vec<Call> {
+    fn collect(&self, msg: &ChatMessage<'_>) -> Vec<Call> {
         if self.inner.idle.load(Ordering::Acquire) {
             return Vec::new();
         }
@@ -745,7 +741,7 @@ mod tests {
         let raw = Arc::new(Mutex::new(Vec::new()));
         let sink = raw.clone();
         k.set_raw_handler(Delivery::Inline, move |m| {
-            sink.lock().unwrap().push(m.text.clone())
+            sink.lock().unwrap().push(m.text.to_string())
         });
         k.set_keyword_matching(false);
         k.dispatch(&chat("u", "!x"));
@@ -765,7 +761,7 @@ mod tests {
         k.register_queued("!x", move |hit| {
             sink.lock()
                 .unwrap()
-                .push((thread::current().id(), hit.message.text.clone()))
+                .push((thread::current().id(), hit.message.text.to_string()))
         })
         .unwrap();
         let producer = k.clone();

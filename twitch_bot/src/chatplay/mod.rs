@@ -5,10 +5,10 @@
 //! commands with cooldowns and a moderators-only flag, and timed vote rounds in democracy or
 //! anarchy mode with fair, replay-proof counting.
 //!
-//! The engine is **pure logic with an injected clock**: it reads parsed chat
-//! ([`Privmsg`](crate::irc::Privmsg), [`ClearChat`](crate::irc::ClearChat),
-//! [`ClearMsg`](crate::irc::ClearMsg)) and the current [`Instant`](std::time::Instant), and
-//! produces [`Event`]s. It never blocks, sleeps, spawns or does I/O, so every rule is tested
+//! The engine is **pure logic with an injected clock**, and **blind to transports**: it reads
+//! transport-neutral chat ([`ChatMessage`], [`Moderation`]; the IRC side converts `PRIVMSG`,
+//! `CLEARCHAT` and `CLEARMSG` into them in [`irc::chat`](crate::irc::chat)) and the current
+//! [`Instant`](std::time::Instant), and produces [`Event`]s. It never blocks, sleeps, spawns or does I/O, so every rule is tested
 //! without a network, and the bot program and a game can both drive it.
 //!
 //! # A game loop in 20 lines
@@ -16,14 +16,14 @@
 //! ```
 //! use std::time::{Duration, Instant};
 //! use twitch_bot::chatplay::{Engine, EngineConfig, Event, VoteConfig};
-//! # use twitch_bot::irc::Privmsg;
-//! # fn chat(user: &str, id: &str, text: &str) -> Privmsg {
-//! #     Privmsg { channel: "chan".into(), login: user.into(), user_id: Some(format!("id-{user}")),
-//! #         display_name: user.into(), text: text.into(), is_action: false, badges: vec![],
-//! #         badge_info: vec![], color: None, is_moderator: false, is_subscriber: false, is_vip: false,
-//! #         is_broadcaster: false, emotes: vec![], bits: None, message_id: Some(id.into()),
-//! #         server_timestamp_ms: None, reply_parent: None, first_message: false, historical: false }
-//! # }
+//! use twitch_bot::chatplay::ChatMessage;
+//! // What a transport hands the engine (the IRC side builds it from a PRIVMSG line).
+//! fn chat(user: &str, id: &str, text: &str) -> ChatMessage<'static> {
+//!     let mut msg = ChatMessage::new("chan", user.to_owned(), text.to_owned());
+//!     msg.user_id = Some(format!("id-{user}").into());
+//!     msg.message_id = Some(id.to_owned().into());
+//!     msg
+//! }
 //!
 //! let mut vote = VoteConfig::new("move", ["up", "down", "left", "right"]);
 //! vote.window_secs = 20.0;
@@ -33,11 +33,11 @@
 //!
 //! let t0 = Instant::now();
 //! engine.start(t0); // round 1 opens
-//! engine.handle_privmsg(&chat("ann", "m1", "UP"), t0 + Duration::from_secs(1));
-//! engine.handle_privmsg(&chat("bob", "m2", "!vote down"), t0 + Duration::from_secs(2));
-//! engine.handle_privmsg(&chat("cid", "m3", "+up \u{E0000}"), t0 + Duration::from_secs(3));
-//! engine.handle_privmsg(&chat("cid", "m3", "+up \u{E0000}"), t0 + Duration::from_secs(4)); // replay: ignored
-//! engine.handle_privmsg(&chat("dee", "m4", "up and away"), t0 + Duration::from_secs(5)); // not a ballot
+//! engine.handle_chat(&chat("ann", "m1", "UP"), t0 + Duration::from_secs(1));
+//! engine.handle_chat(&chat("bob", "m2", "!vote down"), t0 + Duration::from_secs(2));
+//! engine.handle_chat(&chat("cid", "m3", "+up \u{E0000}"), t0 + Duration::from_secs(3));
+//! engine.handle_chat(&chat("cid", "m3", "+up \u{E0000}"), t0 + Duration::from_secs(4)); // replay: ignored
+//! engine.handle_chat(&chat("dee", "m4", "up and away"), t0 + Duration::from_secs(5)); // not a ballot
 //!
 //! engine.handle_timeout(t0 + Duration::from_secs(20)); // round 1 closes, round 2 opens
 //! while let Some(event) = engine.poll_event() {
@@ -54,6 +54,7 @@
 //! | module | holds |
 //! |---|---|
 //! | [`engine`] | [`Engine`]: the sans-IO state machine (`handle_*` in, `poll_*` out) |
+//! | [`message`] | [`ChatMessage`] and [`Moderation`]: what a transport hands the engine |
 //! | [`config`] | [`VoteConfig`], [`CommandConfig`], [`EngineConfig`] and their validation |
 //! | [`vote`] | [`Vote`]: options (legacy gem operations), rounds, ballots, tally, fairness rules |
 //! | [`normalize`] | what a message is reduced to before matching |
@@ -89,6 +90,7 @@ pub mod engine;
 pub mod event;
 mod fasthash;
 pub mod keywords;
+pub mod message;
 pub mod normalize;
 pub mod queue;
 pub mod vote;
@@ -112,5 +114,6 @@ pub use keywords::{
     Delivery, KeywordError, KeywordHandler, KeywordHit, KeywordToken, Keywords, MatchMode,
     RawHandler,
 };
+pub use message::{ChatMessage, Moderation, Roles};
 pub use queue::BoundedQueue;
 pub use vote::{Vote, VoteError};

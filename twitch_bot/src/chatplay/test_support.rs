@@ -1,38 +1,45 @@
 //! Building chat messages in tests.
 
-use crate::irc::{ClearChat, ClearMsg, Privmsg};
+use std::time::Instant;
 
-/// A chat message from `login` (user id `id-<login>`) without a message id.
-pub(crate) fn chat(login: &str, text: &str) -> Privmsg {
-    Privmsg {
-        channel: "chan".into(),
-        login: login.into(),
-        user_id: Some(format!("id-{login}")),
-        display_name: login.into(),
-        text: text.into(),
-        is_action: false,
-        badges: vec![],
-        badge_info: vec![],
-        color: None,
-        is_moderator: false,
-        is_subscriber: false,
-        is_vip: false,
-        is_broadcaster: false,
-        emotes: vec![],
-        bits: None,
-        message_id: None,
-        server_timestamp_ms: None,
-        reply_parent: None,
-        first_message: false,
-        historical: false,
-    }
+use super::{ChatMessage, Engine};
+use crate::irc::{ClearChat, ClearMsg};
+
+/// A chat message from `login` (user id `id-<login>`) in `chan`, without a message id.
+pub(crate) fn chat(login: &str, text: &str) -> ChatMessage<'static> {
+    let mut m = ChatMessage::new("chan", login.to_owned(), text.to_owned());
+    m.user_id = Some(format!("id-{login}").into());
+    m
 }
 
 /// A chat message with a message id.
-pub(crate) fn chat_id(login: &str, id: &str, text: &str) -> Privmsg {
+pub(crate) fn chat_id(login: &str, id: &str, text: &str) -> ChatMessage<'static> {
     let mut m = chat(login, text);
-    m.message_id = Some(id.into());
+    m.message_id = Some(id.to_owned().into());
     m
+}
+
+/// Feeding the engine IRC's moderation lines the way the bot does (through the IRC side's
+/// conversion into [`Moderation`](super::Moderation)).
+pub(crate) trait IrcModeration {
+    fn handle_clear_chat(&mut self, clear: &ClearChat, now: Instant);
+    fn handle_clear_msg(&mut self, clear: &ClearMsg, now: Instant);
+}
+
+impl IrcModeration for Engine {
+    fn handle_clear_chat(&mut self, clear: &ClearChat, now: Instant) {
+        match clear.moderation() {
+            Some(m) => self.handle_moderation(&m, now),
+            None => self.handle_timeout(now),
+        }
+    }
+
+    fn handle_clear_msg(&mut self, clear: &ClearMsg, now: Instant) {
+        match clear.moderation() {
+            Some(m) => self.handle_moderation(&m, now),
+            None => self.handle_timeout(now),
+        }
+    }
 }
 
 /// A CLEARCHAT of one user.

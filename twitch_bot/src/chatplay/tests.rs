@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
-use super::test_support::{chat, chat_id, delete, timeout};
+use super::test_support::{IrcModeration, chat, chat_id, delete, timeout};
 use super::*;
 
 fn secs(s: f64) -> Duration {
@@ -65,14 +65,14 @@ fn a_democracy_round_opens_counts_and_closes_with_a_result() {
         other => panic!("{other:?}"),
     }
     assert_eq!(e.poll_timeout(), Some(t + secs(12.5)));
-    e.handle_privmsg(&chat_id("a", "1", "up"), t + secs(1.0));
-    e.handle_privmsg(&chat_id("b", "2", "Up2"), t + secs(1.0));
-    e.handle_privmsg(
+    e.handle_chat(&chat_id("a", "1", "up"), t + secs(1.0));
+    e.handle_chat(&chat_id("b", "2", "Up2"), t + secs(1.0));
+    e.handle_chat(
         &chat_id("c", "3", "\x01ACTION !vote up2\x01"),
         t + secs(1.0),
     );
-    e.handle_privmsg(&chat_id("d", "4", "down"), t + secs(1.0));
-    e.handle_privmsg(&chat_id("x", "5", "up down"), t + secs(1.0));
+    e.handle_chat(&chat_id("d", "4", "down"), t + secs(1.0));
+    e.handle_chat(&chat_id("x", "5", "up down"), t + secs(1.0));
     let live = e.tally("move", t + secs(2.5)).unwrap();
     assert_eq!(live.remaining, secs(10.0));
     assert_eq!(live.voters, 4);
@@ -103,10 +103,10 @@ fn last_valid_ballot_wins_and_invalid_messages_change_nothing() {
     let mut e = engine_with(VoteConfig::new("move", ["up", "down"]));
     let t = Instant::now();
     e.start(t);
-    e.handle_privmsg(&chat_id("a", "1", "up"), t);
-    e.handle_privmsg(&chat_id("a", "2", "down"), t);
-    e.handle_privmsg(&chat_id("a", "3", "lol up"), t);
-    e.handle_privmsg(&chat_id("a", "4", "up3"), t); // no repeats in this vote
+    e.handle_chat(&chat_id("a", "1", "up"), t);
+    e.handle_chat(&chat_id("a", "2", "down"), t);
+    e.handle_chat(&chat_id("a", "3", "lol up"), t);
+    e.handle_chat(&chat_id("a", "4", "up3"), t); // no repeats in this vote
     let v = e.vote("move").unwrap();
     assert_eq!(v.ballot_of(Some("id-a"), "a").unwrap().option, "down");
     assert_eq!(tally_map(&v.tally()), labels(&[("down", 1)]));
@@ -123,18 +123,18 @@ fn replayed_lines_after_a_reconnect_count_once_and_the_round_survives() {
         chat_id("a", "m2", "down"),
     ];
     for l in &lines {
-        e.handle_privmsg(l, t + secs(1.0));
+        e.handle_chat(l, t + secs(1.0));
     }
     // the connection drops; the server replays both lines: the older one must not win back
     for l in &lines {
-        e.handle_privmsg(l, t + secs(5.0));
+        e.handle_chat(l, t + secs(5.0));
     }
     let v = e.vote("move").unwrap();
     assert_eq!(v.ballot_of(Some("id-a"), "a").unwrap().option, "down");
     assert_eq!(v.voters(), 1);
     // a replay in the next round is still recognised
     e.handle_timeout(t + secs(20.0));
-    e.handle_privmsg(&lines[0], t + secs(21.0));
+    e.handle_chat(&lines[0], t + secs(21.0));
     assert_eq!(e.vote("move").unwrap().voters(), 0);
 }
 
@@ -143,14 +143,14 @@ fn the_bot_and_users_without_tags() {
     let mut e = engine_with(VoteConfig::new("move", ["up", "down"]));
     let t = Instant::now();
     e.start(t);
-    e.handle_privmsg(&chat("the_bot", "up"), t);
-    e.handle_privmsg(&chat("The_Bot", "up"), t);
+    e.handle_chat(&chat("the_bot", "up"), t);
+    e.handle_chat(&chat("The_Bot", "up"), t);
     assert_eq!(e.vote("move").unwrap().voters(), 0, "the bot never votes");
     let mut anon = chat("x", "up");
     anon.user_id = None;
-    e.handle_privmsg(&anon, t);
+    e.handle_chat(&anon, t);
     anon.text = "down".into();
-    e.handle_privmsg(&anon, t);
+    e.handle_chat(&anon, t);
     let v = e.vote("move").unwrap();
     assert_eq!(v.voters(), 1, "keyed by login without a user-id tag");
     assert_eq!(v.ballot_of(None, "x").unwrap().option, "down");
@@ -169,7 +169,7 @@ fn numeric_and_other_user_ids_are_distinct_voters() {
     ] {
         let mut m = chat("someone", text);
         m.user_id = Some(id.into());
-        e.handle_privmsg(&m, t);
+        e.handle_chat(&m, t);
     }
     let v = e.vote("move").unwrap();
     assert_eq!(v.voters(), 3);
@@ -188,9 +188,9 @@ fn clearchat_and_clearmsg_remove_ballots() {
     let mut e = engine_with(VoteConfig::new("move", ["up", "down"]));
     let t = Instant::now();
     e.start(t);
-    e.handle_privmsg(&chat_id("a", "1", "up"), t);
-    e.handle_privmsg(&chat_id("b", "2", "up"), t);
-    e.handle_privmsg(&chat_id("c", "3", "down"), t);
+    e.handle_chat(&chat_id("a", "1", "up"), t);
+    e.handle_chat(&chat_id("b", "2", "up"), t);
+    e.handle_chat(&chat_id("c", "3", "down"), t);
     e.handle_clear_chat(&timeout("a"), t);
     assert_eq!(
         tally_map(&e.vote("move").unwrap().tally()),
@@ -203,7 +203,7 @@ fn clearchat_and_clearmsg_remove_ballots() {
         labels(&[("up", 1)])
     );
     // b changes their mind; deleting b's OLD message leaves the new ballot
-    e.handle_privmsg(&chat_id("b", "4", "down"), t);
+    e.handle_chat(&chat_id("b", "4", "down"), t);
     e.handle_clear_msg(&delete("b", "2"), t);
     assert_eq!(
         tally_map(&e.vote("move").unwrap().tally()),
@@ -211,10 +211,10 @@ fn clearchat_and_clearmsg_remove_ballots() {
     );
     // a replay of a deleted message does not bring the ballot back
     e.handle_clear_msg(&delete("b", "4"), t);
-    e.handle_privmsg(&chat_id("b", "4", "down"), t);
+    e.handle_chat(&chat_id("b", "4", "down"), t);
     assert_eq!(e.vote("move").unwrap().voters(), 0);
     // a timed-out user may vote again once back (their new ballot counts)
-    e.handle_privmsg(&chat_id("a", "5", "down"), t);
+    e.handle_chat(&chat_id("a", "5", "down"), t);
     assert_eq!(e.vote("move").unwrap().voters(), 1);
     // clearing the whole chat removes nothing
     e.handle_clear_chat(
@@ -250,8 +250,8 @@ fn ties_go_to_the_first_listed_or_a_seeded_random_pick() {
         let mut winners = Vec::new();
         for round in 0..30u32 {
             let at = t + secs(20.0 * f64::from(round));
-            e.handle_privmsg(&chat(&format!("x{round}"), "left"), at);
-            e.handle_privmsg(&chat(&format!("y{round}"), "down"), at);
+            e.handle_chat(&chat(&format!("x{round}"), "left"), at);
+            e.handle_chat(&chat(&format!("y{round}"), "down"), at);
             let r = e.close_round("move", at).unwrap();
             winners.push(r.winner.unwrap().option);
         }
@@ -274,8 +274,8 @@ fn min_voters_and_empty_rounds() {
     v.min_voters = 3;
     let mut e = engine_with(v);
     e.start(t);
-    e.handle_privmsg(&chat("a", "down"), t);
-    e.handle_privmsg(&chat("b", "down"), t);
+    e.handle_chat(&chat("a", "down"), t);
+    e.handle_chat(&chat("b", "down"), t);
     let r = e.close_round("move", t).unwrap();
     assert_eq!((r.winner, r.voters), (None, 2));
     assert_eq!(tally_map(&r.tally), labels(&[("down", 2)]));
@@ -303,11 +303,11 @@ fn anarchy_passes_inputs_on_at_once_with_a_per_user_cooldown() {
     let t = Instant::now();
     e.start(t);
     events(&mut e);
-    e.handle_privmsg(&chat_id("a", "1", "up2"), t);
-    e.handle_privmsg(&chat_id("a", "2", "down"), t + secs(1.0)); // cooling down
-    e.handle_privmsg(&chat_id("b", "3", "down"), t + secs(1.0));
-    e.handle_privmsg(&chat_id("b", "3", "down"), t + secs(1.1)); // replay
-    e.handle_privmsg(&chat_id("a", "4", "!down"), t + secs(1.5));
+    e.handle_chat(&chat_id("a", "1", "up2"), t);
+    e.handle_chat(&chat_id("a", "2", "down"), t + secs(1.0)); // cooling down
+    e.handle_chat(&chat_id("b", "3", "down"), t + secs(1.0));
+    e.handle_chat(&chat_id("b", "3", "down"), t + secs(1.1)); // replay
+    e.handle_chat(&chat_id("a", "4", "!down"), t + secs(1.5));
     let inputs: Vec<(String, u8, String)> = events(&mut e)
         .into_iter()
         .map(|ev| match ev {
@@ -348,16 +348,16 @@ fn command_started_votes_and_moderator_control() {
     let t = Instant::now();
     e.start(t);
     assert!(events(&mut e).is_empty(), "command votes wait");
-    e.handle_privmsg(&chat("a", "fight"), t);
+    e.handle_chat(&chat("a", "fight"), t);
     assert_eq!(e.vote("boss").unwrap().voters(), 0, "no round open");
-    e.handle_privmsg(&chat("pleb", "!vote start boss"), t);
+    e.handle_chat(&chat("pleb", "!vote start boss"), t);
     assert!(events(&mut e).is_empty(), "not a moderator");
     let mut m = chat("mod", "!VOTE start BOSS");
-    m.is_moderator = true;
-    e.handle_privmsg(&m, t);
+    m.roles.moderator = true;
+    e.handle_chat(&m, t);
     assert!(matches!(&events(&mut e)[..], [Event::VoteOpened(o)] if o.round == 1));
     // `!vote start` alone is a ballot for the option "start"
-    e.handle_privmsg(&chat("b", "!vote start"), t);
+    e.handle_chat(&chat("b", "!vote start"), t);
     assert_eq!(
         e.vote("boss")
             .unwrap()
@@ -374,8 +374,8 @@ fn command_started_votes_and_moderator_control() {
     // the broadcaster stops a vote early
     assert_eq!(e.start_vote("boss", t + secs(1.0)), Ok(2));
     let mut b = chat("owner", "!vote stop boss");
-    b.is_broadcaster = true;
-    e.handle_privmsg(&b, t + secs(1.1));
+    b.roles.broadcaster = true;
+    e.handle_chat(&b, t + secs(1.1));
     assert!(
         matches!(&events(&mut e)[..], [Event::VoteOpened(_), Event::VoteClosed(r)] if r.round == 2)
     );
@@ -408,8 +408,8 @@ fn commands_come_out_as_events() {
     let t = Instant::now();
     e.start(t);
     events(&mut e);
-    e.handle_privmsg(&chat("a", "!jump  high "), t);
-    e.handle_privmsg(&chat("bot", "!jump"), t);
+    e.handle_chat(&chat("a", "!jump  high "), t);
+    e.handle_chat(&chat("bot", "!jump"), t);
     let ev = events(&mut e);
     assert_eq!(ev.len(), 1);
     match &ev[0] {
@@ -428,7 +428,7 @@ fn commands_come_out_as_events() {
     }
     // "!jump  high" is no ballot; a bare "!jump" is both a command and a ballot for "jump"
     assert_eq!(e.vote("move").unwrap().voters(), 0);
-    e.handle_privmsg(&chat("c", "!jump"), t);
+    e.handle_chat(&chat("c", "!jump"), t);
     assert!(matches!(&events(&mut e)[..], [Event::Command(c)] if c.args.is_empty()));
     assert_eq!(e.vote("move").unwrap().voters(), 1);
 }
@@ -446,7 +446,7 @@ fn keywords_see_chat_through_the_engine() {
             m.fetch_add(1, Ordering::SeqCst);
         })
         .unwrap();
-    e.handle_privmsg(&chat("a", "!hi there"), Instant::now());
+    e.handle_chat(&chat("a", "!hi there"), Instant::now());
     assert_eq!(n.load(Ordering::SeqCst), 1);
 }
 
@@ -457,8 +457,8 @@ fn legacy_operations() {
     let mut e = engine_with(v);
     let t = Instant::now();
     e.start(t);
-    e.handle_privmsg(&chat("a", "up2"), t);
-    e.handle_privmsg(&chat("b", "down"), t);
+    e.handle_chat(&chat("a", "up2"), t);
+    e.handle_chat(&chat("b", "down"), t);
     let vote = e.vote_mut("move").unwrap();
     assert!(vote.option_exists("UP") && !vote.option_exists("left"));
     vote.add_option("left").unwrap();
@@ -490,8 +490,8 @@ fn legacy_operations() {
     // remove an option: its voters lose their ballot; later options keep theirs
     let mut e = engine_with(VoteConfig::new("move", ["up", "down", "left"]));
     e.start(t);
-    e.handle_privmsg(&chat("a", "up"), t);
-    e.handle_privmsg(&chat("b", "left"), t);
+    e.handle_chat(&chat("a", "up"), t);
+    e.handle_chat(&chat("b", "left"), t);
     let vote = e.vote_mut("move").unwrap();
     vote.remove_option("up").unwrap();
     assert_eq!(vote.voters(), 1);
@@ -502,7 +502,7 @@ fn legacy_operations() {
         vote.remove_option("left"),
         Err(VoteError::LastOption { .. })
     ));
-    e.handle_privmsg(&chat("a", "left"), t);
+    e.handle_chat(&chat("a", "left"), t);
     assert_eq!(
         tally_map(&e.vote("move").unwrap().tally()),
         labels(&[("left", 2)])
@@ -512,7 +512,7 @@ fn legacy_operations() {
         .unwrap()
         .add_option("a-much-longer-option-name")
         .unwrap();
-    e.handle_privmsg(&chat("c", "!vote a-much-longer-option-name"), t);
+    e.handle_chat(&chat("c", "!vote a-much-longer-option-name"), t);
     assert_eq!(e.vote("move").unwrap().voters(), 3);
 }
 
@@ -521,9 +521,9 @@ fn voter_limiting_and_reset_voted_list() {
     let mut e = engine_with(VoteConfig::new("move", ["up", "down"]));
     let t = Instant::now();
     e.start(t);
-    e.handle_privmsg(&chat("a", "up"), t);
+    e.handle_chat(&chat("a", "up"), t);
     e.vote_mut("move").unwrap().reset_voted_list();
-    e.handle_privmsg(&chat("a", "down"), t);
+    e.handle_chat(&chat("a", "down"), t);
     let v = e.vote("move").unwrap();
     assert_eq!(
         tally_map(&v.tally()),
@@ -533,7 +533,7 @@ fn voter_limiting_and_reset_voted_list() {
     assert_eq!(v.voters(), 2);
     e.vote_mut("move").unwrap().set_voter_limiting(false);
     for _ in 0..3 {
-        e.handle_privmsg(&chat("b", "up"), t);
+        e.handle_chat(&chat("b", "up"), t);
     }
     let v = e.vote("move").unwrap();
     assert_eq!(tally_map(&v.tally()), labels(&[("up", 4), ("down", 1)]));
@@ -546,14 +546,14 @@ fn disabled_options_take_no_ballots_and_cannot_win() {
     let mut e = engine_with(VoteConfig::new("move", ["up", "down"]));
     let t = Instant::now();
     e.start(t);
-    e.handle_privmsg(&chat("a", "up"), t);
-    e.handle_privmsg(&chat("b", "up"), t);
-    e.handle_privmsg(&chat("c", "down"), t);
+    e.handle_chat(&chat("a", "up"), t);
+    e.handle_chat(&chat("b", "up"), t);
+    e.handle_chat(&chat("c", "down"), t);
     e.vote_mut("move")
         .unwrap()
         .set_option_enabled("up", false)
         .unwrap();
-    e.handle_privmsg(&chat("d", "up"), t);
+    e.handle_chat(&chat("d", "up"), t);
     let r = e.close_round("move", t).unwrap();
     assert_eq!(tally_map(&r.tally), labels(&[("up", 2), ("down", 1)]));
     assert_eq!(r.winner.unwrap().option, "down");
@@ -565,8 +565,8 @@ fn late_calls_close_the_round_before_counting() {
     let mut e = engine_with(VoteConfig::new("move", ["up", "down"]));
     let t = Instant::now();
     e.start(t);
-    e.handle_privmsg(&chat("a", "up"), t + secs(19.9));
-    e.handle_privmsg(&chat("b", "down"), t + secs(20.0)); // after the deadline: next round
+    e.handle_chat(&chat("a", "up"), t + secs(19.9));
+    e.handle_chat(&chat("b", "down"), t + secs(20.0)); // after the deadline: next round
     let ev = events(&mut e);
     let r = closed(&ev)[0];
     assert_eq!(tally_map(&r.tally), labels(&[("up", 1)]));
@@ -601,7 +601,7 @@ fn hostile_text_never_panics() {
         "up\r\n",
     ];
     for (i, text) in nasty.iter().enumerate() {
-        e.handle_privmsg(&chat(&format!("u{i}"), text), t);
+        e.handle_chat(&chat(&format!("u{i}"), text), t);
     }
     let v = e.vote("move").unwrap();
     assert_eq!(
@@ -620,7 +620,7 @@ fn the_event_queue_is_bounded() {
     let mut e = Engine::new(config).unwrap();
     let t = Instant::now();
     for i in 0..50 {
-        e.handle_privmsg(&chat(&format!("u{i}"), "up"), t);
+        e.handle_chat(&chat(&format!("u{i}"), "up"), t);
     }
     assert_eq!(events(&mut e).len(), 10);
     assert_eq!(e.dropped_events(), 41); // 1 opened + 50 inputs - 10 kept
@@ -643,7 +643,7 @@ fn votes_can_be_added_and_removed_at_run_time() {
     e.add_vote(VoteConfig::new("boss", ["a-very-long-option-name"]), t)
         .unwrap();
     assert!(matches!(&events(&mut e)[..], [Event::VoteOpened(o)] if o.vote == "boss"));
-    e.handle_privmsg(&chat("a", "!vote A-Very-Long-Option-Name"), t);
+    e.handle_chat(&chat("a", "!vote A-Very-Long-Option-Name"), t);
     assert_eq!(e.vote("boss").unwrap().voters(), 1);
     let r = e.remove_vote("boss", t).unwrap().unwrap();
     assert_eq!(r.winner.unwrap().option, "a-very-long-option-name");
@@ -684,7 +684,7 @@ fn historical_backlog_lines_fire_nothing() {
         m
     };
     let mut moderator = old("mo", "h5", "!vote stop move");
-    moderator.is_moderator = true;
+    moderator.roles.moderator = true;
     for m in [
         old("a", "h1", "up"),
         old("b", "h2", "!jump"),
@@ -692,7 +692,7 @@ fn historical_backlog_lines_fire_nothing() {
         old("d", "h4", "!hi"),
         moderator,
     ] {
-        e.handle_privmsg(&m, t + secs(1.0));
+        e.handle_chat(&m, t + secs(1.0));
     }
     assert!(events(&mut e).is_empty(), "no command, input or control");
     assert_eq!(hits.load(Ordering::SeqCst), 0, "no keyword");
@@ -703,9 +703,9 @@ fn historical_backlog_lines_fire_nothing() {
         "!vote stop was not obeyed"
     );
     // the same users live: everything counts, and the backlog's ids did not block them
-    e.handle_privmsg(&chat_id("a", "h1", "up"), t + secs(2.0));
-    e.handle_privmsg(&chat_id("c", "h3", "a"), t + secs(2.0));
-    e.handle_privmsg(&chat_id("d", "h4", "!hi"), t + secs(2.0));
+    e.handle_chat(&chat_id("a", "h1", "up"), t + secs(2.0));
+    e.handle_chat(&chat_id("c", "h3", "a"), t + secs(2.0));
+    e.handle_chat(&chat_id("d", "h4", "!hi"), t + secs(2.0));
     assert_eq!(e.vote("move").unwrap().voters(), 1);
     assert!(matches!(&events(&mut e)[..], [Event::Input(i)] if i.user == "c"));
     assert_eq!(hits.load(Ordering::SeqCst), 1);
@@ -724,14 +724,14 @@ fn a_full_vote_refuses_new_voters_but_known_ones_may_change() {
     let mut e = capped(2, Mode::Democracy);
     let t = Instant::now();
     e.start(t);
-    e.handle_privmsg(&chat_id("a", "1", "up"), t);
-    e.handle_privmsg(&chat_id("b", "2", "up"), t);
-    e.handle_privmsg(&chat_id("c", "3", "down"), t); // refused
-    e.handle_privmsg(&chat_id("c", "3", "down"), t); // its replay: a replay, not a second refusal
-    e.handle_privmsg(&chat_id("d", "4", "down"), t); // refused
-    e.handle_privmsg(&chat_id("a", "5", "down"), t); // a changes her ballot
+    e.handle_chat(&chat_id("a", "1", "up"), t);
+    e.handle_chat(&chat_id("b", "2", "up"), t);
+    e.handle_chat(&chat_id("c", "3", "down"), t); // refused
+    e.handle_chat(&chat_id("c", "3", "down"), t); // its replay: a replay, not a second refusal
+    e.handle_chat(&chat_id("d", "4", "down"), t); // refused
+    e.handle_chat(&chat_id("a", "5", "down"), t); // a changes her ballot
     e.handle_clear_chat(&timeout("b"), t); // b timed out: his record stays, no room is made
-    e.handle_privmsg(&chat_id("c", "6", "down"), t); // still refused
+    e.handle_chat(&chat_id("c", "6", "down"), t); // still refused
     assert_eq!(e.vote("move").unwrap().refused_ballots(), 3);
     events(&mut e);
     e.handle_timeout(t + secs(10.0));
@@ -743,10 +743,10 @@ fn a_full_vote_refuses_new_voters_but_known_ones_may_change() {
     // round 2: records of round 1 are dropped to make room, new voters count again
     let t2 = t + secs(11.0);
     for (user, id) in [("c", "7"), ("d", "8")] {
-        e.handle_privmsg(&chat_id(user, id, "down"), t2);
+        e.handle_chat(&chat_id(user, id, "down"), t2);
     }
-    e.handle_privmsg(&chat_id("a", "9", "up"), t2); // refused now: c and d hold the room
-    e.handle_privmsg(&chat_id("c", "10", "up"), t2); // c may change
+    e.handle_chat(&chat_id("a", "9", "up"), t2); // refused now: c and d hold the room
+    e.handle_chat(&chat_id("c", "10", "up"), t2); // c may change
     let r = e.close_round("move", t2).unwrap();
     assert_eq!((r.voters, r.refused_ballots), (2, 1));
     assert_eq!(tally_map(&r.tally), labels(&[("up", 1), ("down", 1)]));
@@ -763,8 +763,8 @@ fn a_full_anarchy_vote_passes_on_no_input_from_new_users() {
     let t = Instant::now();
     e.start(t);
     events(&mut e);
-    e.handle_privmsg(&chat_id("x", "1", "a"), t);
-    e.handle_privmsg(&chat_id("y", "2", "b"), t); // refused
+    e.handle_chat(&chat_id("x", "1", "a"), t);
+    e.handle_chat(&chat_id("y", "2", "b"), t); // refused
     let users: Vec<String> = events(&mut e)
         .into_iter()
         .filter_map(|ev| match ev {
@@ -777,7 +777,7 @@ fn a_full_anarchy_vote_passes_on_no_input_from_new_users() {
     let t2 = t + secs(10.0);
     e.handle_timeout(t2);
     events(&mut e);
-    e.handle_privmsg(&chat_id("y", "3", "b"), t2);
+    e.handle_chat(&chat_id("y", "3", "b"), t2);
     assert!(
         events(&mut e)
             .iter()
@@ -786,7 +786,7 @@ fn a_full_anarchy_vote_passes_on_no_input_from_new_users() {
     assert_eq!(e.vote("pad").unwrap().refused_ballots(), 1);
     // once x's cooldown is over, its record can go: y gets in
     let t3 = t + secs(31.0);
-    e.handle_privmsg(&chat_id("y", "4", "b"), t3);
+    e.handle_chat(&chat_id("y", "4", "b"), t3);
     assert!(
         events(&mut e)
             .iter()
@@ -798,7 +798,7 @@ fn a_full_anarchy_vote_passes_on_no_input_from_new_users() {
 fn ballots_from_every_channel_count_together_unless_filtered() {
     let from = |channel: &str, login: &str, id: &str, text: &str| {
         let mut m = chat_id(login, id, text);
-        m.channel = channel.into();
+        m.channel = channel.to_owned().into();
         m
     };
     let mut config = EngineConfig::new("bot");
@@ -809,9 +809,9 @@ fn ballots_from_every_channel_count_together_unless_filtered() {
     let mut e = Engine::new(config).unwrap();
     let t = Instant::now();
     e.start(t);
-    e.handle_privmsg(&from("chan_a", "ann", "1", "up"), t);
-    e.handle_privmsg(&from("chan_b", "bob", "2", "down"), t);
-    e.handle_privmsg(&from("chan_b", "ann", "3", "down"), t); // ann again, elsewhere
+    e.handle_chat(&from("chan_a", "ann", "1", "up"), t);
+    e.handle_chat(&from("chan_b", "bob", "2", "down"), t);
+    e.handle_chat(&from("chan_b", "ann", "3", "down"), t); // ann again, elsewhere
     let all = e.close_round("all", t).unwrap();
     assert_eq!(all.voters, 2, "one ballot per user across channels");
     assert_eq!(tally_map(&all.tally), labels(&[("down", 2)]));
@@ -935,13 +935,13 @@ fn run(steps: &[Step], e: &mut Engine, model: &mut Model, t: Instant) -> Vec<(u8
         match step {
             Step::Say(u, text, id) => {
                 let line = (*u, TEXTS[usize::from(*text)].to_owned(), format!("id{id}"));
-                e.handle_privmsg(&chat_id(&format!("u{u}"), &line.2, &line.1), t);
+                e.handle_chat(&chat_id(&format!("u{u}"), &line.2, &line.1), t);
                 model.say(line.0, &line.1, &line.2);
                 said.push(line);
             }
             Step::Replay(n) if !said.is_empty() => {
                 let (u, text, id) = said[usize::from(*n) % said.len()].clone();
-                e.handle_privmsg(&chat_id(&format!("u{u}"), &id, &text), t);
+                e.handle_chat(&chat_id(&format!("u{u}"), &id, &text), t);
                 model.say(u, &text, &id);
             }
             Step::Timeout(u) => {
@@ -1015,7 +1015,7 @@ proptest! {
         let said = run(&steps, &mut e, &mut model, t);
         let before = e.tally("move", t).unwrap();
         for (u, text, id) in &said {
-            e.handle_privmsg(&chat_id(&format!("u{u}"), id, text), t);
+            e.handle_chat(&chat_id(&format!("u{u}"), id, text), t);
         }
         prop_assert_eq!(e.tally("move", t).unwrap(), before);
     }
@@ -1030,12 +1030,12 @@ proptest! {
         let mut e = fresh();
         e.start(t);
         for (i, (u, o)) in others.iter().enumerate() {
-            e.handle_privmsg(&chat_id(&format!("o{u}"), &format!("o{i}"), OPTS[*o]), t);
+            e.handle_chat(&chat_id(&format!("o{u}"), &format!("o{i}"), OPTS[*o]), t);
         }
-        e.handle_privmsg(&chat_id("me", "first", "up"), t);
+        e.handle_chat(&chat_id("me", "first", "up"), t);
         let total = e.vote("move").unwrap().voters();
         for (i, text) in changes.iter().enumerate() {
-            e.handle_privmsg(&chat_id("me", &format!("c{i}"), TEXTS[*text]), t);
+            e.handle_chat(&chat_id("me", &format!("c{i}"), TEXTS[*text]), t);
             prop_assert_eq!(e.vote("move").unwrap().voters(), total);
         }
     }
@@ -1052,9 +1052,9 @@ proptest! {
         e.start(t);
         for (text, user_id, id) in &lines {
             let mut m = chat("someone", text);
-            m.user_id = user_id.clone();
-            m.message_id = id.clone();
-            e.handle_privmsg(&m, t);
+            m.user_id = user_id.clone().map(Into::into);
+            m.message_id = id.clone().map(Into::into);
+            e.handle_chat(&m, t);
             let n = normalize::normalized(text);
             prop_assert!(!n.starts_with(' ') && !n.ends_with(' ') && !n.contains("  "));
             prop_assert!(!n.chars().any(normalize::is_invisible));
@@ -1075,7 +1075,7 @@ proptest! {
             e.start(t);
             for (i, (u, o)) in order.iter().enumerate() {
                 // one ballot per user here, so the users' order is all that changes
-                e.handle_privmsg(&chat_id(&format!("user{u}"), &format!("{u}-{i}"), OPTS[*o]), t);
+                e.handle_chat(&chat_id(&format!("user{u}"), &format!("{u}-{i}"), OPTS[*o]), t);
             }
             let r = e.close_round("move", t).unwrap();
             (r.winner, r.tally, r.voters)
@@ -1106,8 +1106,8 @@ fn historical_clears_remove_no_ballot() {
     .unwrap();
     let t = Instant::now();
     e.start(t);
-    e.handle_privmsg(&chat_id("a", "1", "up"), t);
-    e.handle_privmsg(&chat_id("b", "2", "down"), t);
+    e.handle_chat(&chat_id("a", "1", "up"), t);
+    e.handle_chat(&chat_id("b", "2", "down"), t);
     // a backlog replay of an old timeout of `a` and an old deletion of `b`'s message: not about this round
     let mut old_timeout = timeout("a");
     old_timeout.historical = true;

@@ -27,7 +27,7 @@
 //!   replayed after a reconnect change nothing.
 //! * **The bot's own messages never count** (the engine drops them before the votes see them).
 //! * **Backlog lines never count.** A line tagged `historical=1` (chat history the server
-//!   replays, [`Privmsg::historical`]) was not said now: the engine drops it before keywords,
+//!   replays, [`ChatMessage::historical`]) was not said now: the engine drops it before keywords,
 //!   commands and votes, so it casts no ballot and passes on no anarchy input.
 //! * **Moderation.** A CLEARCHAT of a user (timeout or ban) removes that user's ballot in the open
 //!   round. A CLEARMSG removes the ballot its message cast, if that is still the user's current
@@ -84,8 +84,8 @@ use super::config::{self, ConfigError, MAX_OPTIONS, Mode, Start, TieBreak, VoteC
 use super::dedup::{MessageKey, RecentIds};
 use super::event::{AnarchyInput, Choice, LiveTally, RoundOpened, TallyEntry, VoteResult};
 use super::fasthash::FastState;
+use super::message::ChatMessage;
 use super::normalize::normalized;
-use crate::irc::Privmsg;
 
 /// A vote operation that cannot be done.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -793,7 +793,7 @@ impl Vote {
     pub(crate) fn handle_ballot(
         &mut self,
         normalized: &str,
-        msg: &Privmsg,
+        msg: &ChatMessage<'_>,
         key: &mut Option<MessageKey>,
         now: Instant,
     ) -> Option<AnarchyInput> {
@@ -816,7 +816,7 @@ impl Vote {
         let index = option * usize::from(self.max_repeat) + usize::from(repeat - 1);
         let input = u16::try_from(index).ok()?;
         let round = self.round;
-        let (user_id, login) = (msg.user_id.as_deref(), msg.login.as_str());
+        let (user_id, login) = (msg.user_id.as_deref(), &*msg.login);
         if self.voters.len() >= self.max_voters
             && self.voters.get(user_id, login).is_none()
             && !self.make_room(now)
@@ -861,9 +861,9 @@ impl Vote {
                     vote: self.name.clone(),
                     round,
                     choice: self.choice(index),
-                    user: msg.login.clone(),
-                    user_id: msg.user_id.clone(),
-                    channel: msg.channel.clone(),
+                    user: msg.login.to_string(),
+                    user_id: msg.user_id.as_deref().map(str::to_owned),
+                    channel: msg.channel.to_string(),
                 })
             }
         }

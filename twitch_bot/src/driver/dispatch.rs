@@ -8,7 +8,7 @@ use tracing::{debug, info, warn};
 use super::Core;
 use super::link::Role;
 use super::timers::tally_event;
-use crate::chatplay;
+use crate::chatplay::{self, Engine, Moderation};
 use crate::events::{Control, Event, Tally};
 use crate::lifecycle::{BotError, ConnectionState};
 use crate::session;
@@ -53,6 +53,11 @@ impl Core {
                 )),
             },
             Control::Say { channel, text } => self.say(&channel, &text),
+            Control::ChatStatus => {
+                let status = self.session.chat_status(now);
+                self.outbox.emit(Event::ChatStatus(status));
+                Ok(())
+            }
             // During a handover the new session follows, so that it wants the same channels at the switch.
             Control::Join { channel } => {
                 self.session
@@ -93,18 +98,30 @@ impl Core {
                 "cannot post in chat anonymously: set connection.nick and the token variable",
             ));
         }
-        self.session
+        let parts = self
+            .session
             .say(channel, text)
-            .map_err(|e| Event::error("send", format!("say in {channel:?}: {e}")))
+            .map_err(|e| Event::error("send", format!("say in {channel:?}: {e}")))?;
+        self.outbox.emit(Event::ChatQueued {
+            channel: crate::rate_limit::normalize_channel(channel).unwrap_or_default(),
+            parts,
+            queued: self.session.queued_in(channel),
+            queued_total: self.session.queued_messages(),
+        });
+        Ok(())
     }
 
     pub(super) fn on_session_event(&mut self, ev: session::Event, now: Instant, role: Role) {
         if role == Role::Retiring {
             // Only the chat still arriving on a closing connection matters; the rest is about that socket.
             match ev {
-                session::Event::Chat(m) => self.engine.handle_privmsg(&m, now),
-                session::Event::ClearChat(c) => self.engine.handle_clear_chat(&c, now),
-                session::Event::ClearMsg(c) => self.engine.handle_clear_msg(&c, now),
+                session::Event::Chat(m) => self.engine.handle_chat(&(&m).into(), now),
+                session::Event::ClearChat(c) => {
+                    feed_moderation(&mut self.engine, c.moderation(), now)
+                }
+                session::Event::ClearMsg(c) => {
+                    feed_moderation(&mut self.engine, c.moderation(), now)
+                }
                 other => debug!(?other, "replaced connection: event ignored"),
             }
             return;
@@ -122,6 +139,9 @@ impl Core {
                     self.backoff.handle_connected(now);
                 }
                 self.set_state(ConnectionState::Connected);
+                if let Some(t) = &self.settings.tokens {
+                    t.handle_logged_in();
+                }
                 self.outbox.emit(Event::Connected { server });
             }
             session::Event::CapabilitiesDenied { capabilities } => {
@@ -160,9 +180,9 @@ impl Core {
                 self.joined.retain(|c| *c != channel);
                 self.outbox.emit(Event::Parted { channel });
             }
-            session::Event::Chat(m) => self.engine.handle_privmsg(&m, now),
-            session::Event::ClearChat(c) => self.engine.handle_clear_chat(&c, now),
-            session::Event::ClearMsg(c) => self.engine.handle_clear_msg(&c, now),
+            session::Event::Chat(m) => self.engine.handle_chat(&(&m).into(), now),
+            session::Event::ClearChat(c) => feed_moderation(&mut self.engine, c.moderation(), now),
+            session::Event::ClearMsg(c) => feed_moderation(&mut self.engine, c.moderation(), now),
             session::Event::Notice(n) => {
                 info!(channel = ?n.channel, msg_id = ?n.msg_id, text = %n.text, "server notice");
                 let id = n.msg_id.as_deref().unwrap_or("notice");
@@ -174,7 +194,19 @@ impl Core {
             }
             session::Event::RateLimited { channel, text } => {
                 warn!(?channel, %text, "rate limited by Twitch");
-                self.outbox.emit(Event::error("rate_limited", text));
+                let message = format!("{text} (the message is sent again after a pause)");
+                self.outbox.emit(Event::error("rate_limited", message));
+            }
+            session::Event::ChatDropped {
+                channel,
+                text,
+                reason,
+            } => {
+                let text: String = text.chars().take(80).collect();
+                self.outbox.emit(Event::error(
+                    "chat_dropped",
+                    format!("message to #{channel} not delivered: {reason}: {text:?}"),
+                ));
             }
             session::Event::ReconnectWanted { reason } => {
                 let server_requested = reason == session::ReconnectReason::ServerRequested;
@@ -206,6 +238,26 @@ impl Core {
                     _ => {
                         self.drop_link.get_or_insert_with(|| reason.to_owned());
                     }
+                }
+            }
+            session::Event::AuthFailed { reason } if self.settings.tokens.is_some() => {
+                let tokens = self.settings.tokens.as_ref().expect("guarded");
+                match tokens.handle_auth_failure(&reason, now) {
+                    Ok(()) => {
+                        warn!(%reason, "login refused; refreshing the token and trying once more");
+                        let why = format!(
+                            "login refused (\"{reason}\"); reconnecting with a refreshed token"
+                        );
+                        match self.handover.as_mut() {
+                            Some(h) if role == Role::Handover => {
+                                h.broken.get_or_insert(why);
+                            }
+                            _ => {
+                                self.drop_link.get_or_insert(why);
+                            }
+                        }
+                    }
+                    Err(message) => self.fatal = Some(BotError::AuthFailed(message)),
                 }
             }
             session::Event::AuthFailed { reason } => {
@@ -276,5 +328,20 @@ impl Core {
                 args: c.args,
             }),
         }
+    }
+}
+
+/// Chat read by [`Session::handle_frame_with`](session::Session::handle_frame_with), into the
+/// engine as it arrives.
+pub(super) fn feed(engine: &mut Engine, input: session::ChatInput<'_>, now: Instant) {
+    match input {
+        session::ChatInput::Message(m) => engine.handle_chat(&m, now),
+        session::ChatInput::Moderation(m) => engine.handle_moderation(&m, now),
+    }
+}
+
+fn feed_moderation(engine: &mut Engine, action: Option<Moderation<'_>>, now: Instant) {
+    if let Some(action) = action {
+        engine.handle_moderation(&action, now);
     }
 }

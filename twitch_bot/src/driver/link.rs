@@ -173,8 +173,10 @@ impl Core {
             let mut config = session_config(&self.settings);
             config.channels = self.session.wanted_channels().map(str::to_owned).collect();
             info!(%reason, "handover: opening a new connection while the old one keeps reading");
+            let mut session = Session::new(config);
+            session.share_join_budget(&self.session); // Twitch counts JOINs per account
             self.handover = Some(Handover {
-                session: Session::new(config),
+                session,
                 until: now + HANDOVER_LIMIT,
                 failed: Vec::new(),
                 broken: None,
@@ -260,7 +262,7 @@ impl Core {
                 self.on_engine_event(ev, now);
             }
             if let Some(l) = link.as_deref_mut() {
-                while let Some(line) = self.session.poll_transmit() {
+                while let Some(line) = self.session.poll_transmit(Instant::now()) {
                     busy = true;
                     if let Err(e) = l.client.send_text(line) {
                         self.drop_link
@@ -271,7 +273,7 @@ impl Core {
             if let Some(l) = new_link.as_deref_mut()
                 && let Some(h) = self.handover.as_mut()
             {
-                while let Some(line) = h.session.poll_transmit() {
+                while let Some(line) = h.session.poll_transmit(Instant::now()) {
                     busy = true;
                     if let Err(e) = l.client.send_text(line) {
                         h.broken.get_or_insert_with(|| format!("send failed: {e}"));
@@ -279,7 +281,7 @@ impl Core {
                 }
             }
             if let Some(r) = self.retiring.as_mut() {
-                while r.session.poll_transmit().is_some() {}
+                while r.session.poll_transmit(Instant::now()).is_some() {}
             }
             if !busy {
                 break;

@@ -2,7 +2,7 @@
 //! [`Session`] and the ChatPlay [`Engine`].
 //!
 //! ```text
-//!  websockets reader task ──OnMessage(&str)──► bounded inbox (a batch) ──► Session::handle_frame
+//!  websockets reader task ──OnMessage(&str)──► bounded inbox (a batch) ──► Session::handle_frame_with
 //!                                                                            │ poll_event
 //!  game (stdin / Bot) ──► request channel ──► driver ◄───────────────────────┘
 //!                                               │ Engine::handle_* / poll_event
@@ -127,6 +127,9 @@ pub struct Settings {
     pub token: Option<Token>,
     /// Where to send the engine's keyword table once it exists (for [`crate::bot::Bot::keywords`]).
     pub keywords_to: Option<std::sync::mpsc::SyncSender<chatplay::Keywords>>,
+    /// A managed token (refreshed while the bot runs): taken at every connect instead of `token`, and told
+    /// about refused logins (see [`crate::auth::source`]).
+    pub tokens: Option<crate::auth::TokenSource>,
 }
 
 /// The driver's state besides the link.
@@ -191,6 +194,8 @@ pub async fn run(
         retry_at: Some(Instant::now()),
         ..Links::default()
     };
+    let token_source = core.settings.tokens.clone();
+    let mut token_changes = token_source.as_ref().map(|t| t.subscribe());
 
     loop {
         let now = Instant::now();
@@ -227,12 +232,20 @@ pub async fn run(
                 }
             },
             () = core.outbox.room(), if core.outbox.is_pending() => core.outbox.flush(),
+            Ok(()) = async { token_changes.as_mut().expect("guarded").changed().await }, if token_changes.is_some() => {
+                if let Some(why) = token_source.as_ref().and_then(|t| t.fatal()) {
+                    core.fatal = Some(BotError::AuthFailed(why));
+                }
+            }
             res = async { connecting.as_mut().expect("guarded").await }, if connecting.is_some() => {
                 *connecting = None;
                 let now = Instant::now();
                 match res {
                     Ok(Ok(l)) => {
                         info!(server = %core.settings.config.connection.server, "WebSocket open; logging in");
+                        if let Some(t) = &token_source {
+                            core.session.set_token(session::Secret::new(t.current().secret()));
+                        }
                         core.session.handle_connected(now);
                         *up = Some(l);
                     }
@@ -244,7 +257,8 @@ pub async fn run(
                 let now = Instant::now();
                 match inc {
                     Some(Incoming::Frame(f)) => {
-                        core.session.handle_frame(&f, now);
+                        let engine = &mut core.engine;
+                        core.session.handle_frame_with(&f, now, &mut |c| dispatch::feed(engine, c, now));
                         if let Some(l) = up.as_mut() {
                             l.incoming.recycle(f);
                         }
@@ -272,7 +286,8 @@ pub async fn run(
                 if let Some(h) = core.handover.as_mut() {
                     match inc {
                         Some(Incoming::Frame(f)) => {
-                            h.session.handle_frame(&f, now);
+                            let engine = &mut core.engine;
+                            h.session.handle_frame_with(&f, now, &mut |c| dispatch::feed(engine, c, now));
                             if let Some(l) = new_up.as_mut() {
                                 l.incoming.recycle(f);
                             }
@@ -286,7 +301,8 @@ pub async fn run(
                 match inc {
                     Some(Incoming::Frame(f)) => {
                         if let Some(r) = core.retiring.as_mut() {
-                            r.session.handle_frame(&f, now);
+                            let engine = &mut core.engine;
+                            r.session.handle_frame_with(&f, now, &mut |c| dispatch::feed(engine, c, now));
                         }
                     }
                     // Closed, failed or gone: nothing more will come from it.
@@ -313,7 +329,12 @@ pub async fn run(
                     *old = None;
                 }
                 core.engine_timers(now);
-                if retry_at.is_some_and(|t| t <= now) {
+                if retry_at.is_some_and(|t| t <= now)
+                    && token_source.as_ref().is_some_and(|t| t.refresh_pending(now))
+                {
+                    // Log in with the token being refreshed, not the one it replaces.
+                    *retry_at = Some(now + Duration::from_millis(50));
+                } else if retry_at.is_some_and(|t| t <= now) {
                     *retry_at = None;
                     core.set_state(if core.backoff.attempt() == 0 {
                         ConnectionState::Connecting
@@ -358,7 +379,11 @@ pub async fn run(
 
 fn session_config(settings: &Settings) -> session::SessionConfig {
     let connection = &settings.config.connection;
-    let mut c = match (&connection.nick, &settings.token) {
+    let token = match &settings.tokens {
+        Some(t) => Some(t.current()),
+        None => settings.token.clone(),
+    };
+    let mut c = match (&connection.nick, &token) {
         (Some(nick), token) => session::SessionConfig::new(
             nick.clone(),
             token.as_ref().map(|t| session::Secret::new(t.secret())),

@@ -10,6 +10,7 @@ fn core(config: &str) -> (Core, mpsc::Receiver<Event>) {
         config,
         token: None,
         keywords_to: None,
+        tokens: None,
     };
     let session = Session::new(session_config(&settings));
     let engine = Engine::new(settings.config.engine_config(session.nick())).unwrap();

@@ -9,6 +9,9 @@
 //!    [`GlobalUserState`], [`Whisper`], [`Join`], [`Part`], [`Ping`], [`Pong`], [`Cap`], [`Numeric`]);
 //!    anything else is [`ServerMessage::Unknown`] with the raw line kept.
 //!
+//! [`chat`] turns chat and moderation lines into the ChatPlay engine's transport-neutral
+//! [`ChatMessage`](crate::chatplay::ChatMessage) and [`Moderation`](crate::chatplay::Moderation).
+//!
 //! ```
 //! use twitch_bot::irc::{parse_line, split_frame, ServerMessage};
 //!
@@ -56,6 +59,7 @@
 
 mod badges;
 mod cap;
+pub mod chat;
 mod clearchat;
 mod clearmsg;
 mod emotes;
@@ -85,6 +89,7 @@ pub use generic::IrcMessage;
 pub use globaluserstate::GlobalUserState;
 pub use join::Join;
 pub use line::RawLine;
+pub(crate) use notice::first_number;
 pub use notice::{ChatRefusal, Notice};
 pub use numeric::Numeric;
 pub use part::Part;

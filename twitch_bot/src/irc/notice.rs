@@ -66,7 +66,7 @@ impl Notice {
 }
 
 /// The first run of ASCII digits in `text` as a number (`"timed out for 597 more seconds"` gives 597).
-fn first_number(text: &str) -> Option<u64> {
+pub(crate) fn first_number(text: &str) -> Option<u64> {
     let start = text.find(|c: char| c.is_ascii_digit())?;
     let digits: &str = &text[start..];
     let end = digits

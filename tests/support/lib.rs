@@ -20,8 +20,8 @@
 #![warn(missing_docs)]
 
 pub mod bot;
+pub mod mock_eventsub;
 pub mod mock_id;
 pub mod mock_limits;
-pub mod mock_eventsub;
 pub mod mock_twitch;
 pub mod tls;

@@ -79,6 +79,9 @@ pub struct Config {
     pub votes: Vec<VoteConfig>,
     /// `[[command]]` tables, in file order (plus the mods-only pause/resume commands keyboard output adds).
     pub commands: Vec<CommandConfig>,
+    /// `[server]`: the local HTTP + WebSocket server (overlay, `/ws` API); `None` (off) unless the table
+    /// is present. See [`crate::server`].
+    pub server: Option<crate::server::ServerConfig>,
     /// `[auth]`: the app's client id and the token store (see [`crate::auth`]).
     pub auth: crate::auth::config::AuthConfig,
     /// `[twitch]`: Twitch's endpoints (identity server, API).
@@ -221,6 +224,7 @@ struct RawConfig {
     vote: Vec<Spanned<RawVote>>,
     #[serde(default)]
     command: Vec<Spanned<RawCommand>>,
+    server: Option<Spanned<crate::server::config::RawServer>>,
     auth: Option<crate::auth::config::RawAuth>,
     twitch: Option<crate::auth::config::RawTwitch>,
     output: Option<Spanned<crate::output::config::RawOutput>>,
@@ -557,6 +561,16 @@ impl Validator<'_> {
             }
             commands.push(command);
         }
+        let server = match raw.server {
+            Some(s) => {
+                let span = s.span();
+                Some(
+                    crate::server::config::validate(s.into_inner(), span)
+                        .map_err(|(span, key, message)| self.err(span, key, message))?,
+                )
+            }
+            None => None,
+        };
         let (auth, twitch) =
             crate::auth::config::validate(raw.auth, raw.twitch, |span, key, message| {
                 self.err(span, key, message)
@@ -568,6 +582,7 @@ impl Validator<'_> {
             connection,
             votes,
             commands,
+            server,
             auth,
             twitch,
             output,

@@ -61,6 +61,7 @@
 //! | [`outbox`], [`stdio`], [`backoff`] | bounded event delivery, the program's pipes, reconnect delays |
 //! | [`output`] | keyboard output: `[[key]]` bindings, the sans-IO key planner, the OS back-end (enigo) |
 //! | [`demo`] | the built-in Twitch-like chat server with simulated viewers |
+//! | [`server`] | the local HTTP + WebSocket server: the OBS overlay, the `/ws` API for games, metrics |
 //! | [`auth`] | Twitch accounts: `twitch_bot login` (device code flow), the token store, refresh and hourly validation |
 //! | [`secret`] | the secrets the bot holds, blanked from every log line (dependencies' too) |
 //!
@@ -101,5 +102,6 @@ pub mod outbox;
 pub mod output;
 pub mod rate_limit;
 pub mod secret;
+pub mod server;
 pub mod session;
 pub mod stdio;

@@ -60,4 +60,9 @@ pub enum Request {
     InputClosed,
     /// Emit this event (from a helper outside the driver, e.g. the keyboard output's `keys` events).
     Emit(Event),
+    /// A control operation whose outcome is wanted: `Ok`, or the reason it was refused (then no `error`
+    /// event is emitted; the asker reports it). Used by the local server's `/ws` ops with an `id`.
+    Op(Control, tokio::sync::oneshot::Sender<Result<(), String>>),
+    /// The engine's and the connection's state now, for the local server's `snapshot` (emits nothing).
+    Snapshot(tokio::sync::oneshot::Sender<crate::server::Snapshot>),
 }

@@ -17,6 +17,7 @@ use twitch_bot::driver::{self, Settings};
 use twitch_bot::events::{Control, Event};
 use twitch_bot::outbox::Outbox;
 use twitch_bot::output::{self, Output, OutputControl, StartOptions, config::OutputKind};
+use twitch_bot::server::{self, Server, ServerConfig};
 use twitch_bot::stdio;
 
 /// Exit code: the configuration is invalid (the message names file, line and key).
@@ -59,6 +60,11 @@ CONTROL (stdin, one JSON object per line; a bad line gets an error event):
                                     unknown vote: an error event of kind vote)
   {\"op\":\"chat_status\"}              (a chat_status event: what waits to be said, and when it can go)
   {\"op\":\"output\",\"enabled\":false|true}   pause keyboard output (every held key released) / resume
+
+SERVER ([server] in the config; on with --demo; the URL is printed on stderr):
+  /overlay  vote bars for an OBS Browser Source (?vote=V&theme=dark|light&scale=1.5&max_options=8)
+  /ws       WebSocket: a snapshot, then every event above in order; the ops above, with an \"id\": a reply
+  /metrics  Prometheus text      /healthz  200 when logged in and joined, 503 otherwise
 
 TOKEN:
   With [auth] client_id set (your app at the Twitch developer console, a public client), `twitch_bot login`
@@ -231,6 +237,12 @@ fn main() -> ExitCode {
             "twitch_bot: invalid configuration: connection.ca_file {}: {e}",
             ca.display()
         );
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    if let Some(sc) = &config.server
+        && let Err(e) = server::read_secret(sc)
+    {
+        eprintln!("twitch_bot: invalid configuration: [server]: {e}");
         return ExitCode::from(EXIT_CONFIG);
     }
     if cli.check {
@@ -441,7 +453,15 @@ async fn run(
         None
     };
     let control: Option<OutputControl> = keyboard.as_ref().map(Output::control);
-    let taps = keyboard.iter().map(Output::tap).collect();
+    let mut taps: Vec<stdio::EventTap> = keyboard.iter().map(Output::tap).collect();
+    // The local server (overlay, /ws API) sees every event through the stdout writer's tap.
+    let server_requests = match &control {
+        Some(c) => output_aware(requests_tx.clone(), c.clone()),
+        None => requests_tx.clone(),
+    };
+    let server = start_server(&cli, &mut config, &server_requests)?;
+    drop(server_requests);
+    taps.extend(server.iter().map(|s| s.tap()));
     let writer = stdio::spawn_writer(events, std::io::stdout(), requests_tx.clone(), taps)
         .map_err(BotError::Start)?;
     let (stdin_tx, mut stdin_rx) = mpsc::channel(stdio::CONTROL_QUEUE);
@@ -537,6 +557,66 @@ async fn run(
             .ok();
     }
     result
+}
+
+/// Starts the `[server]` (always on with `--demo`: the default port, or a free one if it is taken) and
+/// prints its overlay URL on stderr.
+fn start_server(
+    cli: &Cli,
+    config: &mut Config,
+    requests: &mpsc::Sender<Request>,
+) -> Result<Option<Server>, BotError> {
+    let server_config = match (&config.server, cli.demo) {
+        (Some(c), _) => c.clone(),
+        (None, true) => ServerConfig::local(
+            server::config::DEFAULT_LISTEN
+                .parse()
+                .expect("valid default"),
+        ),
+        (None, false) => return Ok(None),
+    };
+    let channels = config.connection.channels.clone();
+    let started = match Server::start(&server_config, requests.clone(), channels.clone()) {
+        Err(server::ServerError::Bind { .. }) if cli.demo && config.server.is_none() => {
+            let mut any = server_config.clone();
+            any.listen.set_port(0);
+            Server::start(&any, requests.clone(), channels)
+        }
+        other => other,
+    };
+    let server = started.map_err(|e| BotError::Config(format!("[server]: {e}")))?;
+    eprintln!(
+        "twitch_bot: overlay at {} (OBS Browser Source); WebSocket API at ws://{}/ws",
+        server.overlay_url(),
+        server.addr()
+    );
+    Ok(Some(server))
+}
+
+/// The local server's requests, with `/ws`'s `output` op handed to the keyboard output, as stdin's is (the
+/// driver does not own the keyboard). An op with an `id` is answered `ok`.
+fn output_aware(requests: mpsc::Sender<Request>, control: OutputControl) -> mpsc::Sender<Request> {
+    let (tx, mut rx) = mpsc::channel(REQUEST_QUEUE);
+    tokio::spawn(async move {
+        while let Some(r) = rx.recv().await {
+            let r = match r {
+                Request::Op(Control::Output { enabled }, reply) => {
+                    control.set_enabled(enabled, "ws");
+                    let _ = reply.send(Ok(()));
+                    continue;
+                }
+                Request::Control(Control::Output { enabled }) => {
+                    control.set_enabled(enabled, "ws");
+                    continue;
+                }
+                other => other,
+            };
+            if requests.send(r).await.is_err() {
+                break;
+            }
+        }
+    });
+    tx
 }
 
 /// Ctrl-C, or SIGTERM on Unix.

@@ -33,6 +33,8 @@ pub struct Outbox {
     backlog: VecDeque<Event>,
     dropped: u64,
     dropped_total: u64,
+    /// Events put into the channel so far.
+    sent: u64,
 }
 
 impl Outbox {
@@ -45,6 +47,7 @@ impl Outbox {
                 backlog: VecDeque::new(),
                 dropped: 0,
                 dropped_total: 0,
+                sent: 0,
             },
             rx,
         )
@@ -54,7 +57,7 @@ impl Outbox {
     pub fn emit(&mut self, event: Event) {
         if self.backlog.is_empty() && self.dropped == 0 {
             match self.tx.try_send(event) {
-                Ok(()) => {}
+                Ok(()) => self.sent += 1,
                 Err(mpsc::error::TrySendError::Full(event)) => self.hold(event),
                 // The reader is gone (the game dropped its receiver): nothing to deliver to.
                 Err(mpsc::error::TrySendError::Closed(_)) => {}
@@ -94,6 +97,13 @@ impl Outbox {
         self.dropped_total
     }
 
+    /// How many events the reader will have received once everything emitted so far is delivered: the
+    /// events already put into the channel plus those waiting. The local server numbers the events it sees
+    /// the same way, so a snapshot taken now is followed exactly by the events numbered above this.
+    pub fn sequence(&self) -> u64 {
+        self.sent + self.pending() as u64
+    }
+
     /// Moves waiting events into the channel while it has room; returns without waiting.
     pub fn flush(&mut self) {
         while self.is_pending() {
@@ -104,6 +114,7 @@ impl Outbox {
                 }
                 return;
             };
+            self.sent += 1;
             if self.dropped > 0 {
                 permit.send(Event::Dropped {
                     count: self.dropped,

@@ -15,75 +15,105 @@ use crate::session;
 
 impl Core {
     pub(super) fn handle_control(&mut self, c: Control, now: Instant) {
+        if let Err(e) = self.control(c, now) {
+            self.outbox.emit(e);
+        }
+    }
+
+    /// Carries out a control op; a refusal comes back as the `error` event to report.
+    pub(super) fn control(&mut self, c: Control, now: Instant) -> Result<(), Event> {
         match c {
-            Control::StartVote { vote } => {
-                if let Err(e) = self.engine.start_vote(&vote, now) {
-                    self.outbox.emit(Event::error("vote", format!("start_vote {vote:?}: {e}")));
-                }
-            }
+            Control::StartVote { vote } => self
+                .engine
+                .start_vote(&vote, now)
+                .map(|_| ())
+                .map_err(|e| Event::error("vote", format!("start_vote {vote:?}: {e}"))),
             Control::StopVote { vote } => match self.engine.stop_vote(&vote, now) {
-                Ok(Some(_)) => {}
-                Ok(None) => self.outbox.emit(Event::error(
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => Err(Event::error(
                     "vote",
-                    format!("stop_vote {vote:?}: no round is open (automatic rounds are stopped until start_vote)"),
+                    format!(
+                        "stop_vote {vote:?}: no round is open (automatic rounds are stopped until start_vote)"
+                    ),
                 )),
-                Err(e) => self.outbox.emit(Event::error("vote", format!("stop_vote {vote:?}: {e}"))),
+                Err(e) => Err(Event::error("vote", format!("stop_vote {vote:?}: {e}"))),
             },
             Control::Tally { vote } => match self.engine.tally(&vote, now) {
-                Some(live) => self.outbox.emit(tally_event(live)),
+                Some(live) => {
+                    self.outbox.emit(tally_event(live));
+                    Ok(())
+                }
                 // The same words as start_vote/stop_vote for an unknown vote.
-                None => self.outbox.emit(Event::error(
+                None => Err(Event::error(
                     "vote",
-                    format!("tally {vote:?}: {}", chatplay::VoteError::UnknownVote(vote.clone())),
+                    format!(
+                        "tally {vote:?}: {}",
+                        chatplay::VoteError::UnknownVote(vote.clone())
+                    ),
                 )),
             },
             Control::Say { channel, text } => self.say(&channel, &text),
             Control::ChatStatus => {
                 let status = self.session.chat_status(now);
                 self.outbox.emit(Event::ChatStatus(status));
+                Ok(())
             }
             // During a handover the new session follows, so that it wants the same channels at the switch.
             Control::Join { channel } => {
-                if let Err(e) = self.session.join(&channel) {
-                    self.outbox.emit(Event::error("join", format!("join {channel:?}: {e}")));
-                } else if let Some(h) = self.handover.as_mut() {
+                self.session
+                    .join(&channel)
+                    .map_err(|e| Event::error("join", format!("join {channel:?}: {e}")))?;
+                if let Some(h) = self.handover.as_mut() {
                     let _ = h.session.join(&channel);
                 }
+                Ok(())
             }
             Control::Part { channel } => {
-                if let Err(e) = self.session.part(&channel) {
-                    self.outbox.emit(Event::error("part", format!("part {channel:?}: {e}")));
-                } else if let Some(h) = self.handover.as_mut() {
+                self.session
+                    .part(&channel)
+                    .map_err(|e| Event::error("part", format!("part {channel:?}: {e}")))?;
+                if let Some(h) = self.handover.as_mut() {
                     let _ = h.session.part(&channel);
                 }
+                Ok(())
             }
             // The program hands this op to its keyboard output before it gets here (see `crate::output`).
-            Control::Output { .. } => self.outbox.emit(Event::error(
+            Control::Output { .. } => Err(Event::error(
                 "output",
                 "keyboard output is off: set [output] kind = \"keyboard\" in the config",
             )),
         }
     }
 
-    fn say(&mut self, channel: &str, text: &str) {
+    /// The state the local server's `snapshot` shows (see [`crate::server::snapshot`]).
+    pub(super) fn snapshot(&self, now: Instant) -> crate::server::Snapshot {
+        crate::server::Snapshot {
+            after: self.outbox.sequence(),
+            state: *self.state.borrow(),
+            channels: self.joined.clone(),
+            votes: crate::server::snapshot::votes(&self.engine, now),
+            chat_queued: self.session.queued_messages() as u64,
+        }
+    }
+
+    fn say(&mut self, channel: &str, text: &str) -> Result<(), Event> {
         if self.settings.config.connection.nick.is_none() {
-            self.outbox.emit(Event::error(
+            return Err(Event::error(
                 "send",
                 "cannot post in chat anonymously: set connection.nick and the token variable",
             ));
-            return;
         }
-        match self.session.say(channel, text) {
-            Ok(parts) => self.outbox.emit(Event::ChatQueued {
-                channel: crate::rate_limit::normalize_channel(channel).unwrap_or_default(),
-                parts,
-                queued: self.session.queued_in(channel),
-                queued_total: self.session.queued_messages(),
-            }),
-            Err(e) => self
-                .outbox
-                .emit(Event::error("send", format!("say in {channel:?}: {e}"))),
-        }
+        let parts = self
+            .session
+            .say(channel, text)
+            .map_err(|e| Event::error("send", format!("say in {channel:?}: {e}")))?;
+        self.outbox.emit(Event::ChatQueued {
+            channel: crate::rate_limit::normalize_channel(channel).unwrap_or_default(),
+            parts,
+            queued: self.session.queued_in(channel),
+            queued_total: self.session.queued_messages(),
+        });
+        Ok(())
     }
 
     pub(super) fn on_session_event(&mut self, ev: session::Event, now: Instant, role: Role) {

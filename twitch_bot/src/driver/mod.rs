@@ -85,6 +85,7 @@ mod timers;
 pub use crate::inbox::{INBOX_BYTES, MAX_FRAME};
 pub use link::HANDOVER_LIMIT;
 use link::{Handover, Links, Retiring, end_reason, spawn_connect};
+pub(crate) use timers::tally_event;
 use timers::{LiveTallyTimer, live_tally_timers};
 
 /// How long shutdown waits for a stalled event reader to take the last events.
@@ -241,6 +242,16 @@ pub async fn run(
                 Some(Request::BadControl(e)) => core.outbox.emit(Event::error("bad_control", e.to_string())),
                 Some(Request::Control(c)) => core.handle_control(c, Instant::now()),
                 Some(Request::Emit(e)) => core.outbox.emit(e),
+                Some(Request::Op(c, reply)) => {
+                    let result = core.control(c, Instant::now()).map_err(|e| match e {
+                        Event::Error { message, .. } => message,
+                        other => other.kind().to_owned(),
+                    });
+                    let _ = reply.send(result);
+                }
+                Some(Request::Snapshot(reply)) => {
+                    let _ = reply.send(core.snapshot(Instant::now()));
+                }
             },
             () = core.outbox.room(), if core.outbox.is_pending() => core.outbox.flush(),
             Ok(()) = async { token_changes.as_mut().expect("guarded").changed().await }, if token_changes.is_some() => {

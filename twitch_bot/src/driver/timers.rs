@@ -23,7 +23,7 @@ pub(super) struct LiveTallyTimer {
 }
 
 /// The `tally` event for a live tally.
-pub(super) fn tally_event(live: chatplay::LiveTally) -> Event {
+pub(crate) fn tally_event(live: chatplay::LiveTally) -> Event {
     Event::Tally {
         vote: live.vote,
         round: live.round,

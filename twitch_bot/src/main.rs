@@ -207,6 +207,13 @@ fn main() -> ExitCode {
         }
     };
     if let Some(login) = managed.as_ref().and_then(|m| m.login.clone()) {
+        let login = match twitch_bot::irc::Login::new(&login) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("twitch_bot: the stored token's login is unusable ({e}): run `twitch_bot login` again");
+                return ExitCode::from(EXIT_AUTH);
+            }
+        };
         match &config.connection.nick {
             None => config.connection.nick = Some(login),
             Some(nick) if *nick != login => {
@@ -575,7 +582,12 @@ fn start_server(
         ),
         (None, false) => return Ok(None),
     };
-    let channels = config.connection.channels.clone();
+    let channels: Vec<String> = config
+        .connection
+        .channels
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
     let started = match Server::start(&server_config, requests.clone(), channels.clone()) {
         Err(server::ServerError::Bind { .. }) if cli.demo && config.server.is_none() => {
             let mut any = server_config.clone();

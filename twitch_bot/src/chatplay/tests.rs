@@ -1153,11 +1153,11 @@ fn a_message_seen_twice_fires_keywords_commands_and_inputs_once() {
     e.start(t);
     events(&mut e);
     for _ in 0..2 {
-        e.handle_privmsg(
+        e.handle_chat(
             &chat_id("a", "6d3bc4a2-54a5-4a3c-9f57-4a1c1f0e2b11", "!jump"),
             t,
         );
-        e.handle_privmsg(
+        e.handle_chat(
             &chat_id("b", "0c1f2b7e-8a55-4c9e-b6a2-1d2e3f4a5b6c", "up"),
             t,
         );
@@ -1170,8 +1170,8 @@ fn a_message_seen_twice_fires_keywords_commands_and_inputs_once() {
     assert_eq!(hits.load(Ordering::SeqCst), 1, "keyword handler ran twice");
     assert_eq!(e.vote("pick").unwrap().voters(), 1);
     // Messages without an id cannot be recognised: each one counts.
-    e.handle_privmsg(&chat("c", "!jump"), t);
-    e.handle_privmsg(&chat("c", "!jump"), t);
+    e.handle_chat(&chat("c", "!jump"), t);
+    e.handle_chat(&chat("c", "!jump"), t);
     let commands = events(&mut e)
         .iter()
         .filter(|e| matches!(e, Event::Command(_)))
@@ -1189,12 +1189,12 @@ fn clearchat_and_clearmsg_act_only_on_ballots_cast_in_their_own_channel() {
     let mut e = Engine::new(config).unwrap();
     let t = Instant::now();
     e.start(t);
-    let in_channel = |channel: &str, mut m: crate::irc::Privmsg| {
-        m.channel = channel.into();
+    let in_channel = |channel: &str, mut m: ChatMessage<'static>| {
+        m.channel = channel.to_owned().into();
         m
     };
-    e.handle_privmsg(&in_channel("a", chat_id("u", "1", "up")), t);
-    e.handle_privmsg(&in_channel("a", chat_id("w", "2", "down")), t);
+    e.handle_chat(&in_channel("a", chat_id("u", "1", "up")), t);
+    e.handle_chat(&in_channel("a", chat_id("w", "2", "down")), t);
     let voters = |e: &Engine| {
         (
             e.vote("all").unwrap().voters(),
@@ -1228,8 +1228,8 @@ fn clearchat_and_clearmsg_act_only_on_ballots_cast_in_their_own_channel() {
     e.handle_clear_msg(&delete_in_a, t);
     assert_eq!(voters(&e), (0, 0));
     // A user voting in both channels holds one ballot: the channel of the last one counts.
-    e.handle_privmsg(&in_channel("a", chat_id("x", "3", "up")), t);
-    e.handle_privmsg(&in_channel("b", chat_id("x", "4", "down")), t);
+    e.handle_chat(&in_channel("a", chat_id("x", "3", "up")), t);
+    e.handle_chat(&in_channel("b", chat_id("x", "4", "down")), t);
     let mut ban_x_in_a = timeout("x");
     ban_x_in_a.channel = "a".into();
     e.handle_clear_chat(&ban_x_in_a, t);
@@ -1277,10 +1277,10 @@ fn a_message_holding_several_commands_runs_none() {
         "!jump !duck",
         "!duck please !jump",
     ] {
-        e.handle_privmsg(&chat("a", text), t);
+        e.handle_chat(&chat("a", text), t);
         assert!(events(&mut e).is_empty(), "{text:?} ran a command");
     }
     // Other words, even with a `!`, are arguments.
-    e.handle_privmsg(&chat("a", "!jump high !now"), t);
+    e.handle_chat(&chat("a", "!jump high !now"), t);
     assert!(matches!(&events(&mut e)[..], [Event::Command(c)] if c.args == "high !now"));
 }

@@ -32,6 +32,12 @@ const TOKEN_ENV: &str = "E2E_TWITCH_TOKEN";
 const TOKEN: &str = "oauth:e2egoodtoken123";
 /// How late a release may come after `hold_ms` on a loaded machine before the test calls it wrong.
 const LATE: u32 = 750;
+/// How much shorter than `hold_ms` a hold may look on the X server's clock. The server stamps each key event
+/// when it processes the XTest request, and the bot cannot see when that is: a press request that waits a few
+/// ms for the CPU (or on the socket) gets a later stamp, so the hold looks shorter by that delay, although the
+/// bot waited `hold_ms` between sending press and release (seen here: 37 ms for 40 on a loaded machine). At
+/// 60 fps a game samples the keyboard every 16.7 ms, so a hold short by less than one frame is the same hold.
+const EARLY: u32 = 15;
 
 /// A private Xvfb, killed on drop.
 struct Xvfb {
@@ -242,11 +248,12 @@ fn shorts(seen: &[Seen]) -> Vec<String> {
     seen.iter().map(Seen::short).collect()
 }
 
-/// Checks that each press of `key` at `seen[i]` is released `hold_ms` later (never earlier).
+/// Checks that each press of `key` at `seen[i]` is released `hold_ms` later, within the server-clock tolerance
+/// [`EARLY`] below and [`LATE`] above.
 fn assert_hold(seen: &[Seen], press: usize, release: usize, hold_ms: u32) {
     let held = seen[release].time.wrapping_sub(seen[press].time);
     assert!(
-        held + 2 >= hold_ms && held <= hold_ms + LATE,
+        held + EARLY >= hold_ms && held <= hold_ms + LATE,
         "{} held {held} ms, bound hold_ms is {hold_ms}: {seen:?}",
         seen[press].key
     );

@@ -210,7 +210,9 @@ fn main() -> ExitCode {
         let login = match twitch_bot::irc::Login::new(&login) {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("twitch_bot: the stored token's login is unusable ({e}): run `twitch_bot login` again");
+                eprintln!(
+                    "twitch_bot: the stored token's login is unusable ({e}): run `twitch_bot login` again"
+                );
                 return ExitCode::from(EXIT_AUTH);
             }
         };

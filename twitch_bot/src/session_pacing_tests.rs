@@ -11,7 +11,10 @@ fn margin() -> Duration {
 }
 
 fn config(channels: &[&str]) -> SessionConfig {
-    let mut c = SessionConfig::new(crate::irc::Login::new("bot").unwrap(), Some(Secret::new("abc123")));
+    let mut c = SessionConfig::new(
+        crate::irc::Login::new("bot").unwrap(),
+        Some(Secret::new("abc123")),
+    );
     c.channels = channels.iter().map(|s| s.to_string()).collect();
     c.ping_after_idle = Duration::from_secs(100_000);
     c

@@ -19,5 +19,8 @@ bash tests/peers/chromium-setup.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
+echo "== cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --release -- -D warnings
+
 echo "== cargo test --release --workspace"
 cargo test --release --workspace

@@ -173,6 +173,15 @@ async fn op(bot: &mut BotProcess, v: Value) {
     bot.send_op(&v).await.unwrap();
 }
 
+/// Opens a round of `vote` from stdin and waits for its `vote_opened`: chat sent before that could reach the
+/// driver (which reads the socket before its requests) ahead of the op, and count in no round.
+async fn start_vote(bot: &mut BotProcess, vote: &str) {
+    op(bot, json!({"op": "start_vote", "vote": vote})).await;
+    bot.wait_type("vote_opened", T, |e| e["vote"] == vote)
+        .await
+        .unwrap();
+}
+
 /// The stdout events after the last `joined` (what a client connected after joining must see).
 fn after_joined(events: &[Value]) -> Vec<Value> {
     let i = events
@@ -260,8 +269,8 @@ async fn ws_clients_get_the_snapshot_then_every_stdout_event_in_order() {
     let mut one = Peer::spawn("server_client.py", &["record", &url, f1.to_str().unwrap()]);
     assert_eq!(one.line().await, "ready");
 
-    op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
-    op(&mut bot, json!({"op": "start_vote", "vote": "button"})).await;
+    start_vote(&mut bot, "move").await;
+    start_vote(&mut bot, "button").await;
     let mut two = None;
     for i in 0..120 {
         let ballot = ["up", "down", "left", "right"][i % 4];
@@ -279,7 +288,7 @@ async fn ws_clients_get_the_snapshot_then_every_stdout_event_in_order() {
         if i == 90 {
             sync(&mock, "ninety").await;
             op(&mut bot, json!({"op": "stop_vote", "vote": "move"})).await;
-            op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
+            start_vote(&mut bot, "move").await;
         }
         if i % 30 == 0 {
             tokio::time::sleep(Duration::from_millis(120)).await;
@@ -507,8 +516,8 @@ async fn a_client_that_stops_reading_is_closed_and_the_tally_stays_exact() {
     assert_eq!(slow.line().await, "ready");
     let mut reader = Peer::spawn("server_client.py", &["record", &url, f1.to_str().unwrap()]);
     assert_eq!(reader.line().await, "ready");
-    op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
-    op(&mut bot, json!({"op": "start_vote", "vote": "button"})).await;
+    start_vote(&mut bot, "move").await;
+    start_vote(&mut bot, "button").await;
     const INPUTS: usize = 12_000;
     const BALLOTS: usize = 2_000;
     for chunk in 0..INPUTS / 100 {
@@ -604,8 +613,7 @@ async fn round_with_ballots(
     .await
     .unwrap();
     bot.wait_type("joined", T, |_| true).await.unwrap();
-    op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
-    bot.wait_type("vote_opened", T, |_| true).await.unwrap();
+    start_vote(&mut bot, "move").await;
     for (user, option) in ballots {
         chat(mock, user, option).await;
     }
@@ -788,7 +796,7 @@ async fn bad_input_gets_4xx_and_10000_connects_leave_rss_flat() {
         "RSS grew from {before} KiB to {after} KiB over 9,000 connects"
     );
     // The bot still counts.
-    op(&mut bot, json!({"op": "start_vote", "vote": "move"})).await;
+    start_vote(&mut bot, "move").await;
     chat(&mock, "zed", "left").await;
     sync(&mock, "still-counting").await;
     op(&mut bot, json!({"op": "stop_vote", "vote": "move"})).await;

@@ -5,7 +5,8 @@
 #   - a Python venv with the `websockets` server (an independent WebSocket peer),
 #   - the Autobahn|Testsuite fuzzing server (wstest, on the machine's pyenv Python 2.7),
 #   - headless Chromium (Debian's `chromium`) for the overlay's browser test,
-# then checks formatting and runs every test of the workspace in one build profile (release):
+#   - Xvfb (Debian's `xvfb`) for the keyboard-output tests,
+# then checks formatting and lints (clippy, warnings are errors) and runs every test of the workspace in one build profile (release):
 # unit, property, doc, peer, conformance and end-to-end tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -76,7 +76,7 @@ use std::time::{Duration, Instant};
 
 use crate::chatplay::{ChatMessage, Moderation};
 use crate::irc::Login;
-use crate::irc::chat::chat_message;
+use crate::irc::chat::{chat_message, fast_chat_message};
 use crate::irc::{
     CapKind, ChatRefusal, ClearChat, ClearMsg, Notice, Numeric, ParseError, Privmsg, RawLine,
     ServerMessage, split_frame,
@@ -617,11 +617,16 @@ impl Session {
         now: Instant,
         chat: Option<&mut (dyn FnMut(ChatInput<'_>) + '_)>,
     ) -> Result<(), ParseError> {
-        let raw = RawLine::parse(line)?;
         let Some(chat) = chat else {
-            self.handle_message(ServerMessage::try_from(&raw)?, now);
+            self.handle_message(ServerMessage::try_from(&RawLine::parse(line)?)?, now);
             return Ok(());
         };
+        // Chat of the usual shape skips the general grammar; any other line takes it.
+        if let Some(message) = fast_chat_message(line) {
+            chat(ChatInput::Message(message));
+            return Ok(());
+        }
+        let raw = RawLine::parse(line)?;
         if raw.verb.eq_ignore_ascii_case("PRIVMSG") {
             chat(ChatInput::Message(chat_message(&raw)?));
             return Ok(());

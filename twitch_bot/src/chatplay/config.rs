@@ -355,7 +355,7 @@ pub struct EngineConfig {
     pub commands: Vec<CommandConfig>,
     /// Seed for random tie-breaks; `None` draws one from the OS. Either way it is logged.
     pub seed: Option<u64>,
-    /// How many ballot message ids each vote is sure to remember to ignore replays: the last
+    /// How many chat message ids the engine is sure to remember to ignore replays: the last
     /// `max_remembered_ids` are always known, at most twice that are held (the oldest
     /// generation is forgotten at once, see [`dedup`](super::dedup)). Default 100 000.
     pub max_remembered_ids: usize,

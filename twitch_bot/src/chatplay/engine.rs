@@ -41,7 +41,6 @@ pub struct Engine {
     max_ballot_len: usize,
     started: bool,
     seed: u64,
-    max_remembered_ids: usize,
     /// Ids of the chat messages handled: a message that arrives twice (on both connections during a
     /// `RECONNECT` handover, or replayed by the server) triggers keywords, commands and ballots once.
     seen: RecentIds,
@@ -70,7 +69,7 @@ impl Engine {
             .enumerate()
             .map(|(i, v)| {
                 let vote_seed = seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                Vote::new(v, vote_seed, config.max_remembered_ids)
+                Vote::new(v, vote_seed)
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut engine = Self {
@@ -83,7 +82,6 @@ impl Engine {
             max_ballot_len: 0,
             started: false,
             seed,
-            max_remembered_ids: config.max_remembered_ids,
             seen: RecentIds::new(config.max_remembered_ids),
         };
         engine.refresh_limits();
@@ -294,7 +292,7 @@ impl Engine {
             return Err(ConfigError::DuplicateVote(config.name));
         }
         let vote_seed = self.seed ^ (self.votes.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let vote = Vote::new(&config, vote_seed, self.max_remembered_ids)?;
+        let vote = Vote::new(&config, vote_seed)?;
         self.votes.push(vote);
         self.max_ballot_len = self
             .max_ballot_len

@@ -22,9 +22,9 @@
 //!   without tags). **The last valid ballot wins**: a new ballot replaces the user's previous one.
 //!   This is "voter limiting" on, the default; with it off ([`Vote::set_voter_limiting`]), every
 //!   ballot message adds one, as in the legacy gem.
-//! * **A message id counts once.** Each vote remembers the ids of the ballots it counted (at
-//!   least the last `max_remembered_ids`, across rounds; see [`dedup`](super::dedup)), so lines
-//!   replayed after a reconnect change nothing.
+//! * **A message id counts once.** The engine remembers the ids of the messages it handled (at
+//!   least the last `max_remembered_ids`, across rounds; see [`dedup`](super::dedup)) and drops a
+//!   replayed one before any vote sees it, so lines replayed after a reconnect change nothing.
 //! * **The bot's own messages never count** (the engine drops them before the votes see them).
 //! * **Backlog lines never count.** A line tagged `historical=1` (chat history the server
 //!   replays, [`ChatMessage::historical`]) was not said now: the engine drops it before keywords,
@@ -54,8 +54,8 @@
 //! # Bounded memory
 //!
 //! Each vote keeps one record per voter (about 140 bytes), for the open round and for users who
-//! voted in the last few rounds (so a regular voter costs no allocation per round), and the ids
-//! of the ballots it counted (see [`dedup`](super::dedup)). Both are capped:
+//! voted in the last few rounds (so a regular voter costs no allocation per round). Records, and
+//! the engine's message ids (see [`dedup`](super::dedup)), are capped:
 //!
 //! * at most [`VoteConfig::max_voters`](super::VoteConfig::max_voters) voter records (default
 //!   [`DEFAULT_MAX_VOTERS`](super::config::DEFAULT_MAX_VOTERS), one million). When the cap is
@@ -68,7 +68,7 @@
 //!   [`VoteResult::refused_ballots`](super::VoteResult::refused_ballots) (and
 //!   [`Vote::refused_ballots`] while the round is open), and the first refusal of a round logs
 //!   one `warn` (never one per message). Records are dropped again when later rounds open.
-//! * at most `2 * max_remembered_ids` message ids (see [`dedup`](super::dedup)).
+//! * at most `2 * max_remembered_ids` message ids, in the engine (see [`dedup`](super::dedup)).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -82,7 +82,7 @@ use thiserror::Error;
 use super::ballot::match_ballot;
 use super::config::{self, ConfigError, MAX_OPTIONS, Mode, Start, TieBreak, VoteConfig};
 use super::count::Count;
-use super::dedup::{MessageKey, RecentIds};
+use super::dedup::MessageKey;
 use super::event::{AnarchyInput, Choice, LiveTally, RoundOpened, TallyEntry, VoteResult};
 use super::fasthash::FastState;
 use super::message::ChatMessage;
@@ -337,13 +337,12 @@ pub struct Vote {
     made_room: bool,
     /// Only ballots from these channels count (lowercase logins); empty: all channels.
     channels: Vec<Box<str>>,
-    seen: RecentIds,
     rng: StdRng,
 }
 
 impl Vote {
     /// Builds a vote from a validated configuration.
-    pub(crate) fn new(config: &VoteConfig, seed: u64, max_ids: usize) -> Result<Self, ConfigError> {
+    pub(crate) fn new(config: &VoteConfig, seed: u64) -> Result<Self, ConfigError> {
         config.validate()?;
         let window = config::window_duration(&config.name, config.window_secs)?;
         let anarchy_cooldown =
@@ -375,7 +374,6 @@ impl Vote {
                 .iter()
                 .map(|c| c.strip_prefix('#').unwrap_or(c).to_ascii_lowercase().into())
                 .collect(),
-            seen: RecentIds::new(max_ids),
             rng: StdRng::seed_from_u64(seed),
         };
         for option in &config.options {
@@ -815,10 +813,8 @@ impl Vote {
             return None;
         }
         let key = key.get_or_insert_with(|| MessageKey::from_id(msg.message_id.as_deref()));
+        // A replayed message id never gets here: the engine dropped it (see `Engine::handle_chat`).
         let fingerprint = self.voters.fingerprint(key);
-        if !self.seen.insert(key) {
-            return None; // a replay
-        }
         let index = option * usize::from(self.max_repeat) + usize::from(repeat - 1);
         let input = u16::try_from(index).ok()?;
         let round = self.round;

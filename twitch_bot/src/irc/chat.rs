@@ -29,6 +29,7 @@
 use std::borrow::Cow;
 
 use super::line::truncate_for_error;
+use super::tags::tag_items;
 use super::{ClearChat, ClearMsg, ParseError, Privmsg, RawLine, unescape_tag_value, unwrap_action};
 use crate::chatplay::{ChatMessage, Moderation, Roles};
 
@@ -113,13 +114,27 @@ fn number(raw: Option<&str>, tag: &'static str) -> Result<Option<u64>, ParseErro
     }
 }
 
-/// True when the (raw) `badges` value lists `name`.
-fn lists_badge(badges: Option<&str>, name: &str) -> bool {
-    badges.is_some_and(|b| {
-        unescape_tag_value(b)
-            .split(',')
-            .any(|entry| entry.split_once('/').map_or(entry, |(n, _)| n) == name)
-    })
+/// The roles the (raw) `badges` value lists, read in one pass over its bytes.
+fn badge_roles(badges: Option<&str>) -> Roles {
+    let mut roles = Roles::default();
+    let Some(raw) = badges else {
+        return roles;
+    };
+    let badges = unescape_tag_value(raw);
+    for entry in badges.as_bytes().split(|&b| b == b',') {
+        let name = match memchr::memchr(b'/', entry) {
+            Some(slash) => &entry[..slash],
+            None => entry,
+        };
+        match name {
+            b"moderator" => roles.moderator = true,
+            b"broadcaster" => roles.broadcaster = true,
+            b"vip" => roles.vip = true,
+            b"subscriber" | b"founder" => roles.subscriber = true,
+            _ => {}
+        }
+    }
+    roles
 }
 
 /// A `PRIVMSG` line straight into the engine's [`ChatMessage`], borrowing from the line (see the
@@ -131,13 +146,68 @@ fn lists_badge(badges: Option<&str>, name: &str) -> bool {
 pub fn chat_message<'a>(line: &RawLine<'a>) -> Result<ChatMessage<'a>, ParseError> {
     let channel = line.param(0, "channel")?;
     let raw_text = line.param(1, "message text")?;
-    let login = lower(line.require_nick()?);
+    let login = line.require_nick()?;
+    build(channel, raw_text, login, line.tags.iter_raw())
+}
+
+/// [`chat_message`] for a whole line of the usual shape, without building a [`RawLine`]: the
+/// bot's hot path.
+///
+/// The usual shape is what Twitch sends: `[@tags ]:nick!user@host PRIVMSG #channel :text`, with
+/// single spaces. Any other line (extra spaces, no `:` before the text, more parameters, another
+/// verb or spelling of it, an empty nick, a malformed number tag) gives `None`: parse it with
+/// [`RawLine::parse`] and [`chat_message`], which give the same message for the lines this
+/// accepts (tested against each other below) and the error for the others.
+///
+/// ```
+/// use twitch_bot::irc::chat::fast_chat_message;
+/// let msg = fast_chat_message("@id=m1;user-id=7 :ann!ann@a.tmi.twitch.tv PRIVMSG #chan :up").unwrap();
+/// assert_eq!((&*msg.login, &*msg.text, msg.user_id.as_deref()), ("ann", "up", Some("7")));
+/// assert!(fast_chat_message(":ann!ann@a PRIVMSG  #chan :double space").is_none());
+/// ```
+pub fn fast_chat_message(line: &str) -> Option<ChatMessage<'_>> {
+    let line = line.trim_end_matches(['\r', '\n']);
+    let (tags, rest) = match line.strip_prefix('@') {
+        Some(after) => {
+            let space = memchr::memchr(b' ', after.as_bytes())?;
+            (&after[..space], &after[space + 1..])
+        }
+        None => ("", line),
+    };
+    let source = rest.strip_prefix(':')?;
+    let space = memchr::memchr(b' ', source.as_bytes())?;
+    let (source, rest) = (&source[..space], &source[space + 1..]);
+    let rest = rest.strip_prefix("PRIVMSG ")?;
+    let space = memchr::memchr(b' ', rest.as_bytes())?;
+    let (channel, text) = (&rest[..space], rest[space + 1..].strip_prefix(':')?);
+    if channel.is_empty() || channel.starts_with(':') {
+        return None;
+    }
+    let nick = match memchr::memchr(b'!', source.as_bytes()) {
+        Some(bang) => &source[..bang],
+        None => source,
+    };
+    if nick.is_empty() {
+        return None;
+    }
+    build(channel, text, nick, tag_items(tags)).ok()
+}
+
+/// The message from its parts: the channel parameter, the raw text, the sender's nick and the
+/// tags in line order (values still escaped).
+fn build<'a>(
+    channel: &'a str,
+    raw_text: &'a str,
+    nick: &'a str,
+    tags: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Result<ChatMessage<'a>, ParseError> {
+    let login = lower(nick);
     let (mut display_name, mut user_id, mut message_id, mut room_id) = (None, None, None, None);
     let (mut badges, mut moderator, mut subscriber, mut vip) = (None, false, false, false);
     let (mut bits, mut sent_ts, mut historical, mut reward, mut source_room) =
         (None, None, false, None, None);
     // One pass; a later duplicate overwrites an earlier one (the last wins, as in `RawTags`).
-    for (key, value) in line.tags.iter_raw() {
+    for (key, value) in tags {
         match key {
             "badges" => badges = Some(value),
             "bits" => bits = Some(value),
@@ -160,6 +230,7 @@ pub fn chat_message<'a>(line: &RawLine<'a>) -> Result<ChatMessage<'a>, ParseErro
     let (text, is_action) = unwrap_action(raw_text);
     let channel_id = nonempty(room_id);
     let source_channel_id = nonempty(source_room).filter(|s| Some(s) != channel_id.as_ref());
+    let listed = badge_roles(badges);
     Ok(ChatMessage {
         channel: lower(channel.strip_prefix('#').unwrap_or(channel)),
         display_name: nonempty(display_name).unwrap_or_else(|| login.clone()),
@@ -168,12 +239,10 @@ pub fn chat_message<'a>(line: &RawLine<'a>) -> Result<ChatMessage<'a>, ParseErro
         text: Cow::Borrowed(text),
         is_action,
         roles: Roles {
-            moderator: moderator || lists_badge(badges, "moderator"),
-            broadcaster: lists_badge(badges, "broadcaster"),
-            vip: vip || lists_badge(badges, "vip"),
-            subscriber: subscriber
-                || lists_badge(badges, "subscriber")
-                || lists_badge(badges, "founder"),
+            moderator: moderator || listed.moderator,
+            broadcaster: listed.broadcaster,
+            vip: vip || listed.vip,
+            subscriber: subscriber || listed.subscriber,
         },
         historical,
         bits,
@@ -223,6 +292,87 @@ mod tests {
             compared += 1;
         }
         assert!(compared >= 10, "only {compared} PRIVMSG lines compared");
+    }
+
+    /// The line fast path gives exactly what the grammar path gives, or steps aside.
+    fn fast_agrees(line: &str) -> bool {
+        let Some(fast) = fast_chat_message(line) else {
+            return false;
+        };
+        let raw = RawLine::parse(line).expect("the fast path took a line the grammar refuses");
+        assert!(raw.verb == "PRIVMSG", "fast path took a {} line", raw.verb);
+        assert_eq!(chat_message(&raw).as_ref(), Ok(&fast), "{line}");
+        true
+    }
+
+    #[test]
+    fn the_fast_line_path_agrees_with_the_grammar() {
+        let corpus = include_str!("../../../tests/data/twitch-corpus.txt");
+        let taken = corpus.lines().filter(|l| fast_agrees(l)).count();
+        assert!(taken >= 10, "only {taken} corpus lines took the fast path");
+        for line in [
+            r"@badges=moderator/1,subscriber/12;badge-info=subscriber/14;display-name=A\sB;id=x;mod=0;vip;user-id=7 :Ann!ann@a PRIVMSG #Chan :ACTION up",
+            r"@badges=broadcaster/1;id=1;id=2;historical=1;bits=100;tmi-sent-ts=5 :a!a@a PRIVMSG #c :cheer100 up",
+            r"@;=v;k;badges=founder\/0,;room-id=9;source-room-id=8 :a PRIVMSG #c :t",
+            ":a!a@a PRIVMSG #c :no tags\r\n",
+            ":a!a@a PRIVMSG #c ::leading colon",
+            ":a!a@a PRIVMSG #c :",
+        ] {
+            assert!(fast_agrees(line), "{line}");
+        }
+        // Other shapes step aside (the grammar path parses them, or names the error).
+        for line in [
+            ":a!a@a PRIVMSG  #c :two spaces",
+            ":a!a@a privmsg #c :lowercase verb",
+            ":a!a@a PRIVMSG #c no colon",
+            ":a!a@a PRIVMSG #c extra :param",
+            ":!a@a PRIVMSG #c :empty nick",
+            "@bits=lots :a!a@a PRIVMSG #c :bad number",
+            "@tmi-sent-ts=soon :a!a@a PRIVMSG #c :bad number",
+            " :a!a@a PRIVMSG #c :leading space",
+            "@a=b :a!a@a NOTICE #c :other verb",
+            ":a!a@a PRIVMSG :#c",
+            "@only-tags",
+            "",
+        ] {
+            assert!(fast_chat_message(line).is_none(), "{line}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Lines assembled from Twitch-like pieces with odd spacing, escapes, duplicates and
+        /// missing parts: whenever the fast path answers, the grammar path agrees.
+        #[test]
+        fn the_fast_line_path_never_disagrees(
+            tags in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec!["badges", "id", "user-id", "mod", "vip", "bits", "room-id", "source-room-id", "display-name", "historical", "subscriber", "tmi-sent-ts", "x", ""]),
+                    proptest::option::of("[a-z0-9/,=\\ :;-]{0,10}"),
+                ),
+                0..8,
+            ),
+            at in proptest::bool::ANY,
+            source in proptest::prop_oneof![4 => ":[a-z]{1,3}![a-z]{1,3}@a", 1 => "[:]?[A-Za-z!@]{0,6}"],
+            gap1 in proptest::prop_oneof![4 => proptest::strategy::Just(" ".to_string()), 1 => " {0,2}"],
+            verb in proptest::sample::select(vec!["PRIVMSG", "PRIVMSG", "PRIVMSG", "privmsg", "NOTICE"]),
+            gap2 in proptest::prop_oneof![4 => proptest::strategy::Just(" ".to_string()), 1 => " {0,2}"],
+            channel in proptest::prop_oneof![4 => "#[a-zA-Z]{1,4}", 1 => "[#:]?[a-zA-Z]{0,4}"],
+            gap3 in proptest::prop_oneof![4 => proptest::strategy::Just(" ".to_string()), 1 => " {0,2}"],
+            text in proptest::prop_oneof![4 => ":[ a-zA-Z\x01:]{0,12}", 1 => "[:]?[ a-zA-Z\x01:]{0,12}"],
+        ) {
+            let mut line = String::new();
+            if at {
+                line.push('@');
+                let items: Vec<String> = tags
+                    .iter()
+                    .map(|(k, v)| match v { Some(v) => format!("{k}={v}"), None => k.to_string() })
+                    .collect();
+                line.push_str(&items.join(";"));
+                line.push(' ');
+            }
+            line.push_str(&format!("{source}{gap1}{verb}{gap2}{channel}{gap3}{text}"));
+            let _ = fast_agrees(&line);
+        }
     }
 
     #[test]

@@ -73,6 +73,39 @@ pub fn escape_tag_value(value: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// The items of a tag section (without the leading `@`), in line order: keys and still-escaped
+/// values, empty keys skipped, without collecting them (what [`RawTags::parse`] collects).
+///
+/// `;` ends an item and the first `=` of an item ends its key (a value may hold more `=`). Keys
+/// are short: they are scanned byte by byte; values (a nonce, a reply's body) are skipped with
+/// one SIMD search for the `;`. Both bytes are ASCII, so every cut is on a char boundary.
+pub(crate) fn tag_items(section: &str) -> impl Iterator<Item = (&str, &str)> + '_ {
+    let bytes = section.as_bytes();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at <= bytes.len() {
+            let start = at;
+            let mut i = start;
+            while i < bytes.len() && bytes[i] != b'=' && bytes[i] != b';' {
+                i += 1;
+            }
+            let key = &section[start..i];
+            let value = if i < bytes.len() && bytes[i] == b'=' {
+                let from = i + 1;
+                i = memchr::memchr(b';', &bytes[from..]).map_or(bytes.len(), |n| from + n);
+                &section[from..i]
+            } else {
+                ""
+            };
+            at = i + 1;
+            if !key.is_empty() {
+                return Some((key, value));
+            }
+        }
+        None
+    })
+}
+
 /// The tags of one line, borrowed from it: keys and still-escaped values, in line order.
 ///
 /// Lookups ([`RawTags::get`]) search from the end so that the last duplicate wins, and unescape on
@@ -95,29 +128,7 @@ impl<'a> RawTags<'a> {
     /// Splits a tag section (without the leading `@`) into keys and raw values. Empty keys are skipped.
     pub fn parse(section: &'a str) -> Self {
         let mut entries = Vec::with_capacity(32);
-        // One SIMD scan for both separators (a line carries 15-30 tags). `;` ends an item; the
-        // first `=` of an item ends its key (a value may hold more `=`). Both are ASCII, so
-        // every cut is on a char boundary.
-        let mut item = 0;
-        let mut eq: Option<usize> = None;
-        let mut push = |from: usize, eq: Option<usize>, to: usize| {
-            let (key, value) = match eq {
-                Some(e) => (&section[from..e], &section[e + 1..to]),
-                None => (&section[from..to], ""),
-            };
-            if !key.is_empty() {
-                entries.push((key, value));
-            }
-        };
-        for i in memchr::memchr2_iter(b';', b'=', section.as_bytes()) {
-            if section.as_bytes()[i] == b';' {
-                push(item, eq.take(), i);
-                item = i + 1;
-            } else if eq.is_none() {
-                eq = Some(i);
-            }
-        }
-        push(item, eq, section.len());
+        entries.extend(tag_items(section));
         RawTags { entries }
     }
 
@@ -215,6 +226,18 @@ mod tests {
             let escaped = escape_tag_value(&value);
             prop_assert!(!escaped.contains([';', ' ', '\r', '\n']));
             prop_assert_eq!(unescape_tag_value(&escaped), value.as_str());
+        }
+
+        /// The items are what a plain split gives: `;`-separated, the key up to the first `=`,
+        /// empty keys skipped.
+        #[test]
+        fn tag_items_match_a_plain_split(section in "[a-c=;\\\\ ]{0,40}") {
+            let reference: Vec<(&str, &str)> = section
+                .split(';')
+                .map(|item| item.split_once('=').unwrap_or((item, "")))
+                .filter(|(k, _)| !k.is_empty())
+                .collect();
+            prop_assert_eq!(tag_items(&section).collect::<Vec<_>>(), reference);
         }
 
         #[test]

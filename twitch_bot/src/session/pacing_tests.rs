@@ -2,6 +2,7 @@
 //! says moderator, refused messages re-sent, and the JOIN budget shared across a handover.
 
 use super::*;
+use crate::rate_limit::RateLimitConfig;
 
 const S: Duration = Duration::from_secs(1);
 const MS: Duration = Duration::from_millis(1);

@@ -1,14 +1,19 @@
 //! IRC into the ChatPlay engine's transport-neutral types: `PRIVMSG` into a
 //! [`ChatMessage`], `CLEARCHAT` and `CLEARMSG` into a [`Moderation`].
 //!
-//! Two ways in:
+//! Three ways in:
 //! - from the typed messages: `ChatMessage::from(&privmsg)`, [`ClearChat::moderation`],
 //!   [`ClearMsg::moderation`];
 //! - straight from a parsed line, [`chat_message`]: what the bot's hot path uses. It reads the
 //!   dozen tags the engine needs in one pass over the line's tags and borrows every text from
 //!   the line (copying only what must be unescaped or lowercased), where building a
 //!   [`Privmsg`] allocates its badge, emote and reply lists. Both give the same message for the
-//!   same line (tested below), and both refuse the same malformed lines.
+//!   same line (tested below), and both refuse the same malformed lines;
+//! - straight from the line's text, [`fast_chat_message`]: for lines of the shape Twitch sends
+//!   (`@tags :nick!user@host PRIVMSG #channel :text`) it skips the general grammar and its
+//!   parameter and tag lists, reading the tags in one byte loop; any other line gives `None`
+//!   and goes the [`chat_message`] way. The two agree on every line the fast one accepts
+//!   (corpus and property tests below).
 //!
 //! A backlog line the server replays (`historical=1`) keeps its flag on the [`ChatMessage`]
 //! (the engine ignores it); a historical `CLEARCHAT` or `CLEARMSG` gives no [`Moderation`] at

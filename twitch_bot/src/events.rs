@@ -147,21 +147,8 @@ pub enum Event {
         user_id: String,
     },
     /// A viewer redeemed a channel-points reward that a `[[reward]]` names (see [`crate::chatplay::reward`]).
-    /// Never dropped (it cost the viewer points).
-    Redemption {
-        /// The channel it was redeemed in.
-        channel: String,
-        /// The viewer's login.
-        user: String,
-        /// The viewer's user id (empty when unknown).
-        user_id: String,
-        /// The reward's title when the transport gives it (EventSub), else the configured `title`, else its id.
-        reward: String,
-        /// The reward's id.
-        reward_id: String,
-        /// The text the viewer typed (empty for a reward without text).
-        input: String,
-    },
+    /// Never dropped (it cost the viewer points). Boxed: the largest event would otherwise grow every event.
+    Redemption(Box<Redemption>),
     /// A chat command was used.
     Command {
         /// The command's name from the config.
@@ -246,6 +233,23 @@ pub enum Event {
     },
 }
 
+/// The fields of a `redemption` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Redemption {
+    /// The channel it was redeemed in.
+    pub channel: String,
+    /// The viewer's login.
+    pub user: String,
+    /// The viewer's user id (empty when unknown).
+    pub user_id: String,
+    /// The reward's title when the transport gives it (EventSub), else the configured `title`, else its id.
+    pub reward: String,
+    /// The reward's id.
+    pub reward_id: String,
+    /// The text the viewer typed (empty for a reward without text).
+    pub input: String,
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -274,7 +278,7 @@ impl Event {
             Event::Tally { .. } => "tally",
             Event::Input { .. } => "input",
             Event::Command { .. } => "command",
-            Event::Redemption { .. } => "redemption",
+            Event::Redemption(_) => "redemption",
             Event::Keys { .. } => "keys",
             Event::KeysSkipped { .. } => "keys_skipped",
             Event::OutputPaused { .. } => "output_paused",

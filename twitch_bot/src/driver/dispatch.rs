@@ -326,14 +326,17 @@ impl Core {
                 user: i.user,
                 user_id: i.user_id.unwrap_or_default(),
             }),
-            chatplay::Event::Redemption(r) => self.outbox.emit(Event::Redemption {
-                channel: r.channel,
-                user: r.user,
-                user_id: r.user_id.unwrap_or_default(),
-                reward: r.reward,
-                reward_id: r.reward_id,
-                input: r.input,
-            }),
+            chatplay::Event::Redemption(r) => {
+                self.outbox
+                    .emit(Event::Redemption(Box::new(crate::events::Redemption {
+                        channel: r.channel,
+                        user: r.user,
+                        user_id: r.user_id.unwrap_or_default(),
+                        reward: r.reward,
+                        reward_id: r.reward_id,
+                        input: r.input,
+                    })))
+            }
             chatplay::Event::Command(c) => self.outbox.emit(Event::Command {
                 command: c.command,
                 channel: c.channel,

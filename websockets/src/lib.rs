@@ -132,6 +132,7 @@ mod bus;
 mod client;
 mod error;
 mod options;
+mod outbox;
 mod queue;
 mod runtime;
 mod tls;

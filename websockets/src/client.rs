@@ -1,5 +1,6 @@
 //! The async core: [`WebsocketClient`], its connect, and the two tasks that drive every connection
-//! (a reader task that runs the handlers, a writer task that coalesces sends).
+//! (a reader task that runs the handlers and writes their replies, a writer task that coalesces the other
+//! sends and owns the close; they share one send queue, [`Outbox`]).
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
@@ -658,7 +659,10 @@ fn spawn_connection(
         backlog: Vec::new(),
     };
     tokio::spawn(reader(receiver, Arc::clone(&shared), handlers, kill_rx));
-    tokio::spawn(writer(Arc::clone(&shared), options.ping_interval));
+    tokio::spawn(writer(
+        WriterHold(Arc::clone(&shared)),
+        options.ping_interval,
+    ));
     WebsocketClient {
         shared,
         subprotocol,
@@ -675,6 +679,8 @@ const REPLY_BATCH: u32 = 64;
 struct Replies {
     pending: bool,
     frames: u32,
+    /// The buffer [`write_replies`] swaps with the outbox's queue.
+    batch: VecDeque<Command>,
 }
 
 impl Replies {
@@ -696,7 +702,7 @@ impl Replies {
         if self.pending {
             self.pending = false;
             self.frames = 0;
-            write_replies(shared);
+            write_replies(shared, &mut self.batch);
         }
     }
 }
@@ -894,20 +900,21 @@ enum Step {
     Linger(WsSender, WsReceiver),
 }
 
-/// Ends the outbox when the writer task ends, however it ends (see [`Outbox::shut`]).
-struct ShutOnExit<'a>(&'a Outbox);
+/// The writer task's hold on the connection: ends the outbox when the task ends, however it ends (see
+/// [`Outbox::shut`]), also when it is dropped unpolled because its runtime shut down.
+struct WriterHold(Arc<Shared>);
 
-impl Drop for ShutOnExit<'_> {
+impl Drop for WriterHold {
     fn drop(&mut self) {
-        self.0.shut();
+        self.0.outbox.shut();
     }
 }
 
 /// The writer task: woken by sends from other threads (and by the reader handing over), it takes the
 /// write half from the outbox, feeds every queued message and flushes only once the queue is drained
 /// (write coalescing); sends keep-alive pings; ends with the close frame.
-async fn writer(shared: Arc<Shared>, ping_interval: Option<Duration>) {
-    let _shut = ShutOnExit(&shared.outbox);
+async fn writer(hold: WriterHold, ping_interval: Option<Duration>) {
+    let shared = &hold.0;
     let mut ping = ping_interval
         .map(|every| tokio::time::interval_at(tokio::time::Instant::now() + every, every));
     let mut ping_outstanding = false;
@@ -935,7 +942,7 @@ async fn writer(shared: Arc<Shared>, ping_interval: Option<Duration>) {
         let result = tokio::select! {
             biased;
             _ = shared.writer_stop.notified() => return,
-            result = write_batch(sink, &shared, &mut batch) => result,
+            result = write_batch(sink, shared, &mut batch) => result,
         };
         if shared.space_wanted.swap(false, Ordering::SeqCst) {
             shared.space.notify_waiters();
@@ -1020,10 +1027,10 @@ async fn write_one(
 /// Writes the replies this connection's handlers queued, from the reader task, without waiting on the
 /// socket: feeds them and flushes once, as far as the socket takes them at once. Whatever is left (the
 /// socket is full, or a close is queued) is handed over to the writer task. Does nothing when nothing is
-/// queued or the writer task is writing (it writes what is queued).
-fn write_replies(shared: &Shared) {
-    let mut batch = VecDeque::new();
-    let Some(mut sink) = shared.outbox.take(&mut batch) else {
+/// queued or the writer task is writing (it writes what is queued). `batch` is an empty buffer, kept by
+/// the caller between calls so that the outbox's queue and it trade allocations instead of making new ones.
+fn write_replies(shared: &Shared, batch: &mut VecDeque<Command>) {
+    let Some(mut sink) = shared.outbox.take(batch) else {
         return;
     };
     // Polled once, never awaited: the noop waker is never needed, as whatever is pending goes to the
@@ -1052,15 +1059,14 @@ fn write_replies(shared: &Shared) {
                 break 'write Some(e);
             }
         }
-        if shared.outbox.refill(&mut batch) {
-            continue;
-        }
+        // (No `refill` before the flush, unlike the writer: a reply rarely has company, and `put_back`
+        // brings anything queued meanwhile.)
         match Pin::new(&mut sink).poll_flush(&mut cx) {
             Poll::Ready(Ok(())) => {}
             Poll::Ready(Err(e)) => break 'write Some(e),
             Poll::Pending => break 'write None,
         }
-        match shared.outbox.put_back(sink, &mut batch) {
+        match shared.outbox.put_back(sink, batch) {
             None => return,
             Some(more) => sink = more,
         }
@@ -1074,7 +1080,7 @@ fn write_replies(shared: &Shared) {
     }
     // The writer task goes on from here: it flushes what was fed, writes the rest, or meets the error
     // again and stops.
-    shared.outbox.hand_over(sink, batch);
+    shared.outbox.hand_over(sink, std::mem::take(batch));
 }
 
 /// How the connection's writing ends.

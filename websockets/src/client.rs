@@ -269,7 +269,15 @@ impl WebsocketClient {
     }
 
     fn enqueue(&self, message: Message, len: usize) -> Result<(), Error> {
-        self.reserve(len)?;
+        match self.reserve(len) {
+            // A handler of this connection filled the queue: write what the socket takes now, as the writer
+            // task cannot run meanwhile (see `push`), then try again.
+            Err(Error::SendQueueFull { .. }) if self.shared.outbox.in_own_handler() => {
+                write_replies(&self.shared, &mut VecDeque::new());
+                self.reserve(len)?;
+            }
+            other => other?,
+        }
         self.push(message, len)
     }
 
@@ -300,20 +308,26 @@ impl WebsocketClient {
     }
 
     /// Queues a reserved message: for the writer task, or, when sent from this connection's own handler,
-    /// for the reader task to write when the handler is done (no wake-up; see [`Outbox`]). A handler that
-    /// fills more than half the send queue wakes the writer, so that the queue drains while it runs.
+    /// for the reader task to write when the handler is done (no wake-up; see [`Outbox`]).
+    ///
+    /// A handler that fills more than half the send queue writes what the socket takes at once itself: the
+    /// writer task cannot help, as tokio runs a task woken from a worker on that same worker (its LIFO
+    /// slot, which other workers do not steal), and the handler is keeping that worker busy.
     fn push(&self, message: Message, len: usize) -> Result<(), Error> {
         let shared = &self.shared;
         let charge = queue_charge(len);
-        let wake = !shared.outbox.in_own_handler()
-            || shared.queued_bytes.load(Ordering::Relaxed) > shared.max_send_queue_bytes / 2;
+        let own = shared.outbox.in_own_handler();
         shared
             .outbox
-            .push(Command::Send(message, charge), wake)
+            .push(Command::Send(message, charge), !own)
             .map_err(|_| {
                 shared.queued_bytes.fetch_sub(charge, Ordering::AcqRel);
                 Error::Closed
-            })
+            })?;
+        if own && shared.queued_bytes.load(Ordering::Relaxed) > shared.max_send_queue_bytes / 2 {
+            write_replies(shared, &mut VecDeque::new());
+        }
+        Ok(())
     }
 
     /// Async send with backpressure: like [`send_text`](Self::send_text), but when the send queue is full

@@ -64,8 +64,8 @@
 //! sets the pace (one message in flight), that is one task doing read-then-write, like a hand-written
 //! async-tungstenite loop, instead of a writer wake-up and a task switch per reply. The cost: a handler
 //! that blocks after sending delays its own reply until it returns (websocketpp, the gem's library, does
-//! the same); a handler that fills more than half the send-queue bound wakes the writer, so that a long
-//! burst drains while the handler runs.
+//! the same); a handler that fills more than half the send-queue bound writes what the socket takes
+//! itself, so that a long burst drains while the handler runs.
 //!
 //! # Guarantees
 //!

@@ -22,8 +22,9 @@
 //!   the writer task. This saves the writer's wake-up and a task switch per reply, which is most of a
 //!   client's cost when the server sets the pace (one message in flight). A handler's reply is thus
 //!   written when the handler returns, as websocketpp (the gem's library) does. A handler that queues
-//!   more than half of the send-queue bound wakes the writer at once, so a long burst from a handler
-//!   drains while it runs.
+//!   more than half of the send-queue bound writes what the socket takes at once itself, so a long
+//!   burst from a handler drains while it runs (waking the writer task would not help: tokio runs a
+//!   task woken from a worker on that worker, which the handler keeps busy).
 //!
 //! # The close
 //!

@@ -65,7 +65,10 @@
 //! async-tungstenite loop, instead of a writer wake-up and a task switch per reply. The cost: a handler
 //! that blocks after sending delays its own reply until it returns (websocketpp, the gem's library, does
 //! the same); a handler that fills more than half the send-queue bound writes what the socket takes
-//! itself, so that a long burst drains while the handler runs.
+//! at once itself, so that a long burst drains while the handler runs. A handler must not *wait* for room
+//! in its own send queue (sleep and retry on [`Error::SendQueueFull`]): with its worker blocked, tokio may
+//! not poll the socket's readiness, so the queue can stay full; raise
+//! [`ClientOptions::max_send_queue_bytes`] or hand the burst to another thread.
 //!
 //! # Guarantees
 //!

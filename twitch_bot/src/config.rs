@@ -88,6 +88,11 @@ pub struct Config {
     pub twitch: crate::auth::config::TwitchConfig,
     /// `[output]` and the `[[key]]` bindings (see [`crate::output::config`]).
     pub output: crate::output::config::OutputConfig,
+    /// `[[reward]]` tables: channel-points rewards as game input (see [`crate::chatplay::reward`]).
+    pub rewards: Vec<crate::chatplay::RewardConfig>,
+    /// `[chatplay] count_shared_chat`: whether chat from other channels of a shared chat session plays
+    /// (default `false`).
+    pub count_shared_chat: bool,
 }
 
 /// The `[connection]` table.
@@ -230,6 +235,9 @@ struct RawConfig {
     output: Option<Spanned<crate::output::config::RawOutput>>,
     #[serde(default)]
     key: Vec<Spanned<crate::output::config::RawKey>>,
+    chatplay: Option<crate::chatplay::bot_config::RawChatplay>,
+    #[serde(default)]
+    reward: Vec<Spanned<crate::chatplay::bot_config::RawReward>>,
 }
 
 #[derive(Deserialize)]
@@ -261,6 +269,8 @@ struct RawVote {
     max_voters: Option<Spanned<u64>>,
     channels: Option<Vec<Spanned<String>>>,
     tally_interval_secs: Option<Spanned<f64>>,
+    bits_per_vote: Option<Spanned<u64>>,
+    max_weight_per_user: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -339,6 +349,8 @@ impl Config {
         let mut ec = crate::chatplay::EngineConfig::new(bot_login);
         ec.votes.extend(self.votes.iter().cloned());
         ec.commands.extend(self.commands.iter().cloned());
+        ec.rewards.extend(self.rewards.iter().cloned());
+        ec.count_shared_chat = self.count_shared_chat;
         ec
     }
 
@@ -578,7 +590,11 @@ impl Validator<'_> {
         let err = |span, key, message| self.err(span, key, message);
         let output =
             crate::output::config::validate(raw.output, raw.key, &votes, &mut commands, &err)?;
+        let rewards = crate::chatplay::bot_config::rewards(raw.reward, &votes, &err)?;
+        let count_shared_chat = crate::chatplay::bot_config::count_shared_chat(raw.chatplay);
         Ok(Config {
+            rewards,
+            count_shared_chat,
             connection,
             votes,
             commands,
@@ -733,6 +749,7 @@ impl Validator<'_> {
     }
 
     fn vote(&self, v: RawVote, key: &str) -> Result<VoteConfig, ConfigError> {
+        let name_span = v.name.span();
         let name = v.name.get_ref().trim().to_owned();
         if !is_name(&name) {
             return Err(self.err(
@@ -852,6 +869,12 @@ impl Validator<'_> {
         vote.max_voters = max_voters;
         vote.channels = channels;
         vote.tally_interval_secs = tally_interval_secs;
+        let weights = crate::chatplay::bot_config::RawWeights {
+            bits_per_vote: v.bits_per_vote,
+            max_weight_per_user: v.max_weight_per_user,
+        };
+        let err = |span, key, message| self.err(span, key, message);
+        crate::chatplay::bot_config::weights(weights, &mut vote, key, name_span, &err)?;
         Ok(vote)
     }
 

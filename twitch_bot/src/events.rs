@@ -103,6 +103,10 @@ pub enum Event {
         /// refused; known voters may still change their ballot). Left out of the JSON when 0.
         #[serde(skip_serializing_if = "is_zero")]
         refused_ballots: u64,
+        /// Weighted votes only (`bits_per_vote` set): the weighted total per input, same keys and order as
+        /// `tally`; the winner was chosen on these. Left out of the JSON when weights are off.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        weighted: Option<Tally>,
     },
     /// A vote's live tally, for an overlay (e.g. vote bars): the answer to a `tally` control op
     /// ([`Control::Tally`], [`crate::bot::Bot::request_tally`]), and, for a vote with
@@ -125,6 +129,9 @@ pub enum Event {
         voters: u64,
         /// Milliseconds until the open round closes; always present, 0 when no round is open.
         remaining_ms: u64,
+        /// Weighted votes only: the weighted totals, as in `vote_closed`. Left out when weights are off.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        weighted: Option<Tally>,
     },
     /// An anarchy-mode input: apply it now.
     Input {
@@ -139,6 +146,9 @@ pub enum Event {
         /// The viewer's user id (empty when the server sent no tags).
         user_id: String,
     },
+    /// A viewer redeemed a channel-points reward that a `[[reward]]` names (see [`crate::chatplay::reward`]).
+    /// Never dropped (it cost the viewer points). Boxed: the largest event would otherwise grow every event.
+    Redemption(Box<Redemption>),
     /// A chat command was used.
     Command {
         /// The command's name from the config.
@@ -223,6 +233,23 @@ pub enum Event {
     },
 }
 
+/// The fields of a `redemption` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Redemption {
+    /// The channel it was redeemed in.
+    pub channel: String,
+    /// The viewer's login.
+    pub user: String,
+    /// The viewer's user id (empty when unknown).
+    pub user_id: String,
+    /// The reward's title when the transport gives it (EventSub), else the configured `title`, else its id.
+    pub reward: String,
+    /// The reward's id.
+    pub reward_id: String,
+    /// The text the viewer typed (empty for a reward without text).
+    pub input: String,
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -251,6 +278,7 @@ impl Event {
             Event::Tally { .. } => "tally",
             Event::Input { .. } => "input",
             Event::Command { .. } => "command",
+            Event::Redemption(_) => "redemption",
             Event::Keys { .. } => "keys",
             Event::KeysSkipped { .. } => "keys_skipped",
             Event::OutputPaused { .. } => "output_paused",

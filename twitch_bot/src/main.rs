@@ -307,6 +307,9 @@ fn main() -> ExitCode {
                 .map(|s| format!("; {s}"))
                 .unwrap_or_default()
         );
+        for line in twitch_bot::chatplay::bot_config::check_lines(&config.rewards) {
+            println!("{line}");
+        }
         return ExitCode::SUCCESS;
     }
     if let Some(d) = cli.duration

@@ -164,6 +164,7 @@ mod tests {
             tally: Default::default(),
             voters: 0,
             refused_ballots: 0,
+            weighted: None,
         }
     }
 
@@ -203,6 +204,7 @@ mod tests {
             tally: Default::default(),
             voters: 0,
             remaining_ms: 100,
+            weighted: None,
         };
         out.emit(live.clone());
         out.emit(closed(1));

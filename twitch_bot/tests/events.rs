@@ -64,6 +64,7 @@ fn vote_events() {
         tally: Tally(vec![("up".into(), 3), ("down".into(), 1)]),
         voters: 4,
         refused_ballots: 0,
+        weighted: None,
     };
     assert_eq!(
         parse(&closed),
@@ -82,6 +83,7 @@ fn vote_events() {
         tally: Tally::default(),
         voters: 0,
         refused_ballots: 0,
+        weighted: None,
     };
     assert_eq!(parse(&no_winner)["winner"], Value::Null);
     assert_eq!(parse(&no_winner)["tally"], json!({}));
@@ -93,6 +95,7 @@ fn vote_events() {
         tally: Tally(vec![("up".into(), 2)]),
         voters: 2,
         refused_ballots: 5,
+        weighted: None,
     };
     assert_eq!(
         parse(&full),
@@ -109,6 +112,7 @@ fn tally_event() {
         tally: Tally(vec![("down".into(), 2), ("up".into(), 5)]),
         voters: 7,
         remaining_ms: 1250,
+        weighted: None,
     };
     assert_eq!(
         parse(&open),
@@ -128,6 +132,7 @@ fn tally_event() {
         tally: Tally::default(),
         voters: 0,
         remaining_ms: 0,
+        weighted: None,
     };
     assert_eq!(
         parse(&idle),
@@ -187,6 +192,7 @@ fn only_input_command_and_tally_are_droppable() {
             tally: Tally::default(),
             voters: 0,
             refused_ballots: 0,
+            weighted: None,
         }
         .is_droppable()
     );
@@ -210,6 +216,7 @@ fn only_input_command_and_tally_are_droppable() {
             tally: Tally::default(),
             voters: 0,
             remaining_ms: 10,
+            weighted: None,
         }
         .is_droppable()
     );
@@ -299,4 +306,39 @@ fn bad_control_lines_are_errors_not_panics() {
         Control::parse_line(&long),
         Err(ControlError::TooLong(_))
     ));
+}
+
+/// The `redemption` event and the `weighted` totals of weighted votes: field names and order are a contract.
+#[test]
+fn redemption_and_weighted_totals_shapes() {
+    let r = Event::Redemption(Box::new(twitch_bot::events::Redemption {
+        channel: "chan".into(),
+        user: "ann".into(),
+        user_id: "7".into(),
+        reward: "Pick a move".into(),
+        reward_id: "r-1".into(),
+        input: "up".into(),
+    }));
+    assert_eq!(r.kind(), "redemption");
+    assert!(
+        !r.is_droppable(),
+        "a redemption cost the viewer points: never dropped"
+    );
+    assert_eq!(
+        r.to_json_line(),
+        "{\"type\":\"redemption\",\"channel\":\"chan\",\"user\":\"ann\",\"user_id\":\"7\",\"reward\":\"Pick a move\",\"reward_id\":\"r-1\",\"input\":\"up\"}\n"
+    );
+    let closed = Event::VoteClosed {
+        vote: "move".into(),
+        round: 1,
+        winner: Some("down".into()),
+        tally: Tally(vec![("up".into(), 2), ("down".into(), 1)]),
+        voters: 3,
+        refused_ballots: 0,
+        weighted: Some(Tally(vec![("up".into(), 2), ("down".into(), 5)])),
+    };
+    assert_eq!(
+        closed.to_json_line(),
+        "{\"type\":\"vote_closed\",\"vote\":\"move\",\"round\":1,\"winner\":\"down\",\"tally\":{\"up\":2,\"down\":1},\"voters\":3,\"weighted\":{\"up\":2,\"down\":5}}\n"
+    );
 }

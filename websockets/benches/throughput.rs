@@ -432,8 +432,9 @@ int main(int argc, char** argv) {
     c.clear_access_channels(websocketpp::log::alevel::all);
     c.clear_error_channels(websocketpp::log::elevel::all);
     c.init_asio();
-    c.set_socket_init_handler([](websocketpp::connection_hdl, boost::asio::ip::tcp::socket& s) {
-        s.set_option(boost::asio::ip::tcp::no_delay(true));
+    // TCP_NODELAY once connected (the socket-init handler runs before the socket is open).
+    c.set_tcp_post_init_handler([&](websocketpp::connection_hdl h) {
+        c.get_con_from_hdl(h)->get_raw_socket().set_option(boost::asio::ip::tcp::no_delay(true));
     });
     c.set_open_handler([&](websocketpp::connection_hdl h) {
         start = std::chrono::steady_clock::now();

@@ -1,6 +1,8 @@
 //! The async core: [`WebsocketClient`], its connect, and the two tasks that drive every connection
-//! (a reader task that runs the handlers, a writer task that coalesces sends).
+//! (a reader task that runs the handlers and writes their replies, a writer task that coalesces the other
+//! sends and owns the close; they share one send queue, [`Outbox`]).
 
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
@@ -8,14 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use async_tungstenite::WebSocketStream;
-use async_tungstenite::tokio::TokioAdapter;
 use async_tungstenite::tungstenite::client::IntoClientRequest;
 use async_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use async_tungstenite::tungstenite::{self, Bytes, Message, Utf8Bytes};
-use futures_util::{SinkExt, Stream, StreamExt};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -23,13 +23,10 @@ use crate::error::{ConnectPhase, Error};
 use crate::options::{
     BytesHandler, ClientOptions, CloseHandler, ErrorHandler, OpenHandler, TextHandler,
 };
+use crate::outbox::{Command, Outbox};
 use crate::queue::{Event, MessageQueue};
-use crate::transport::{self, GuardedTransport, PhaseTracker, Target};
+use crate::transport::{self, PhaseTracker, Target, WsReceiver, WsSender, WsStream};
 use crate::types::{ClientId, WebsocketType};
-
-type WsStream = WebSocketStream<TokioAdapter<GuardedTransport>>;
-type WsSender = async_tungstenite::WebSocketSender<TokioAdapter<GuardedTransport>>;
-type WsReceiver = async_tungstenite::WebSocketReceiver<TokioAdapter<GuardedTransport>>;
 
 /// The largest client frame header (2 bytes, 8 of extended length, 4 of mask): what each queued message
 /// counts toward [`ClientOptions::max_send_queue_bytes`] on top of its payload, so that empty messages,
@@ -54,19 +51,12 @@ pub struct CloseInfo {
     pub reason: String,
 }
 
-enum Command {
-    Send(Message, usize),
-    Close(Option<CloseFrame>),
-    /// Fail the connection (RFC 6455 7.1.7): send this close frame if possible, then end the TCP
-    /// connection cleanly; carries the reader's half of the socket for that (see [`linger`]).
-    Fail(CloseFrame, WsReceiver),
-}
-
 /// State shared by the client handle and its two tasks.
 struct Shared {
     id: ClientId,
     state: AtomicU8,
-    commands: mpsc::UnboundedSender<Command>,
+    /// The send queue and the parked write half (see [`Outbox`]).
+    outbox: Outbox,
     queued_bytes: AtomicUsize,
     max_send_queue_bytes: usize,
     max_message_size: usize,
@@ -101,7 +91,7 @@ impl Shared {
         {
             return false;
         }
-        let _ = self.commands.send(Command::Close(frame));
+        let _ = self.outbox.push(Command::Close(frame), true);
         self.arm_close_timer();
         true
     }
@@ -233,7 +223,7 @@ impl WebsocketClient {
     /// Whether the connection is open: true from connect until a close starts or the connection fails.
     pub fn is_open(&self) -> bool {
         // The writer's queue closes if the runtime running the connection was shut down.
-        self.shared.state.load(Ordering::Acquire) == OPEN && !self.shared.commands.is_closed()
+        self.shared.state.load(Ordering::Acquire) == OPEN && !self.shared.outbox.is_closed()
     }
 
     /// The subprotocol the server chose, if any was offered and accepted.
@@ -279,7 +269,15 @@ impl WebsocketClient {
     }
 
     fn enqueue(&self, message: Message, len: usize) -> Result<(), Error> {
-        self.reserve(len)?;
+        match self.reserve(len) {
+            // A handler of this connection filled the queue: write what the socket takes now, as the writer
+            // task cannot run meanwhile (see `push`), then try again.
+            Err(Error::SendQueueFull { .. }) if self.shared.outbox.in_own_handler() => {
+                write_replies(&self.shared, &mut VecDeque::new());
+                self.reserve(len)?;
+            }
+            other => other?,
+        }
         self.push(message, len)
     }
 
@@ -309,17 +307,27 @@ impl WebsocketClient {
         Ok(())
     }
 
-    /// Hands a reserved message to the writer task.
+    /// Queues a reserved message: for the writer task, or, when sent from this connection's own handler,
+    /// for the reader task to write when the handler is done (no wake-up; see [`Outbox`]).
+    ///
+    /// A handler that fills more than half the send queue writes what the socket takes at once itself: the
+    /// writer task cannot help, as tokio runs a task woken from a worker on that same worker (its LIFO
+    /// slot, which other workers do not steal), and the handler is keeping that worker busy.
     fn push(&self, message: Message, len: usize) -> Result<(), Error> {
         let shared = &self.shared;
         let charge = queue_charge(len);
+        let own = shared.outbox.in_own_handler();
         shared
-            .commands
-            .send(Command::Send(message, charge))
+            .outbox
+            .push(Command::Send(message, charge), !own)
             .map_err(|_| {
                 shared.queued_bytes.fetch_sub(charge, Ordering::AcqRel);
                 Error::Closed
-            })
+            })?;
+        if own && shared.queued_bytes.load(Ordering::Relaxed) > shared.max_send_queue_bytes / 2 {
+            write_replies(shared, &mut VecDeque::new());
+        }
+        Ok(())
     }
 
     /// Async send with backpressure: like [`send_text`](Self::send_text), but when the send queue is full
@@ -531,6 +539,8 @@ fn handshake_error(err: tungstenite::Error) -> Error {
 /// Everything the reader task calls: the handlers and the optional queue / stream.
 struct Handlers {
     id: ClientId,
+    /// The connection: handlers run inside its outbox's handler scope, so their sends go to the reader.
+    shared: Arc<Shared>,
     on_message: Option<TextHandler>,
     on_binary: Option<BytesHandler>,
     on_pong: Option<BytesHandler>,
@@ -546,6 +556,7 @@ struct Handlers {
 impl Handlers {
     /// Runs a user handler, turning a panic into an [`Error::HandlerPanicked`] report.
     fn call(&self, name: &'static str, f: impl FnOnce()) {
+        let _scope = self.shared.outbox.enter_handler();
         if std::panic::catch_unwind(AssertUnwindSafe(f)).is_err() {
             tracing::error!(client = %self.id, handler = name, "handler panicked");
             if name != "on_error" {
@@ -630,12 +641,12 @@ fn spawn_connection(
     options: ClientOptions,
     channel: Option<mpsc::Sender<Event>>,
 ) -> WebsocketClient {
-    let (commands, command_rx) = mpsc::unbounded_channel();
     let (kill_tx, kill_rx) = oneshot::channel();
+    let (sender, receiver) = ws.split();
     let shared = Arc::new(Shared {
         id,
         state: AtomicU8::new(OPEN),
-        commands,
+        outbox: Outbox::new(sender),
         queued_bytes: AtomicUsize::new(0),
         max_send_queue_bytes: options.max_send_queue_bytes,
         max_message_size: options.max_message_size,
@@ -650,6 +661,7 @@ fn spawn_connection(
     });
     let handlers = Handlers {
         id,
+        shared: Arc::clone(&shared),
         on_message: options.on_message,
         on_binary: options.on_binary,
         on_pong: options.on_pong,
@@ -660,17 +672,52 @@ fn spawn_connection(
         channel,
         backlog: Vec::new(),
     };
-    let (sender, receiver) = ws.split();
     tokio::spawn(reader(receiver, Arc::clone(&shared), handlers, kill_rx));
     tokio::spawn(writer(
-        sender,
-        Arc::clone(&shared),
-        command_rx,
+        WriterHold(Arc::clone(&shared)),
         options.ping_interval,
     ));
     WebsocketClient {
         shared,
         subprotocol,
+    }
+}
+
+/// At most this many frames are read while replies queued by handlers wait to be written.
+const REPLY_BATCH: u32 = 64;
+
+/// Replies the connection's handlers queued for the reader task to write (see [`Outbox`]): written when
+/// the next frame is not there yet, so that the replies to frames that arrived together share one write
+/// (and at the latest after [`REPLY_BATCH`] frames).
+#[derive(Default)]
+struct Replies {
+    pending: bool,
+    frames: u32,
+    /// The buffer [`write_replies`] swaps with the outbox's queue.
+    batch: VecDeque<Command>,
+}
+
+impl Replies {
+    /// After a handler ran: takes note of its replies, and writes them when `now` or the batch is full.
+    fn note(&mut self, shared: &Shared, now: bool) {
+        if shared.outbox.take_deferred() {
+            self.pending = true;
+        }
+        if self.pending {
+            self.frames += 1;
+            if now || self.frames >= REPLY_BATCH {
+                self.write(shared);
+            }
+        }
+    }
+
+    /// Writes the pending replies (as far as the socket takes them at once; the writer task does the rest).
+    fn write(&mut self, shared: &Shared) {
+        if self.pending {
+            self.pending = false;
+            self.frames = 0;
+            write_replies(shared, &mut self.batch);
+        }
     }
 }
 
@@ -681,9 +728,11 @@ async fn reader(
     mut handlers: Handlers,
     mut kill: oneshot::Receiver<Error>,
 ) {
+    let mut replies = Replies::default();
     if let Some(h) = &handlers.on_open {
         handlers.call("on_open", || h());
     }
+    replies.note(&shared, true); // before the Open event, which may wait for room
     let mut close: Option<CloseInfo> = None;
     let mut error: Option<Error> = None;
     let mut fail_code: Option<CloseCode> = None;
@@ -700,7 +749,14 @@ async fn reader(
                     if let Ok(e) = killed { error = Some(e); }
                     break;
                 }
-                item = stream.next() => item,
+                // The handlers' replies are written when the next frame is not there yet.
+                item = std::future::poll_fn(|cx| match stream.poll_next_unpin(cx) {
+                    Poll::Pending => {
+                        replies.write(&shared);
+                        Poll::Pending
+                    }
+                    ready => ready,
+                }) => item,
             };
             let message = match item {
                 None => break,
@@ -732,6 +788,7 @@ async fn reader(
                     if let Some(h) = &handlers.on_message {
                         handlers.call("on_message", || h(text.as_str()));
                     }
+                    replies.note(&shared, handlers.has_event_sinks());
                     if handlers.has_event_sinks()
                         && let Err(killed) = handlers
                             .deliver(|| Event::Text(text.clone()), &mut kill)
@@ -749,6 +806,7 @@ async fn reader(
                         }
                         None => {}
                     }
+                    replies.note(&shared, handlers.has_event_sinks());
                     if handlers.has_event_sinks()
                         && let Err(killed) = handlers
                             .deliver(|| Event::Binary(data.clone()), &mut kill)
@@ -762,6 +820,7 @@ async fn reader(
                     if let Some(h) = &handlers.on_pong {
                         handlers.call("on_pong", || h(&payload));
                     }
+                    replies.note(&shared, false);
                 }
                 Message::Close(frame) => {
                     // tungstenite answers the close frame itself; the stream ends once the peer hangs up,
@@ -789,6 +848,8 @@ async fn reader(
         }
     }
 
+    // Replies to the last frames go out ahead of a failure's close frame (the outbox is one queue).
+    replies.write(&shared);
     shared.state.store(CLOSED, Ordering::Release);
     shared.space.notify_waiters(); // async senders waiting for room get Error::Closed
     match fail_code {
@@ -799,7 +860,7 @@ async fn reader(
             };
             // The writer sends the close frame after every accepted send, then ends the connection with
             // our half of the socket; should the peer not read, stop it after the close timeout.
-            let _ = shared.commands.send(Command::Fail(frame, stream));
+            let _ = shared.outbox.push(Command::Fail(frame, stream), true);
             let stopper = Arc::clone(&shared);
             shared.runtime.spawn(async move {
                 tokio::time::sleep(stopper.close_timeout).await;
@@ -850,28 +911,33 @@ enum Step {
     /// The close frame is written, or writing failed: stop.
     Stop,
     /// The connection was failed and the close frame is written: end the TCP connection with [`linger`].
-    Linger(WsReceiver),
+    Linger(WsSender, WsReceiver),
 }
 
-/// The writer task: feeds queued messages to the socket and flushes only once the queue is drained
+/// The writer task's hold on the connection: ends the outbox when the task ends, however it ends (see
+/// [`Outbox::shut`]), also when it is dropped unpolled because its runtime shut down.
+struct WriterHold(Arc<Shared>);
+
+impl Drop for WriterHold {
+    fn drop(&mut self) {
+        self.0.outbox.shut();
+    }
+}
+
+/// The writer task: woken by sends from other threads (and by the reader handing over), it takes the
+/// write half from the outbox, feeds every queued message and flushes only once the queue is drained
 /// (write coalescing); sends keep-alive pings; ends with the close frame.
-async fn writer(
-    mut sink: WsSender,
-    shared: Arc<Shared>,
-    mut commands: mpsc::UnboundedReceiver<Command>,
-    ping_interval: Option<Duration>,
-) {
+async fn writer(hold: WriterHold, ping_interval: Option<Duration>) {
+    let shared = &hold.0;
     let mut ping = ping_interval
         .map(|every| tokio::time::interval_at(tokio::time::Instant::now() + every, every));
     let mut ping_outstanding = false;
+    let mut batch = VecDeque::new();
     loop {
-        let first = tokio::select! {
+        tokio::select! {
             biased;
             _ = shared.writer_stop.notified() => return,
-            command = commands.recv() => match command {
-                Some(c) => c,
-                None => return,
-            },
+            () = shared.outbox.wake.notified() => {}
             _ = async { ping.as_mut().expect("guarded").tick().await }, if ping.is_some() => {
                 if ping_outstanding && !shared.activity.swap(false, Ordering::Relaxed) {
                     shared.kill(Error::KeepAliveTimeout(ping_interval.unwrap_or_default()));
@@ -879,34 +945,18 @@ async fn writer(
                 }
                 shared.activity.store(false, Ordering::Relaxed);
                 ping_outstanding = true;
-                Command::Send(Message::Ping(Bytes::new()), 0)
+                // Queued like a send (this wakes us, or whoever writes now writes it).
+                let _ = shared.outbox.push(Command::Send(Message::Ping(Bytes::new()), 0), true);
+                continue;
             }
-        };
-        // Feed everything queued, then flush once: many small messages share one write syscall.
-        let batch = async {
-            let mut next = Some(first);
-            while let Some(command) = next {
-                match command {
-                    Command::Send(message, len) => {
-                        write_one(&mut sink, &shared, message, len).await?
-                    }
-                    Command::Close(frame) => {
-                        return write_close(&mut sink, &shared, &mut commands, End::Close(frame))
-                            .await;
-                    }
-                    Command::Fail(frame, receiver) => {
-                        let end = End::Fail(frame, receiver);
-                        return write_close(&mut sink, &shared, &mut commands, end).await;
-                    }
-                }
-                next = commands.try_recv().ok();
-            }
-            sink.flush().await.map(|()| Step::Continue)
+        }
+        let Some(sink) = shared.outbox.take(&mut batch) else {
+            continue; // nothing queued, or the reader is writing (it writes what is queued)
         };
         let result = tokio::select! {
             biased;
             _ = shared.writer_stop.notified() => return,
-            result = batch => result,
+            result = write_batch(sink, shared, &mut batch) => result,
         };
         if shared.space_wanted.swap(false, Ordering::SeqCst) {
             shared.space.notify_waiters();
@@ -914,7 +964,7 @@ async fn writer(
         match result {
             Ok(Step::Continue) => {}
             Ok(Step::Stop) => return,
-            Ok(Step::Linger(receiver)) => {
+            Ok(Step::Linger(sink, receiver)) => {
                 tokio::select! {
                     biased;
                     _ = shared.writer_stop.notified() => {}
@@ -934,6 +984,48 @@ async fn writer(
     }
 }
 
+/// Feeds `batch` and whatever is queued meanwhile, then flushes once and parks the write half when
+/// nothing more is queued: many small messages share one write syscall.
+async fn write_batch(
+    mut sink: WsSender,
+    shared: &Shared,
+    batch: &mut VecDeque<Command>,
+) -> Result<Step, tungstenite::Error> {
+    loop {
+        while let Some(command) = batch.pop_front() {
+            match command {
+                Command::Send(message, len) => write_one(&mut sink, shared, message, len).await?,
+                Command::Close(frame) => {
+                    return write_close(sink, shared, batch, End::Close(frame)).await;
+                }
+                Command::Fail(frame, receiver) => {
+                    return write_close(sink, shared, batch, End::Fail(frame, receiver)).await;
+                }
+            }
+        }
+        if shared.outbox.refill(batch) {
+            continue;
+        }
+        sink.flush().await?;
+        match shared.outbox.put_back(sink, batch) {
+            None => return Ok(Step::Continue),
+            Some(more) => sink = more,
+        }
+    }
+}
+
+/// Takes a written message off the send-queue count, waking async senders at half the bound, not after
+/// the whole batch: the producer refills while we write, instead of taking turns with us.
+fn uncharge(shared: &Shared, len: usize) {
+    let left = shared.queued_bytes.fetch_sub(len, Ordering::AcqRel) - len;
+    if left <= shared.max_send_queue_bytes / 2
+        && shared.space_wanted.load(Ordering::Relaxed)
+        && shared.space_wanted.swap(false, Ordering::SeqCst)
+    {
+        shared.space.notify_waiters();
+    }
+}
+
 /// Feeds one queued message to the socket (not flushed) and takes it off the send-queue count.
 async fn write_one(
     sink: &mut WsSender,
@@ -942,16 +1034,67 @@ async fn write_one(
     len: usize,
 ) -> Result<(), tungstenite::Error> {
     let result = sink.feed(message).await;
-    let left = shared.queued_bytes.fetch_sub(len, Ordering::AcqRel) - len;
-    // Wake async senders at half the bound, not after the whole batch: the producer refills while we
-    // write, instead of taking turns with us.
-    if left <= shared.max_send_queue_bytes / 2
-        && shared.space_wanted.load(Ordering::Relaxed)
-        && shared.space_wanted.swap(false, Ordering::SeqCst)
-    {
-        shared.space.notify_waiters();
-    }
+    uncharge(shared, len);
     result
+}
+
+/// Writes the replies this connection's handlers queued, from the reader task, without waiting on the
+/// socket: feeds them and flushes once, as far as the socket takes them at once. Whatever is left (the
+/// socket is full, or a close is queued) is handed over to the writer task. Does nothing when nothing is
+/// queued or the writer task is writing (it writes what is queued). `batch` is an empty buffer, kept by
+/// the caller between calls so that the outbox's queue and it trade allocations instead of making new ones.
+fn write_replies(shared: &Shared, batch: &mut VecDeque<Command>) {
+    let Some(mut sink) = shared.outbox.take(batch) else {
+        return;
+    };
+    // Polled once, never awaited: the noop waker is never needed, as whatever is pending goes to the
+    // writer task, whose own polls register its waker.
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let failed = 'write: loop {
+        while let Some(command) = batch.pop_front() {
+            let Command::Send(message, len) = command else {
+                batch.push_front(command); // the close is the writer's
+                break 'write None;
+            };
+            match Pin::new(&mut sink).poll_ready(&mut cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => {
+                    batch.push_front(Command::Send(message, len));
+                    break 'write Some(e);
+                }
+                Poll::Pending => {
+                    batch.push_front(Command::Send(message, len));
+                    break 'write None;
+                }
+            }
+            let fed = Pin::new(&mut sink).start_send(message);
+            uncharge(shared, len);
+            if let Err(e) = fed {
+                break 'write Some(e);
+            }
+        }
+        // (No `refill` before the flush, unlike the writer: a reply rarely has company, and `put_back`
+        // brings anything queued meanwhile.)
+        match Pin::new(&mut sink).poll_flush(&mut cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => break 'write Some(e),
+            Poll::Pending => break 'write None,
+        }
+        match shared.outbox.put_back(sink, batch) {
+            None => return,
+            Some(more) => sink = more,
+        }
+    };
+    if let Some(e) = failed {
+        if shared.state.load(Ordering::Acquire) == OPEN {
+            shared.kill(Error::Protocol(e));
+        } else {
+            tracing::debug!(client = %shared.id, error = %e, "write after close ignored");
+        }
+    }
+    // The writer task goes on from here: it flushes what was fed, writes the rest, or meets the error
+    // again and stops.
+    shared.outbox.hand_over(sink, std::mem::take(batch));
 }
 
 /// How the connection's writing ends.
@@ -964,21 +1107,20 @@ enum End {
 
 /// Writes every accepted send, then the close frame.
 ///
-/// The command queue is closed first. A send is accepted when it gets into the queue (its `Ok`), and once
-/// the queue is closed no send gets in any more (it returns [`Error::Closed`]), so after the close the queue
-/// holds exactly the accepted sends that are not written yet. `recv` also waits for a send that got in but
-/// is still being stored (the queue counts a message before storing it): a sender paused between its
-/// state check and queuing, however long, is written or refused, never accepted and dropped.
+/// The outbox is closed first, which hands over everything queued and refuses any later send (it returns
+/// [`Error::Closed`]) in one step under its lock: after it, `batch` holds exactly the accepted sends that
+/// are not written yet. A sender paused between its state check and queuing, however long, is written or
+/// refused, never accepted and dropped.
 async fn write_close(
-    sink: &mut WsSender,
+    mut sink: WsSender,
     shared: &Shared,
-    commands: &mut mpsc::UnboundedReceiver<Command>,
+    batch: &mut VecDeque<Command>,
     mut end: End,
 ) -> Result<Step, tungstenite::Error> {
-    commands.close();
-    while let Some(command) = commands.recv().await {
+    batch.extend(shared.outbox.close());
+    while let Some(command) = batch.pop_front() {
         match command {
-            Command::Send(message, len) => write_one(sink, shared, message, len).await?,
+            Command::Send(message, len) => write_one(&mut sink, shared, message, len).await?,
             Command::Close(_) => {}
             // The connection failed while our close was queued: the failure's code wins.
             Command::Fail(frame, receiver) => end = End::Fail(frame, receiver),
@@ -991,7 +1133,7 @@ async fn write_close(
         }
         End::Fail(frame, receiver) => {
             sink.send(Message::Close(Some(frame))).await?;
-            Ok(Step::Linger(receiver))
+            Ok(Step::Linger(sink, receiver))
         }
     }
 }

@@ -48,10 +48,27 @@
 //! | [`MessageQueue`] events | the thread that calls [`MessageQueue::drain`] (e.g. the game thread) |
 //! | [`Messages`] stream items | the task that polls the stream |
 //! | sending, closing, dropping | the caller's thread queues the work; the connection's **writer task** does the I/O |
+//! | a send from the connection's own handler (a reply) | queued by the handler; written by the **reader task** when the handler returns, before it waits for the next frame |
 //!
 //! Handlers of one connection run one at a time, in arrival order. A handler that blocks stalls only its
 //! own connection's reading (and one runtime worker), so keep handlers short or hand work off (queue,
 //! channel). A handler may call any method of its own client, including dropping it.
+//!
+//! **Replies from handlers.** All sends go through one queue, in the order they were accepted, and at most
+//! one task writes at a time (the socket's write half is parked beside the queue and taken by whoever
+//! writes). A send from another thread wakes the writer task, which feeds everything queued and flushes
+//! once. A send made inside one of the connection's own handlers does not wake it: the reader task writes
+//! the handlers' replies itself, when the next frame is not there yet (so the replies to frames that
+//! arrived together share one write, and at the latest every 64 frames), without waiting on the socket:
+//! what the socket does not take at once, and any close, is handed to the writer task. When the server
+//! sets the pace (one message in flight), that is one task doing read-then-write, like a hand-written
+//! async-tungstenite loop, instead of a writer wake-up and a task switch per reply. The cost: a handler
+//! that blocks after sending delays its own reply until it returns (websocketpp, the gem's library, does
+//! the same); a handler that fills more than half the send-queue bound writes what the socket takes
+//! at once itself, so that a long burst drains while the handler runs. A handler must not *wait* for room
+//! in its own send queue (sleep and retry on [`Error::SendQueueFull`]): with its worker blocked, tokio may
+//! not poll the socket's readiness, so the queue can stay full; raise
+//! [`ClientOptions::max_send_queue_bytes`] or hand the burst to another thread.
 //!
 //! # Guarantees
 //!
@@ -71,7 +88,8 @@
 //!   one `on_close(code, reason)` (1006 when there was no close handshake).
 //! - **Sends:** never truncated at NUL; bounded by [`ClientOptions::max_send_queue_bytes`] (an
 //!   [`Error::SendQueueFull`] instead of unbounded memory); [`Error::Closed`] after a close started.
-//!   The writer flushes only when its queue is drained, so bursts of small messages share syscalls.
+//!   The writer flushes only when its queue is drained, so bursts of small messages share syscalls; replies
+//!   from handlers are written by the reader task (see "Replies from handlers" above).
 //! - **Order up to the close:** every send that returned `Ok` before the connection failed or started
 //!   closing (our close, a drop, a peer's protocol violation) is written, in order, before the close frame,
 //!   unless the socket itself breaks; a send racing the close from another thread either returns `Ok` and
@@ -94,9 +112,10 @@
 //!
 //! - **Connect returns when open.** [`create_client`] returns after the handshake (or a typed error), so no
 //!   polling of `is_connection_open` is ever needed; the gem returned a client that might never open.
-//! - **Two tasks per connection, no thread.** A reader task (runs handlers) and a writer task (owns the send
-//!   queue) on a shared runtime; the writer feeds all queued messages and flushes once the queue is empty,
-//!   so bursts share syscalls. `TCP_NODELAY` is on.
+//! - **Two tasks per connection, no thread.** A reader task (runs handlers, writes their replies) and a
+//!   writer task (writes everything else, pings, the close) on a shared runtime, taking turns on one send
+//!   queue; the writer feeds all queued messages and flushes once the queue is empty, so bursts share
+//!   syscalls. `TCP_NODELAY` is on.
 //! - **Bounded everything.** Send queue in bytes ([`Error::SendQueueFull`], or wait with
 //!   [`WebsocketClient::send_text_async`]); incoming message size; [`MessageQueue`] and [`Messages`] apply
 //!   backpressure to the socket instead of dropping or growing.
@@ -132,6 +151,7 @@ mod bus;
 mod client;
 mod error;
 mod options;
+mod outbox;
 mod queue;
 mod runtime;
 mod tls;

@@ -28,6 +28,16 @@ pub(crate) type BoxedTransport = Box<dyn Transport>;
 /// connection can take the raw byte stream back out of it ([`Utf8Guard::into_inner`]) to end it cleanly.
 pub(crate) type GuardedTransport = Utf8Guard<BoxedTransport>;
 
+/// The WebSocket connection over the guarded byte stream.
+pub(crate) type WsStream =
+    async_tungstenite::WebSocketStream<async_tungstenite::tokio::TokioAdapter<GuardedTransport>>;
+/// The write half of a [`WsStream`].
+pub(crate) type WsSender =
+    async_tungstenite::WebSocketSender<async_tungstenite::tokio::TokioAdapter<GuardedTransport>>;
+/// The read half of a [`WsStream`].
+pub(crate) type WsReceiver =
+    async_tungstenite::WebSocketReceiver<async_tungstenite::tokio::TokioAdapter<GuardedTransport>>;
+
 /// A checked `ws://` / `wss://` URL.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {

@@ -129,6 +129,15 @@ pub struct VoteConfig {
     ///
     /// [`Engine::tally`]: super::Engine::tally
     pub tally_interval_secs: f64,
+    /// Weighted votes (democracy only): each `bits_per_vote` bits a user cheers in the open round
+    /// add 1 to the weight of their ballot, up to [`max_weight_per_user`](Self::max_weight_per_user)
+    /// (required with it). `None` (the default): every ballot weighs 1. 1 to
+    /// [`MAX_BITS_PER_VOTE`](super::weight::MAX_BITS_PER_VOTE). See [`weight`](super::weight).
+    pub bits_per_vote: Option<u64>,
+    /// The most one user's ballot may weigh (1 to
+    /// [`MAX_WEIGHT_PER_USER`](super::weight::MAX_WEIGHT_PER_USER)); required with
+    /// [`bits_per_vote`](Self::bits_per_vote), refused without it.
+    pub max_weight_per_user: Option<u32>,
 }
 
 impl VoteConfig {
@@ -157,6 +166,8 @@ impl VoteConfig {
             max_voters: DEFAULT_MAX_VOTERS,
             channels: Vec::new(),
             tally_interval_secs: 0.0,
+            bits_per_vote: None,
+            max_weight_per_user: None,
         }
     }
 
@@ -228,6 +239,7 @@ impl VoteConfig {
             return Err(ConfigError::ZeroMaxVoters { vote });
         }
         self.tally_interval()?;
+        self.weighting()?;
         for channel in &self.channels {
             let login = channel.strip_prefix('#').unwrap_or(channel);
             if login.is_empty()
@@ -242,6 +254,37 @@ impl VoteConfig {
             }
         }
         Ok(())
+    }
+
+    /// The weighting rule from [`bits_per_vote`](Self::bits_per_vote) and
+    /// [`max_weight_per_user`](Self::max_weight_per_user): `None` when weights are off, or the
+    /// error naming the vote.
+    pub(crate) fn weighting(&self) -> Result<Option<super::weight::Weighting>, ConfigError> {
+        use super::weight::{MAX_BITS_PER_VOTE, MAX_WEIGHT_PER_USER, Weighting};
+        let vote = || self.name.clone();
+        match (self.bits_per_vote, self.max_weight_per_user) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(ConfigError::WeightWithoutBits { vote: vote() }),
+            (Some(_), None) => Err(ConfigError::BitsWithoutWeight { vote: vote() }),
+            (Some(bits), Some(max)) => {
+                if !(1..=MAX_BITS_PER_VOTE).contains(&bits) {
+                    return Err(ConfigError::BadBitsPerVote {
+                        vote: vote(),
+                        value: bits,
+                    });
+                }
+                if !(1..=MAX_WEIGHT_PER_USER).contains(&max) {
+                    return Err(ConfigError::BadMaxWeight {
+                        vote: vote(),
+                        value: max,
+                    });
+                }
+                if self.mode == Mode::Anarchy {
+                    return Err(ConfigError::WeightedAnarchy { vote: vote() });
+                }
+                Ok(Some(Weighting::new(bits, max)))
+            }
+        }
     }
 
     /// The live-tally period from [`tally_interval_secs`](Self::tally_interval_secs): `None` for 0
@@ -361,6 +404,13 @@ pub struct EngineConfig {
     pub max_remembered_ids: usize,
     /// Capacity of the engine's event queue (drop-newest when full). Default 65 536.
     pub event_capacity: usize,
+    /// The channel-points rewards the engine acts on (see [`reward`](super::reward)).
+    pub rewards: Vec<super::RewardConfig>,
+    /// Shared chat: whether messages sent in another channel of a shared chat session
+    /// ([`ChatMessage::source_channel_id`](super::ChatMessage::source_channel_id) set and not the
+    /// channel's own id) count: as ballots, commands, keywords, anarchy inputs, cheers, rewards.
+    /// Default `false`: only the channel's own chat plays.
+    pub count_shared_chat: bool,
 }
 
 impl EngineConfig {
@@ -378,6 +428,8 @@ impl EngineConfig {
             seed: None,
             max_remembered_ids: 100_000,
             event_capacity: 65_536,
+            rewards: Vec::new(),
+            count_shared_chat: false,
         }
     }
 
@@ -425,7 +477,7 @@ impl EngineConfig {
                 keywords.push(folded);
             }
         }
-        Ok(())
+        super::reward::validate_all(&self.rewards, &self.votes)
     }
 }
 
@@ -601,6 +653,85 @@ pub enum ConfigError {
     /// Two commands share a keyword.
     #[error("keyword {0:?} is used by two commands")]
     DuplicateKeyword(String),
+    /// `max_weight_per_user` without `bits_per_vote`.
+    #[error(
+        "vote {vote:?}: max_weight_per_user needs bits_per_vote (how many bits add 1 to a ballot's weight)"
+    )]
+    WeightWithoutBits {
+        /// The vote.
+        vote: String,
+    },
+    /// `bits_per_vote` without `max_weight_per_user`.
+    #[error(
+        "vote {vote:?}: bits_per_vote needs max_weight_per_user (the cap on one user's weight: paid votes must not silence everyone else)"
+    )]
+    BitsWithoutWeight {
+        /// The vote.
+        vote: String,
+    },
+    /// `bits_per_vote` out of range.
+    #[error("vote {vote:?}: bits_per_vote {value} must be from 1 to 1000000")]
+    BadBitsPerVote {
+        /// The vote.
+        vote: String,
+        /// The value given.
+        value: u64,
+    },
+    /// `max_weight_per_user` out of range.
+    #[error("vote {vote:?}: max_weight_per_user {value} must be from 1 to 1000000")]
+    BadMaxWeight {
+        /// The vote.
+        vote: String,
+        /// The value given.
+        value: u32,
+    },
+    /// Weights on an anarchy vote.
+    #[error(
+        "vote {vote:?}: bits_per_vote works on democracy votes only (anarchy passes every input on, there is nothing to weigh)"
+    )]
+    WeightedAnarchy {
+        /// The vote.
+        vote: String,
+    },
+    /// A reward with neither or both of `id` and `title`.
+    #[error("{reward}: give exactly one of `id` and `title`")]
+    RewardKey {
+        /// The reward.
+        reward: String,
+    },
+    /// A reward id or title that is empty, too long or holds control characters.
+    #[error("{reward}: must not be empty, longer than 200 bytes or hold control characters")]
+    BadRewardKey {
+        /// The reward.
+        reward: String,
+    },
+    /// A reward names a vote that does not exist.
+    #[error("{reward}: no vote is named {vote:?}")]
+    RewardUnknownVote {
+        /// The reward.
+        reward: String,
+        /// The vote named.
+        vote: String,
+    },
+    /// A reward has an `option` but no `vote`.
+    #[error("{reward}: `option` needs `vote` (the vote the option belongs to)")]
+    RewardOptionWithoutVote {
+        /// The reward.
+        reward: String,
+    },
+    /// A reward's `option` is not an option of its vote.
+    #[error("{reward}: vote {vote:?} has no option {option:?}")]
+    RewardUnknownOption {
+        /// The reward.
+        reward: String,
+        /// The vote.
+        vote: String,
+        /// The option named.
+        option: String,
+    },
+    /// Two rewards name the same id or title.
+    #[error("{0} is listed twice")]
+    DuplicateReward(String),
 }
 
 /// One non-empty word: no whitespace, not empty after normalisation.

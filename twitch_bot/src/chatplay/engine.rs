@@ -2,8 +2,9 @@
 //!
 //! It is sans-IO in the quinn-proto style: it never touches a socket or the clock.
 //!
-//! * `handle_*` feed it what arrived: [`Engine::handle_chat`], [`Engine::handle_moderation`]
-//!   (transport-neutral [`ChatMessage`] and [`Moderation`]), [`Engine::handle_timeout`];
+//! * `handle_*` feed it what arrived: [`Engine::handle_chat`], [`Engine::handle_moderation`],
+//!   [`Engine::handle_redemption`] (transport-neutral [`ChatMessage`], [`Moderation`] and
+//!   [`Redemption`]), [`Engine::handle_timeout`];
 //! * mutators do what the game or a moderator asks: [`Engine::start`], [`Engine::start_vote`],
 //!   [`Engine::close_round`], [`Engine::stop_vote`], [`Engine::vote_mut`];
 //! * `poll_*` say what to do now: [`Engine::poll_event`] (drain it after every call) and
@@ -27,6 +28,7 @@ use super::keywords::Keywords;
 use super::message::{ChatMessage, Moderation};
 use super::normalize::normalize_into;
 use super::queue::BoundedQueue;
+use super::reward::{Redemption, Rewards};
 use super::vote::{Vote, VoteError};
 
 /// The ChatPlay engine; see the [module docs](self) and the [`chatplay`](super) overview.
@@ -43,7 +45,12 @@ pub struct Engine {
     seed: u64,
     /// Ids of the chat messages handled: a message that arrives twice (on both connections during a
     /// `RECONNECT` handover, or replayed by the server) triggers keywords, commands and ballots once.
+    /// Redemption ids are remembered here too.
     seen: RecentIds,
+    /// The `[[reward]]`s.
+    rewards: Rewards,
+    /// Whether shared-chat messages from other channels count (`EngineConfig::count_shared_chat`).
+    count_shared_chat: bool,
 }
 
 impl Engine {
@@ -83,6 +90,8 @@ impl Engine {
             started: false,
             seed,
             seen: RecentIds::new(config.max_remembered_ids),
+            rewards: Rewards::new(&config.rewards),
+            count_shared_chat: config.count_shared_chat,
         };
         engine.refresh_limits();
         Ok(engine)
@@ -131,10 +140,26 @@ impl Engine {
     /// `!vote start <name>` / `!vote stop <name>` is obeyed, chat commands are matched, and the
     /// message is offered to every open vote as a ballot. A message may be both a command and a
     /// ballot.
+    ///
+    /// Three exceptions: a message from another channel of a shared chat session
+    /// ([`ChatMessage::source_channel_id`] set and not [`ChatMessage::channel_id`]) does nothing
+    /// unless [`EngineConfig::count_shared_chat`](super::EngineConfig::count_shared_chat); a
+    /// message carrying the id of a configured reward ([`ChatMessage::custom_reward_id`], IRC's
+    /// `custom-reward-id`) is that redemption only (see [`Engine::handle_redemption`]); and the
+    /// bits a message cheers ([`ChatMessage::bits`]) weigh its sender's ballot in weighted votes
+    /// (see [`weight`](super::weight)), the cheermotes taken out of the text before it is read as
+    /// a ballot.
     pub fn handle_chat(&mut self, msg: &ChatMessage<'_>, now: Instant) {
         self.handle_timeout(now);
         if msg.historical {
             tracing::trace!(channel = %msg.channel, user = %msg.login, "historical backlog line ignored");
+            return;
+        }
+        if !self.count_shared_chat
+            && let Some(source) = msg.source_channel_id.as_deref()
+            && Some(source) != msg.channel_id.as_deref()
+        {
+            tracing::trace!(channel = %msg.channel, user = %msg.login, source, "shared chat from another channel ignored");
             return;
         }
         // Seen before (same message id): it already did whatever it could do. Messages without an id
@@ -142,6 +167,14 @@ impl Engine {
         let key = MessageKey::from_id(msg.message_id.as_deref());
         if !self.seen.insert(&key) {
             tracing::trace!(channel = %msg.channel, user = %msg.login, "message seen before (same id): ignored");
+            return;
+        }
+        if let Some(reward_id) = msg.custom_reward_id.as_deref()
+            && !self.rewards.is_empty()
+            && self.rewards.knows_id(reward_id, &msg.channel)
+            && let Some(redemption) = Redemption::from_chat(msg)
+        {
+            self.redeem(&redemption, now);
             return;
         }
         self.keywords.dispatch(msg);
@@ -154,7 +187,16 @@ impl Engine {
         if let Some(invocation) = self.commands.handle(msg, now) {
             self.push(Event::Command(invocation));
         }
-        if !normalize_into(&msg.text, &mut self.buf, self.max_ballot_len) {
+        let text = match msg.bits {
+            Some(bits) if bits > 0 => {
+                for vote in &mut self.votes {
+                    vote.handle_bits(msg, bits, now);
+                }
+                super::weight::without_cheermotes(&msg.text, bits)
+            }
+            _ => std::borrow::Cow::Borrowed(&*msg.text),
+        };
+        if !normalize_into(&text, &mut self.buf, self.max_ballot_len) {
             return;
         }
         let mut key = Some(key);
@@ -162,6 +204,69 @@ impl Engine {
             if let Some(input) = self.votes[i].handle_ballot(&self.buf, msg, &mut key, now) {
                 self.push(Event::Input(input));
             }
+        }
+    }
+
+    /// Feeds a channel-points redemption (see [`reward`](super::reward)).
+    ///
+    /// Due rounds close first. A redemption whose id was seen before counts once; one of a reward
+    /// no `[[reward]]` names, or made by the bot itself, does nothing. Otherwise
+    /// [`Event::Redemption`] is queued and, if the reward names a vote, its fixed option or the
+    /// input text is offered to that vote's open round as a ballot from the viewer, read like a
+    /// chat ballot (an anarchy vote passes it on as an input).
+    pub fn handle_redemption(&mut self, redemption: &Redemption<'_>, now: Instant) {
+        self.handle_timeout(now);
+        let key = MessageKey::from_id(redemption.redemption_id.as_deref());
+        if !self.seen.insert(&key) {
+            tracing::trace!(channel = %redemption.channel, user = %redemption.login, "redemption seen before (same id): ignored");
+            return;
+        }
+        self.redeem(redemption, now);
+    }
+
+    /// A new redemption (already de-duplicated): the event, then the ballot.
+    fn redeem(&mut self, r: &Redemption<'_>, now: Instant) {
+        let Some(reward) = self.rewards.find(&r.reward_id, r.reward_title.as_deref()) else {
+            tracing::debug!(channel = %r.channel, reward_id = %r.reward_id, title = ?r.reward_title, "redemption of a reward no [[reward]] names: ignored");
+            return;
+        };
+        if r.login.eq_ignore_ascii_case(&self.bot_login) {
+            return;
+        }
+        let event = super::RedemptionEvent {
+            channel: r.channel.to_string(),
+            user: r.login.to_string(),
+            user_id: r.user_id.as_deref().map(str::to_owned),
+            reward: r
+                .reward_title
+                .as_deref()
+                .or(reward.configured_title.as_deref())
+                .unwrap_or(&r.reward_id)
+                .to_owned(),
+            reward_id: r.reward_id.to_string(),
+            input: r.input.to_string(),
+        };
+        let ballot = reward.vote.clone().map(|vote| {
+            let text = reward.option.clone();
+            (vote, text)
+        });
+        tracing::info!(channel = %r.channel, user = %r.login, reward = %event.reward, vote = ?ballot.as_ref().map(|b| &b.0), "redemption");
+        self.push(Event::Redemption(event));
+        let Some((vote, option)) = ballot else {
+            return;
+        };
+        let Ok(i) = self.index(&vote) else {
+            tracing::debug!(vote, "the reward's vote was removed: no ballot");
+            return;
+        };
+        let text = option.as_deref().unwrap_or(&r.input);
+        let limit = self.votes[i].max_ballot_len();
+        if !normalize_into(text, &mut self.buf, limit) {
+            return;
+        }
+        let msg = r.as_ballot(text);
+        if let Some(input) = self.votes[i].handle_ballot(&self.buf, &msg, &mut None, now) {
+            self.push(Event::Input(input));
         }
     }
 

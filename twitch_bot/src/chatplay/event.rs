@@ -123,6 +123,10 @@ pub struct VoteResult {
     /// [`VoteConfig::max_voters`](super::VoteConfig::max_voters) (one per refused message; see
     /// [bounded memory](super::vote#bounded-memory)). 0 unless the cap was reached.
     pub refused_ballots: u64,
+    /// Weighted votes only ([`VoteConfig::bits_per_vote`](super::VoteConfig::bits_per_vote) set):
+    /// the weighted total of each input in [`tally`](Self::tally), in the same order; the winner
+    /// was chosen on these. `None` when weights are off.
+    pub weighted: Option<Vec<TallyEntry>>,
     /// The vote's `announce` setting.
     pub announce: bool,
 }
@@ -136,7 +140,7 @@ impl VoteResult {
     ///     vote: "move".into(), round: 1, mode: Mode::Democracy,
     ///     winner: Some(Choice { option: "up".into(), repeat: 1 }),
     ///     tally: vec![TallyEntry { choice: Choice { option: "up".into(), repeat: 1 }, count: 3 }],
-    ///     voters: 4, refused_ballots: 0, announce: true,
+    ///     voters: 4, refused_ballots: 0, weighted: None, announce: true,
     /// };
     /// assert_eq!(r.announcement(), "Vote move #1 closed: up wins with 3 of 4 voters");
     /// ```
@@ -186,6 +190,24 @@ pub struct AnarchyInput {
     pub channel: String,
 }
 
+/// A redemption of a configured `[[reward]]` (see [`reward`](super::reward)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedemptionEvent {
+    /// The channel it was redeemed in.
+    pub channel: String,
+    /// The viewer's login.
+    pub user: String,
+    /// The viewer's user id, when known.
+    pub user_id: Option<String>,
+    /// The reward: its title when the transport gives one (EventSub), else the configured
+    /// `title`, else its id (IRC knows only the id).
+    pub reward: String,
+    /// The reward's id.
+    pub reward_id: String,
+    /// The text the viewer typed with it (empty for a reward without text).
+    pub input: String,
+}
+
 /// A chat command that passed its checks (permission and cooldowns).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandInvocation {
@@ -206,6 +228,8 @@ pub struct CommandInvocation {
 /// Something the driver must act on; see the [module docs](self).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
+    /// A channel-points redemption of a configured reward (see [`reward`](super::reward)).
+    Redemption(RedemptionEvent),
     /// A round opened.
     VoteOpened(RoundOpened),
     /// A round closed with this result.
@@ -231,6 +255,8 @@ pub struct LiveTally {
     pub tally: Vec<TallyEntry>,
     /// As [`VoteResult::voters`].
     pub voters: u64,
+    /// As [`VoteResult::weighted`]: weighted totals, `None` when weights are off.
+    pub weighted: Option<Vec<TallyEntry>>,
     /// The input that would win if the round closed now (democracy; same rules as at close, but a
     /// random tie-break shows the first of the tied).
     pub leader: Option<Choice>,

@@ -8,7 +8,8 @@
 //! The engine is **pure logic with an injected clock**, and **blind to transports**: it reads
 //! transport-neutral chat ([`ChatMessage`], [`Moderation`]; the IRC side converts `PRIVMSG`,
 //! `CLEARCHAT` and `CLEARMSG` into them in [`irc::chat`](crate::irc::chat)) and the current
-//! [`Instant`](std::time::Instant), and produces [`Event`]s. It never blocks, sleeps, spawns or does I/O, so every rule is tested
+//! [`Instant`](std::time::Instant), and produces [`Event`]s. Redemptions of channel-points
+//! rewards come in as [`Redemption`]s (or, over IRC, as chat messages carrying a reward id). It never blocks, sleeps, spawns or does I/O, so every rule is tested
 //! without a network, and the bot program and a game can both drive it.
 //!
 //! # A game loop in 20 lines
@@ -64,6 +65,8 @@
 //! | [`event`] | [`Event`] and the result types |
 //! | [`queue`] | [`BoundedQueue`]: the drop-newest bounded queue |
 //! | [`dedup`] | message-id memory against replays |
+//! | [`reward`] | [`Redemption`] and [`RewardConfig`]: channel-points rewards as game input |
+//! | [`weight`] | weighted votes: bits add weight to a ballot, up to a cap |
 //!
 //! # Guarantees
 //!
@@ -83,6 +86,7 @@
 //!   random tie-breaks come from a seeded RNG whose seed is logged.
 
 pub mod ballot;
+pub mod bot_config;
 pub mod commands;
 pub mod config;
 mod count;
@@ -94,8 +98,12 @@ pub mod keywords;
 pub mod message;
 pub mod normalize;
 pub mod queue;
+pub mod reward;
 pub mod vote;
+pub mod weight;
 
+#[cfg(test)]
+mod reward_tests;
 #[cfg(test)]
 pub(crate) mod test_support;
 #[cfg(test)]
@@ -109,7 +117,8 @@ pub use config::{
 pub use dedup::MessageKey;
 pub use engine::Engine;
 pub use event::{
-    AnarchyInput, Choice, CommandInvocation, Event, LiveTally, RoundOpened, TallyEntry, VoteResult,
+    AnarchyInput, Choice, CommandInvocation, Event, LiveTally, RedemptionEvent, RoundOpened,
+    TallyEntry, VoteResult,
 };
 pub use keywords::{
     Delivery, KeywordError, KeywordHandler, KeywordHit, KeywordToken, Keywords, MatchMode,
@@ -117,4 +126,5 @@ pub use keywords::{
 };
 pub use message::{ChatMessage, Moderation, Roles};
 pub use queue::BoundedQueue;
+pub use reward::{Redemption, RewardConfig};
 pub use vote::{Vote, VoteError};

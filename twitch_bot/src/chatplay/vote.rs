@@ -87,6 +87,7 @@ use super::event::{AnarchyInput, Choice, LiveTally, RoundOpened, TallyEntry, Vot
 use super::fasthash::FastState;
 use super::message::ChatMessage;
 use super::normalize::normalized;
+use super::weight::{self, Weighting};
 
 /// A vote operation that cannot be done.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -156,6 +157,8 @@ struct Tally {
     distinct: u64,
     /// Ballots refused because the vote was full (`max_voters`).
     refused: u64,
+    /// Weighted votes: the weighted total per input (ballots held and frozen); empty otherwise.
+    weighted: Vec<u64>,
 }
 
 impl Tally {
@@ -166,6 +169,8 @@ impl Tally {
         }
         self.manual.clear();
         self.manual.resize(inputs, 0);
+        self.weighted.clear();
+        self.weighted.resize(inputs, 0);
         self.holders = 0;
         self.frozen_total = 0;
         self.distinct = 0;
@@ -174,6 +179,22 @@ impl Tally {
 
     fn count(&self, i: usize) -> u64 {
         let raw = i64::from(self.live[i]) + i64::from(self.frozen[i]) + self.manual[i];
+        u64::try_from(raw).unwrap_or(0)
+    }
+
+    /// A held ballot for input `b` goes (moderation), with its weight (`bits` of its user).
+    fn remove_ballot(&mut self, b: u16, bits: u32, weighting: Option<Weighting>) {
+        let b = usize::from(b);
+        self.live[b].down(1, "live");
+        self.holders.down(1, "holders");
+        if let Some(w) = weighting {
+            self.weighted[b].down(u64::from(w.weight(bits)), "weighted");
+        }
+    }
+
+    /// The weighted total of input `i` (manual adjustments count one for one).
+    fn weighted_count(&self, i: usize) -> u64 {
+        let raw = i128::from(self.weighted[i]) + i128::from(self.manual[i]);
         u64::try_from(raw).unwrap_or(0)
     }
 }
@@ -193,6 +214,9 @@ struct Voter {
     channel_hash: u64,
     /// Anarchy: when the last input was passed on.
     last_input: Option<Instant>,
+    /// Weighted votes: the bits cheered in `round` (saturating). A held `ballot` always weighs
+    /// `Weighting::weight(bits)` in the weighted tally.
+    bits: u32,
 }
 
 /// Who voted, found with one lookup by user id (a `u64` for Twitch's numeric ids, text
@@ -229,6 +253,7 @@ impl Voters {
             login_hash: hasher.hash_one(login),
             channel_hash: 0,
             last_input: None,
+            bits: 0,
         };
         let (map, key) = match user_id {
             Some(id) => match numeric_id(id) {
@@ -338,6 +363,8 @@ pub struct Vote {
     /// Only ballots from these channels count (lowercase logins); empty: all channels.
     channels: Vec<Box<str>>,
     rng: StdRng,
+    /// Weighted votes: the rule (`None`: every ballot weighs 1).
+    weighting: Option<Weighting>,
 }
 
 impl Vote {
@@ -375,6 +402,7 @@ impl Vote {
                 .map(|c| c.strip_prefix('#').unwrap_or(c).to_ascii_lowercase().into())
                 .collect(),
             rng: StdRng::seed_from_u64(seed),
+            weighting: config.weighting()?,
         };
         for option in &config.options {
             vote.options.push(OptionSlot {
@@ -473,6 +501,26 @@ impl Vote {
             .collect()
     }
 
+    /// Weighted votes: the weighted total of each input in [`Vote::tally`], in the same order;
+    /// `None` when weights are off (see [`weight`](super::weight)).
+    pub fn weighted_tally(&self) -> Option<Vec<TallyEntry>> {
+        self.weighting?;
+        Some(
+            (0..self.inputs())
+                .filter(|&i| self.tally.count(i) > 0)
+                .map(|i| TallyEntry {
+                    choice: self.choice(i),
+                    count: self.tally.weighted_count(i),
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether ballots are weighted by bits ([`VoteConfig::bits_per_vote`] set).
+    pub fn is_weighted(&self) -> bool {
+        self.weighting.is_some()
+    }
+
     /// The `n` inputs with the highest counts (ties in option order), like the legacy HighScores
     /// node (which showed 4).
     ///
@@ -532,6 +580,7 @@ impl Vote {
             }),
             tally: self.tally(),
             voters: self.voters(),
+            weighted: self.weighted_tally(),
             leader: self.candidates().first().map(|&i| self.choice(i)),
         }
     }
@@ -579,6 +628,7 @@ impl Vote {
         self.tally.live.resize(inputs, 0);
         self.tally.frozen.resize(inputs, 0);
         self.tally.manual.resize(inputs, 0);
+        self.tally.weighted.resize(inputs, 0);
         self.refresh_limits();
         Ok(())
     }
@@ -596,6 +646,7 @@ impl Vote {
         let removed_live: u64 = self.tally.live.drain(range.clone()).map(u64::from).sum();
         let removed_frozen: u64 = self.tally.frozen.drain(range.clone()).map(u64::from).sum();
         self.tally.manual.drain(range.clone());
+        self.tally.weighted.drain(range.clone());
         // Anarchy holds no live ballots (removed_live is 0 there).
         self.tally.holders.down(removed_live, "holders");
         self.tally.frozen_total.down(removed_frozen, "frozen_total");
@@ -786,6 +837,7 @@ impl Vote {
             tally: self.tally(),
             voters: self.voters(),
             refused_ballots: self.tally.refused,
+            weighted: self.weighted_tally(),
             announce: self.announce,
         };
         tracing::debug!(vote = %self.name, round = self.round, winner = ?result.winner, voters = result.voters, refused_ballots = result.refused_ballots, "round closed");
@@ -830,19 +882,31 @@ impl Vote {
         if voter.round != round {
             voter.round = round;
             voter.ballot = None;
+            voter.bits = 0;
         }
         let tally = &mut self.tally;
         match self.mode {
             Mode::Democracy => {
                 if self.voter_limiting {
-                    match voter.ballot.replace(input) {
+                    let old = voter.ballot.replace(input);
+                    match old {
                         Some(old) => tally.live[usize::from(old)].down(1, "live"),
                         None => tally.holders.up(1, "holders"),
                     }
                     tally.live[index].up(1, "live");
+                    if let Some(w) = self.weighting {
+                        let weight = u64::from(w.weight(voter.bits));
+                        if let Some(old) = old {
+                            tally.weighted[usize::from(old)].down(weight, "weighted");
+                        }
+                        tally.weighted[index].up(weight, "weighted");
+                    }
                 } else {
                     tally.frozen[index].up(1, "frozen");
                     tally.frozen_total.up(1, "frozen_total");
+                    if let Some(w) = self.weighting {
+                        tally.weighted[index].up(u64::from(w.weight(voter.bits)), "weighted");
+                    }
                 }
                 voter.message = fingerprint;
                 voter.channel_hash = channel_hash;
@@ -886,14 +950,13 @@ impl Vote {
             return;
         }
         let channel_hash = self.voters.login_hash(channel);
-        let (round, tally) = (self.round, &mut self.tally);
+        let (round, tally, weighting) = (self.round, &mut self.tally, self.weighting);
         let mut drop = |v: &mut Voter| {
             if v.round == round
                 && v.channel_hash == channel_hash
                 && let Some(b) = v.ballot.take()
             {
-                tally.live[usize::from(b)].down(1, "live");
-                tally.holders.down(1, "holders");
+                tally.remove_ballot(b, v.bits, weighting);
             }
         };
         match (user_id, login) {
@@ -926,7 +989,7 @@ impl Vote {
         }
         let fingerprint = self.voters.fingerprint(key);
         let channel_hash = self.voters.login_hash(channel);
-        let (round, tally) = (self.round, &mut self.tally);
+        let (round, tally, weighting) = (self.round, &mut self.tally, self.weighting);
         for v in self.voters.all_mut() {
             if v.round == round
                 && v.message == fingerprint
@@ -934,11 +997,50 @@ impl Vote {
                 && v.ballot.is_some()
             {
                 if let Some(b) = v.ballot.take() {
-                    tally.live[usize::from(b)].down(1, "live");
-                    tally.holders.down(1, "holders");
+                    tally.remove_ballot(b, v.bits, weighting);
                 }
                 return;
             }
+        }
+    }
+
+    /// Weighted votes: `bits` cheered by the sender of `msg` count for them in the open round (and
+    /// raise the weight of the ballot they hold). Nothing for an unweighted vote, with no round
+    /// open, or from a channel this vote does not count.
+    pub(crate) fn handle_bits(&mut self, msg: &ChatMessage<'_>, bits: u64, now: Instant) {
+        let Some(w) = self.weighting else {
+            return;
+        };
+        if self.open.is_none()
+            || (!self.channels.is_empty() && !self.channels.iter().any(|c| **c == *msg.channel))
+        {
+            return;
+        }
+        let (user_id, login) = (msg.user_id.as_deref(), &*msg.login);
+        if self.voters.len() >= self.max_voters
+            && self.voters.get(user_id, login).is_none()
+            && !self.make_room(now)
+        {
+            return;
+        }
+        let round = self.round;
+        let Some(voter) = self.voters.slot(user_id, login, true) else {
+            return;
+        };
+        if voter.round != round {
+            voter.round = round;
+            voter.ballot = None;
+            voter.bits = 0;
+        }
+        let before = u64::from(w.weight(voter.bits));
+        voter.bits = weight::add_bits(voter.bits, bits);
+        let after = u64::from(w.weight(voter.bits));
+        if let Some(b) = voter.ballot
+            && self.voter_limiting
+        {
+            let slot = &mut self.tally.weighted[usize::from(b)];
+            slot.down(before, "weighted");
+            slot.up(after, "weighted");
         }
     }
 
@@ -1024,7 +1126,10 @@ impl Vote {
             if !self.options[i / r].enabled {
                 continue;
             }
-            let count = self.tally.count(i);
+            let count = match self.weighting {
+                Some(_) => self.tally.weighted_count(i),
+                None => self.tally.count(i),
+            };
             if count == 0 && i % r != 0 {
                 continue; // an unvoted repeat variant is never a candidate
             }

@@ -7,7 +7,7 @@ use tracing::{debug, info, warn};
 
 use super::Core;
 use super::link::Role;
-use super::timers::tally_event;
+use super::timers::{tally_event, tally_of};
 use crate::chatplay::{self, Engine, Moderation};
 use crate::events::{Control, Event, Tally};
 use crate::lifecycle::{BotError, ConnectionState};
@@ -316,6 +316,7 @@ impl Core {
                     tally,
                     voters: r.voters,
                     refused_ballots: r.refused_ballots,
+                    weighted: r.weighted.as_deref().map(tally_of),
                 });
             }
             chatplay::Event::Input(i) => self.outbox.emit(Event::Input {
@@ -325,6 +326,17 @@ impl Core {
                 user: i.user,
                 user_id: i.user_id.unwrap_or_default(),
             }),
+            chatplay::Event::Redemption(r) => {
+                self.outbox
+                    .emit(Event::Redemption(Box::new(crate::events::Redemption {
+                        channel: r.channel,
+                        user: r.user,
+                        user_id: r.user_id.unwrap_or_default(),
+                        reward: r.reward,
+                        reward_id: r.reward_id,
+                        input: r.input,
+                    })))
+            }
             chatplay::Event::Command(c) => self.outbox.emit(Event::Command {
                 command: c.command,
                 channel: c.channel,

@@ -22,6 +22,16 @@ pub(super) struct LiveTallyTimer {
     next: Option<Instant>,
 }
 
+/// A tally's entries as the events' [`Tally`] (labels such as `up2`, in order).
+pub(crate) fn tally_of(entries: &[chatplay::TallyEntry]) -> Tally {
+    Tally(
+        entries
+            .iter()
+            .map(|e| (e.choice.label(), e.count))
+            .collect(),
+    )
+}
+
 /// The `tally` event for a live tally.
 pub(crate) fn tally_event(live: chatplay::LiveTally) -> Event {
     Event::Tally {
@@ -40,6 +50,7 @@ pub(crate) fn tally_event(live: chatplay::LiveTally) -> Event {
         } else {
             0
         },
+        weighted: live.weighted.as_deref().map(tally_of),
     }
 }
 

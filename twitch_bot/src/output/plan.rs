@@ -571,6 +571,7 @@ keys = ["Space"]
             tally: Tally::default(),
             voters: 1,
             refused_ballots: 0,
+            weighted: None,
         }
     }
 
@@ -630,6 +631,7 @@ keys = ["Space"]
             tally: Tally::default(),
             voters: 0,
             refused_ballots: 0,
+            weighted: None,
         });
         s.event(closed("nosuchvote", "up"));
         s.run();

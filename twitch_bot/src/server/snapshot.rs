@@ -102,6 +102,7 @@ impl Snapshot {
                     tally,
                     voters,
                     remaining_ms,
+                    ..
                 } => Some(VoteJson {
                     vote,
                     mode: match v.mode {

@@ -18,13 +18,18 @@ const KEEPALIVE_T: Duration = Duration::from_secs(45);
 
 const CHANNEL: &str = "streamer";
 const CHANNEL_ID: &str = "1971641";
+const OTHER: &str = "otherchan";
+const OTHER_ID: &str = "2000";
 const TOKEN_ENV: &str = "E2E_EVENTSUB_TOKEN";
 const OPTIONS: [&str; 8] = ["up", "down", "left", "right", "a", "b", "start", "select"];
 
 /// The mock's account, which is also the bot's nick.
 fn opts() -> MockEventSubOptions {
     MockEventSubOptions {
-        users: vec![(CHANNEL.into(), CHANNEL_ID.into())],
+        users: vec![
+            (CHANNEL.into(), CHANNEL_ID.into()),
+            (OTHER.into(), OTHER_ID.into()),
+        ],
         reconnect_grace: Duration::from_secs(3),
         ..MockEventSubOptions::default()
     }
@@ -329,7 +334,7 @@ async fn a_missed_keepalive_reconnects_and_resubscribes() {
         .wait_until("subscribed again", T, |s| {
             s.enabled().count() == 4
                 && s.enabled()
-                    .all(|sub| s.session_conn.get(&sub.session_id).is_some())
+                    .all(|sub| s.session_conn.contains_key(&sub.session_id))
         })
         .await
         .unwrap();
@@ -492,5 +497,55 @@ async fn say_is_paced_and_dropped_messages_are_events_and_trace_logs_hold_no_tok
         "no trace output:\n{}",
         &stderr[..stderr.len().min(2000)]
     );
+    assert_clean(&mock, &bot);
+}
+
+/// `join` creates the channel's subscriptions (then `joined`), and its chat counts; `part` deletes the
+/// other channel's subscriptions (then `parted`); an unknown login is a clear error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_and_part_create_and_delete_the_channels_subscriptions() {
+    let (mock, mut bot) = start(60.0, "info").await;
+    op(&mut bot, json!({"op": "join", "channel": "#OtherChan"})).await;
+    bot.wait_type("joined", T, |e| e["channel"] == OTHER)
+        .await
+        .expect("joined");
+    mock.wait_until("8 subscriptions", T, |s| s.enabled().count() == 8)
+        .await
+        .unwrap();
+    open_round(&mut bot).await;
+    let event = chat_event((OTHER_ID, OTHER), ("301", "olga"), "down", &id(301));
+    assert_eq!(mock.notify("channel.chat.message", event).len(), 1);
+    op(&mut bot, json!({"op": "part", "channel": CHANNEL})).await;
+    bot.wait_type("parted", T, |e| e["channel"] == CHANNEL)
+        .await
+        .expect("parted");
+    let s = mock
+        .wait_until("the channel's 4 subscriptions deleted", T, |s| {
+            s.requests_to("DELETE", "/eventsub/subscriptions").len() == 4
+        })
+        .await
+        .unwrap();
+    assert!(
+        s.subscriptions
+            .iter()
+            .all(|sub| sub.condition["broadcaster_user_id"] == OTHER_ID)
+    );
+    op(&mut bot, json!({"op": "join", "channel": "nobody_here"})).await;
+    let ev = bot
+        .wait_type("error", T, |e| e["kind"] == "join")
+        .await
+        .expect("unknown login");
+    assert!(
+        ev["message"].as_str().unwrap().contains("nobody_here"),
+        "{ev}"
+    );
+    // The sync barrier on the channel still read.
+    let event = chat_event((OTHER_ID, OTHER), ("999", "syncer"), "!sync", &id(302));
+    mock.notify("channel.chat.message", event);
+    bot.wait_type("command", T, |e| e["command"] == "sync")
+        .await
+        .unwrap();
+    let closed = close_round(&mut bot).await;
+    assert_eq!(closed["tally"], json!({"down": 1}), "{closed}");
     assert_clean(&mock, &bot);
 }

@@ -25,6 +25,12 @@
 //! `authorization_revoked`). A Helix 401 refreshes the token once ([`Helix`]); a token that stays refused
 //! ends the bot with exit code 2.
 //!
+//! **`join` and `part`.** A channel is read through its subscriptions: `join` looks the login up
+//! (`GET /users?login=`) and creates the channel's subscriptions on the live session (and on every fresh
+//! session after), `joined` following when its `channel.chat.message` subscription exists; `part` takes
+//! them out of the plan, deletes the created ones (`DELETE /eventsub/subscriptions?id=`) and reports
+//! `parted` (a subscription created after the part is deleted as its answer arrives).
+//!
 //! **Sending chat.** `say` goes through the same [`ChatLimiter`] as over IRC, then `POST /chat/messages`,
 //! one request at a time (so messages of a channel keep their order). `is_sent: false` is an `error` of kind
 //! `chat_dropped` with Twitch's `drop_reason` code and message; a 429 pauses the limiter (its `msg_ratelimit`
@@ -92,6 +98,11 @@ enum Done {
         request: CreateSubscription,
         result: Result<Result<CreatedSubscription, SubscribeFailure>, HelixCallError>,
     },
+    /// A `join`'s channel lookup.
+    JoinResolved {
+        login: String,
+        result: Result<Vec<User>, HelixCallError>,
+    },
     /// A chat message's answer.
     Sent {
         channel: String,
@@ -106,8 +117,10 @@ struct Driver {
     chat: ChatCore,
     /// The reader (the token's user), once resolved.
     me: Option<User>,
-    /// Channel login → user id, once resolved.
+    /// Channel login → user id, once resolved: the channels read (configured, or joined with `join`).
     channel_ids: HashMap<String, String>,
+    /// `(type, broadcaster id)` → the subscription id Twitch gave it (for `part`'s deletes).
+    created: HashMap<(String, String), String>,
     session: Option<Session>,
     redemptions: bool,
     links: HashMap<LinkId, websockets::WebsocketClient>,
@@ -180,6 +193,7 @@ pub async fn run(
         chat,
         me: None,
         channel_ids: HashMap::new(),
+        created: HashMap::new(),
         session: None,
         links: HashMap::new(),
         connecting: HashMap::new(),
@@ -371,22 +385,63 @@ impl Driver {
                         detail: e.to_string(),
                     }),
                 };
-                let created = result.is_ok();
+                let broadcaster = request
+                    .condition
+                    .get("broadcaster_user_id")
+                    .cloned()
+                    .unwrap_or_default();
+                let login = self
+                    .channel_ids
+                    .iter()
+                    .find(|(_, v)| **v == broadcaster)
+                    .map(|(k, _)| k.clone());
+                let sub_id = result
+                    .as_ref()
+                    .ok()
+                    .and_then(|c| c.data.first())
+                    .map(|d| d.id.clone());
                 if let Some(s) = self.session.as_mut() {
                     s.handle_subscribed(ticket, result, now);
                 }
-                if created && request.kind == types::CHAT_MESSAGE {
-                    let id = request.condition.get("broadcaster_user_id");
-                    let login = self
-                        .channel_ids
-                        .iter()
-                        .find(|(_, v)| Some(*v) == id)
-                        .map(|(k, _)| k.clone());
-                    if let Some(login) = login {
-                        self.chat.on_joined(login, now);
+                let Some(sub_id) = sub_id else { return };
+                match login {
+                    Some(login) => {
+                        self.created
+                            .insert((request.kind.clone(), broadcaster), sub_id);
+                        if request.kind == types::CHAT_MESSAGE {
+                            self.chat.on_joined(login, now);
+                        }
                     }
+                    // Parted while the request was on its way.
+                    None => self.spawn_delete(vec![sub_id]),
                 }
             }
+            Done::JoinResolved { login, result } => match result {
+                Ok(users) => match users.iter().find(|u| u.login.eq_ignore_ascii_case(&login)) {
+                    Some(user) => {
+                        let id = user.id.clone();
+                        self.channel_ids.insert(login.clone(), id.clone());
+                        let specs = self.channel_specs(&id);
+                        if let Some(Err(e)) =
+                            self.session.as_mut().map(|s| s.add_subscriptions(specs))
+                        {
+                            self.channel_ids.remove(&login);
+                            self.chat
+                                .outbox
+                                .emit(Event::error("join", format!("cannot join {login}: {e}")));
+                        }
+                    }
+                    None => self.chat.outbox.emit(Event::error(
+                        "join",
+                        format!("cannot join {login}: Twitch knows no user with this login"),
+                    )),
+                },
+                Err(HelixCallError::Auth(why)) => self.fatal = Some(BotError::AuthFailed(why)),
+                Err(e) => self
+                    .chat
+                    .outbox
+                    .emit(Event::error("join", format!("cannot join {login}: {e}"))),
+            },
             Done::Sent { channel, result } => {
                 self.sending = false;
                 match result {
@@ -415,6 +470,82 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// The subscriptions that read one channel: the four chat types, plus redemptions when on.
+    fn channel_specs(&self, broadcaster_id: &str) -> Vec<session::SubscriptionSpec> {
+        let reader = self.me.as_ref().map(|m| m.id.as_str()).unwrap_or_default();
+        let plan = PlanRequest {
+            reader_user_id: reader.to_owned(),
+            channels: vec![ChannelIds {
+                login: String::new(),
+                user_id: broadcaster_id.to_owned(),
+            }],
+            redemptions: self.redemptions,
+            cheers: false,
+            max_total_cost: u64::MAX,
+        };
+        plan_subscriptions(&plan).unwrap_or_default()
+    }
+
+    /// Deletes subscriptions Twitch created (`part`), in a task; failures are logged only (a subscription
+    /// of a session that ends is deleted by Twitch anyway).
+    fn spawn_delete(&self, ids: Vec<String>) {
+        let helix = self.helix.clone();
+        tokio::spawn(async move {
+            for id in ids {
+                if let Err(e) = helix.delete_subscription(&id).await {
+                    warn!(error = %e, "could not delete an EventSub subscription");
+                }
+            }
+        });
+    }
+
+    fn join(&mut self, channel: &str) -> Result<(), Event> {
+        let refuse = |why: String| Event::error("join", format!("join {channel:?}: {why}"));
+        let login = Login::new(channel.trim_start_matches('#'))
+            .map_err(|e| refuse(e.to_string()))?
+            .to_string();
+        if self.session.is_none() {
+            return Err(refuse(
+                "not connected yet: try again after `connected`".into(),
+            ));
+        }
+        if self.channel_ids.contains_key(&login) {
+            return Err(refuse("already reading this channel".into()));
+        }
+        let (helix, done) = (self.helix.clone(), self.done_tx.clone());
+        tokio::spawn(async move {
+            let result = helix.users(std::slice::from_ref(&login)).await;
+            let _ = done.send(Done::JoinResolved { login, result });
+        });
+        Ok(())
+    }
+
+    fn part(&mut self, channel: &str) -> Result<(), Event> {
+        let login = channel.trim_start_matches('#').to_ascii_lowercase();
+        let Some(id) = self.channel_ids.remove(&login) else {
+            return Err(Event::error(
+                "part",
+                format!("part {channel:?}: not reading this channel"),
+            ));
+        };
+        if let Some(s) = self.session.as_mut() {
+            s.remove_subscriptions(|spec| spec.condition.get("broadcaster_user_id") == Some(&id));
+        }
+        let mut ids = Vec::new();
+        self.created.retain(|(_, b), sub| {
+            let keep = *b != id;
+            if !keep {
+                ids.push(sub.clone());
+            }
+            keep
+        });
+        self.spawn_delete(ids);
+        if self.chat.joined.contains(&login) {
+            self.chat.on_parted(login);
+        }
+        Ok(())
     }
 
     fn dropped(&mut self, now: Instant, channel: &str, reason: String) {
@@ -717,16 +848,9 @@ impl Driver {
                 self.chat.outbox.emit(Event::ChatStatus(status));
                 Ok(())
             }
-            Control::Join { channel } => Err(Event::error(
-                "join",
-                format!(
-                    "join {channel:?}: not available over EventSub yet; list the channel in connection.channels"
-                ),
-            )),
-            Control::Part { channel } => Err(Event::error(
-                "part",
-                format!("part {channel:?}: not available over EventSub yet"),
-            )),
+            // Over EventSub a channel is read through its subscriptions: join creates them, part deletes them.
+            Control::Join { channel } => self.join(&channel),
+            Control::Part { channel } => self.part(&channel),
             Control::Output { .. } => Err(Event::error(
                 "output",
                 "keyboard output is off: set [output] kind = \"keyboard\" in the config",

@@ -223,7 +223,11 @@ mod tests {
         assert_eq!(&*m.display_name, "chan");
         assert!(m.roles.broadcaster && m.roles.is_privileged());
         assert_eq!(
-            (m.bits, m.custom_reward_id, m.source_channel_id),
+            (
+                m.bits,
+                m.custom_reward_id.as_deref(),
+                m.source_channel_id.as_deref()
+            ),
             (None, None, None)
         );
         assert!(chat_counts(&m, true));

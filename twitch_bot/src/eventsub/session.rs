@@ -484,6 +484,8 @@ enum SubState {
     Revoked {
         final_: bool,
     },
+    /// Taken out of the plan (a `part`): never asked for again.
+    Removed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -562,6 +564,75 @@ impl Session {
             .map(|s| s.id)
             .chain(self.retiring)
             .collect()
+    }
+
+    /// Adds `specs` to the plan (a `join`): asked for at once on a live session, and on every fresh session
+    /// after. Specs already in the plan are skipped; returns how many were added.
+    ///
+    /// # Errors
+    /// [`PlanError::TooManySubscriptions`] when the plan would hold more than
+    /// [`MAX_SUBSCRIPTIONS_PER_SESSION`] (nothing is added).
+    pub fn add_subscriptions(&mut self, specs: Vec<SubscriptionSpec>) -> Result<usize, PlanError> {
+        let live = |s: &SubState| *s != SubState::Removed;
+        let new: Vec<SubscriptionSpec> = specs
+            .into_iter()
+            .filter(|spec| {
+                !self
+                    .config
+                    .subscriptions
+                    .iter()
+                    .zip(&self.subs)
+                    .any(|(have, state)| have == spec && live(state))
+            })
+            .collect();
+        let count = self.subs.iter().filter(|s| live(s)).count() + new.len();
+        if count > MAX_SUBSCRIPTIONS_PER_SESSION {
+            return Err(PlanError::TooManySubscriptions {
+                count,
+                per_channel: new.len(),
+                max: MAX_SUBSCRIPTIONS_PER_SESSION,
+            });
+        }
+        let mut requests = Vec::new();
+        for spec in &new {
+            let index = self.config.subscriptions.len();
+            self.config.subscriptions.push(spec.clone());
+            self.revoke_retried.push(false);
+            match &self.session_id {
+                Some(session_id) => {
+                    self.subs.push(SubState::Pending);
+                    requests.push((
+                        SubTicket {
+                            generation: self.generation,
+                            index,
+                        },
+                        spec.request(session_id),
+                    ));
+                }
+                None => self.subs.push(SubState::Idle),
+            }
+        }
+        if let (false, Some(session_id)) = (requests.is_empty(), self.session_id.clone()) {
+            self.events.push_back(Event::Subscribe {
+                session_id,
+                requests,
+            });
+        }
+        Ok(new.len())
+    }
+
+    /// Takes the subscriptions `remove` selects out of the plan (a `part`): never asked for again, and a
+    /// result still on its way is ignored. Deleting the ones Twitch already created is the driver's job
+    /// (`DELETE /eventsub/subscriptions`). Returns how many were removed.
+    pub fn remove_subscriptions(&mut self, remove: impl Fn(&SubscriptionSpec) -> bool) -> usize {
+        let mut n = 0;
+        for (spec, state) in self.config.subscriptions.iter().zip(self.subs.iter_mut()) {
+            if *state != SubState::Removed && remove(spec) {
+                *state = SubState::Removed;
+                n += 1;
+            }
+        }
+        n
     }
 
     /// How many subscriptions of the plan are created on the current session.
@@ -684,6 +755,9 @@ impl Session {
         let Some(state) = self.subs.get_mut(ticket.index) else {
             return;
         };
+        if *state == SubState::Removed {
+            return; // parted meanwhile
+        }
         match result {
             Ok(created) => {
                 *state = SubState::Active;
@@ -817,7 +891,9 @@ impl Session {
         for state in &mut self.subs {
             if !matches!(
                 state,
-                SubState::Failed { permanent: true } | SubState::Revoked { final_: true }
+                SubState::Failed { permanent: true }
+                    | SubState::Revoked { final_: true }
+                    | SubState::Removed
             ) {
                 *state = SubState::Idle;
             }
@@ -984,7 +1060,8 @@ impl Session {
             .config
             .subscriptions
             .iter()
-            .position(|s| s.matches(&subscription));
+            .zip(&self.subs)
+            .position(|(s, state)| *state != SubState::Removed && s.matches(&subscription));
         let mut retrying = false;
         if let Some(index) = index {
             retrying = reason.retry_can_help() && !self.revoke_retried[index];

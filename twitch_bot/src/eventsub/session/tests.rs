@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use super::*;
+use crate::eventsub::events::types;
 use crate::eventsub::helix::classify_create_error;
 
 const SEC: Duration = Duration::from_secs(1);

@@ -176,6 +176,8 @@ pub struct HelixRecord {
     pub body: String,
     /// The status answered.
     pub status: u16,
+    /// When the request arrived (the mock's clock: what Twitch's rate limits are kept against).
+    pub at: std::time::Instant,
 }
 
 /// Everything the mock knows; read it with [`MockEventSub::state`] or wait on it with
@@ -803,6 +805,7 @@ fn required_scope(kind: &str) -> Option<&'static str> {
 }
 
 async fn helix(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+    let at = std::time::Instant::now();
     let method = req.method().clone();
     let uri = req.uri().to_string();
     let authorized = {
@@ -833,6 +836,7 @@ async fn helix(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> hyper::Res
         uri,
         body: body_text,
         status,
+        at,
     });
     shared.bump();
     if status == 204 {

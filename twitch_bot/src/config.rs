@@ -118,6 +118,22 @@ pub struct ConnectionConfig {
     /// bot reconnects (`disconnected` reason "no PONG from the server in time"; default
     /// [`DEFAULT_PONG_TIMEOUT_SECS`]; more than 0, at most 300, fractional allowed).
     pub pong_timeout: Duration,
+    /// `transport`: how chat is read and sent, `"irc"` (default) or `"eventsub"` (see [`Transport`]).
+    pub transport: Transport,
+}
+
+/// `connection.transport`: which Twitch interface delivers chat. The engine, the events, the votes and the
+/// commands are the same over both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// Twitch IRC over WebSocket (`connection.server`): a token with `chat:read chat:edit`, or anonymous.
+    #[default]
+    Irc,
+    /// EventSub over WebSocket (`[twitch] eventsub_url`) plus Helix (`[twitch] api_url`) for subscriptions and
+    /// sending: a user token with `user:read:chat user:write:chat` and `[auth] client_id` (see
+    /// [`crate::eventsub`]).
+    EventSub,
 }
 
 // The `[[vote]]` and `[[command]]` tables are read straight into the ChatPlay engine's own types: one
@@ -251,6 +267,7 @@ struct RawConnection {
     channels: Vec<Spanned<String>>,
     ping_idle_secs: Option<Spanned<f64>>,
     pong_timeout_secs: Option<Spanned<f64>>,
+    transport: Option<Transport>,
 }
 
 #[derive(Deserialize)]
@@ -524,6 +541,7 @@ impl Validator<'_> {
                 channels: Vec::new(),
                 ping_idle: Duration::from_secs_f64(DEFAULT_PING_IDLE_SECS),
                 pong_timeout: Duration::from_secs_f64(DEFAULT_PONG_TIMEOUT_SECS),
+                transport: Transport::Irc,
             },
         };
         let mut votes = Vec::new();
@@ -720,6 +738,7 @@ impl Validator<'_> {
             channels,
             ping_idle,
             pong_timeout,
+            transport: c.transport.unwrap_or_default(),
         })
     }
 

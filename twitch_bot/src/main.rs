@@ -70,9 +70,15 @@ TOKEN:
   With [auth] client_id set (your app at the Twitch developer console, a public client), `twitch_bot login`
   stores a token (device code flow: open the printed URL, enter the code) that the bot refreshes while it runs;
   `whoami` shows it, `logout` revokes it. Otherwise, or when it is set, the token (scopes chat:read and
-  chat:edit) is read from the environment variable named by connection.token_env (default TWITCH_OAUTH_TOKEN),
+  chat:edit; over EventSub user:read:chat and user:write:chat) is read from the environment variable named by connection.token_env (default TWITCH_OAUTH_TOKEN),
   never from the config file; it cannot be refreshed. Without connection.nick (and without a stored token) the
   bot joins anonymously (read-only: votes work, announcements don't).
+
+TRANSPORT:
+  connection.transport = \"irc\" (default: Twitch IRC over WebSocket, anonymous reading allowed) or \"eventsub\"
+  (Twitch's EventSub WebSocket plus the Helix API: needs [auth] client_id and a user token with user:read:chat
+  and user:write:chat; [twitch] eventsub_url, eventsub_keepalive_secs, eventsub_redemptions). Events, votes,
+  commands and ops are the same over both (over EventSub, join/part create/delete subscriptions).
 
 STOPPING:
   Ctrl-C or SIGTERM closes open rounds with their results (vote_closed events), parts the channels, closes the
@@ -254,6 +260,16 @@ fn main() -> ExitCode {
         eprintln!("twitch_bot: invalid configuration: [server]: {e}");
         return ExitCode::from(EXIT_CONFIG);
     }
+    let eventsub_lines = match twitch_bot::eventsub::check::check(
+        &config,
+        config.connection.nick.as_ref().map(|n| n.as_str()),
+    ) {
+        Ok(lines) => lines,
+        Err(e) => {
+            eprintln!("twitch_bot: invalid configuration: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     if cli.check {
         println!(
             "{}: OK: server {}, {} channel(s) [{}], {} vote(s) [{}], {} command(s) [{}], {}",
@@ -307,7 +323,12 @@ fn main() -> ExitCode {
                 .map(|s| format!("; {s}"))
                 .unwrap_or_default()
         );
-        for line in twitch_bot::chatplay::bot_config::check_lines(&config.rewards) {
+        for line in eventsub_lines {
+            println!("{line}");
+        }
+        let titles_known = config.connection.transport == twitch_bot::config::Transport::EventSub
+            && config.twitch.eventsub_redemptions;
+        for line in twitch_bot::chatplay::bot_config::check_lines(&config.rewards, titles_known) {
             println!("{line}");
         }
         return ExitCode::SUCCESS;

@@ -9,6 +9,9 @@
 //! [twitch]
 //! # id_url = "https://id.twitch.tv/oauth2"      # the identity server (tests and self-hosting)
 //! # api_url = "https://api.twitch.tv/helix"
+//! # eventsub_url = "wss://eventsub.wss.twitch.tv/ws"  # with connection.transport = "eventsub"
+//! # eventsub_keepalive_secs = 10                      # 10..=600: silence + 5 s means a dead connection
+//! # eventsub_redemptions = false                      # subscribe to channel-point redemptions
 //! ```
 //!
 //! Neither table holds a secret: the client id is public, the client secret (rarely needed: the device flow
@@ -26,6 +29,10 @@ use crate::config::ConfigError;
 pub const DEFAULT_ID_URL: &str = "https://id.twitch.tv/oauth2";
 /// The Helix API used when `[twitch] api_url` is not set.
 pub const DEFAULT_API_URL: &str = "https://api.twitch.tv/helix";
+/// The EventSub WebSocket used when `[twitch] eventsub_url` is not set.
+pub const DEFAULT_EVENTSUB_URL: &str = "wss://eventsub.wss.twitch.tv/ws";
+/// `[twitch] eventsub_keepalive_secs` when not set (Twitch's own default).
+pub const DEFAULT_EVENTSUB_KEEPALIVE_SECS: u64 = 10;
 
 /// The `[auth]` table.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -46,6 +53,15 @@ pub struct TwitchConfig {
     pub id_url: String,
     /// `api_url`: the Helix API, without a trailing `/` (default [`DEFAULT_API_URL`]).
     pub api_url: String,
+    /// `eventsub_url`: the EventSub WebSocket, `wss://` (or `ws://` for local tests; default
+    /// [`DEFAULT_EVENTSUB_URL`]). Used with `connection.transport = "eventsub"`.
+    pub eventsub_url: String,
+    /// `eventsub_keepalive_secs`: the `keepalive_timeout_seconds` asked for, 10 to 600 (default
+    /// [`DEFAULT_EVENTSUB_KEEPALIVE_SECS`]); no message for that long plus 5 s means a dead connection.
+    pub eventsub_keepalive_secs: u64,
+    /// `eventsub_redemptions`: also subscribe to channel-point redemptions (needs the broadcaster's own
+    /// token with `channel:read:redemptions`; default false).
+    pub eventsub_redemptions: bool,
 }
 
 impl Default for TwitchConfig {
@@ -53,6 +69,9 @@ impl Default for TwitchConfig {
         TwitchConfig {
             id_url: DEFAULT_ID_URL.to_owned(),
             api_url: DEFAULT_API_URL.to_owned(),
+            eventsub_url: DEFAULT_EVENTSUB_URL.to_owned(),
+            eventsub_keepalive_secs: DEFAULT_EVENTSUB_KEEPALIVE_SECS,
+            eventsub_redemptions: false,
         }
     }
 }
@@ -72,6 +91,9 @@ pub(crate) struct RawAuth {
 pub(crate) struct RawTwitch {
     id_url: Option<Spanned<String>>,
     api_url: Option<Spanned<String>>,
+    eventsub_url: Option<Spanned<String>>,
+    eventsub_keepalive_secs: Option<Spanned<i64>>,
+    eventsub_redemptions: Option<bool>,
 }
 
 /// Validates both tables; `err(span, key, message)` builds the config error naming file and line.
@@ -128,6 +150,30 @@ pub(crate) fn validate(
         if let Some(u) = raw.api_url {
             t.api_url = http_url(&u, "twitch.api_url", &err)?;
         }
+        if let Some(u) = raw.eventsub_url {
+            t.eventsub_url = ws_url(&u, "twitch.eventsub_url", &err)?;
+        }
+        if let Some(k) = raw.eventsub_keepalive_secs {
+            let range = crate::eventsub::session::KEEPALIVE_RANGE;
+            let v = *k.get_ref();
+            match u64::try_from(v) {
+                Ok(secs) if range.contains(&secs) => t.eventsub_keepalive_secs = secs,
+                _ => {
+                    return Err(err(
+                        k.span(),
+                        "twitch.eventsub_keepalive_secs",
+                        format!(
+                            "must be a whole number of seconds from {} to {} (Twitch's limits; got {v})",
+                            range.start(),
+                            range.end()
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(r) = raw.eventsub_redemptions {
+            t.eventsub_redemptions = r;
+        }
     }
     Ok((a, t))
 }
@@ -164,6 +210,35 @@ fn http_url(
     }
 }
 
+/// A `ws://` or `wss://` URL with a host, query allowed.
+fn ws_url(
+    u: &Spanned<String>,
+    key: &str,
+    err: &impl Fn(Range<usize>, &str, String) -> ConfigError,
+) -> Result<String, ConfigError> {
+    let url = u.get_ref().trim();
+    let rest = url
+        .strip_prefix("wss://")
+        .or_else(|| url.strip_prefix("ws://"));
+    match rest {
+        Some(rest)
+            if !rest.is_empty()
+                && !rest.starts_with('/')
+                && !rest.contains(char::is_whitespace)
+                && !rest.contains(char::is_control) =>
+        {
+            Ok(url.to_owned())
+        }
+        _ => Err(err(
+            u.span(),
+            key,
+            format!(
+                "`{url}` is not a ws:// or wss:// URL with a host (e.g. {DEFAULT_EVENTSUB_URL})"
+            ),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::config::Config;
@@ -194,6 +269,21 @@ mod tests {
             ),
             ("[twitch]\nid_url = \"ftp://x\"\n", "twitch.id_url", 2),
             ("[twitch]\napi_url = \"https://\"\n", "twitch.api_url", 2),
+            (
+                "[twitch]\neventsub_url = \"https://x/ws\"\n",
+                "twitch.eventsub_url",
+                2,
+            ),
+            (
+                "[twitch]\n\neventsub_keepalive_secs = 5\n",
+                "twitch.eventsub_keepalive_secs",
+                3,
+            ),
+            (
+                "[twitch]\neventsub_keepalive_secs = 601\n",
+                "twitch.eventsub_keepalive_secs",
+                2,
+            ),
             ("[auth]\nclient_secret = \"x\"\n", "auth.client_secret", 2),
         ] {
             let e = Config::from_toml_str(text, "t.toml").unwrap_err();

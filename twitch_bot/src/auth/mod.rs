@@ -34,8 +34,42 @@ pub use source::TokenSource;
 /// The scopes chat over IRC needs: read and send.
 pub const IRC_SCOPES: [&str; 2] = ["chat:read", "chat:edit"];
 
-/// The scopes the configured features need (`twitch_bot login` asks for these unless `--scopes` is given).
+/// The scopes chat over EventSub needs: read (the `channel.chat.*` subscriptions) and send (Helix
+/// `POST /chat/messages`).
+pub const EVENTSUB_SCOPES: [&str; 2] = ["user:read:chat", "user:write:chat"];
+
+/// The scope the `channel.channel_points_custom_reward_redemption.add` subscription needs.
+pub const REDEMPTIONS_SCOPE: &str = "channel:read:redemptions";
+
+/// The scopes the configured features need (`twitch_bot login` asks for these unless `--scopes` is given):
+/// [`IRC_SCOPES`] for IRC; [`EVENTSUB_SCOPES`] for EventSub, plus [`REDEMPTIONS_SCOPE`] with
+/// `[twitch] eventsub_redemptions`. Cheers need no scope of their own: their bits arrive in the
+/// `channel.chat.message` event (`cheer.bits`), and the bot does not subscribe to `channel.cheer` (see
+/// [`crate::eventsub::driver`]).
+///
+/// ```
+/// use twitch_bot::config::Config;
+/// let irc = Config::from_toml_str("", "t.toml").unwrap();
+/// assert_eq!(twitch_bot::auth::scopes_for(&irc), ["chat:read", "chat:edit"]);
+/// let es = Config::from_toml_str(
+///     "[connection]\ntransport = \"eventsub\"\n[twitch]\neventsub_redemptions = true\n",
+///     "t.toml",
+/// )
+/// .unwrap();
+/// assert_eq!(
+///     twitch_bot::auth::scopes_for(&es),
+///     ["user:read:chat", "user:write:chat", "channel:read:redemptions"]
+/// );
+/// ```
 pub fn scopes_for(config: &crate::config::Config) -> Vec<String> {
-    let _ = config; // IRC is the only transport so far; EventSub will add user:read:chat user:write:chat.
-    IRC_SCOPES.iter().map(|s| (*s).to_owned()).collect()
+    match config.connection.transport {
+        crate::config::Transport::Irc => IRC_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+        crate::config::Transport::EventSub => {
+            let mut scopes: Vec<String> = EVENTSUB_SCOPES.iter().map(|s| (*s).to_owned()).collect();
+            if config.twitch.eventsub_redemptions {
+                scopes.push(REDEMPTIONS_SCOPE.to_owned());
+            }
+            scopes
+        }
+    }
 }

@@ -147,9 +147,10 @@ pub(crate) fn rewards(
     Ok(out)
 }
 
-/// Lines for `twitch_bot --check`: the rewards, and a warning for each one matched by title only,
-/// which IRC can never match (IRC gives the reward's id, not its title).
-pub fn check_lines(rewards: &[RewardConfig]) -> Vec<String> {
+/// Lines for `twitch_bot --check`: the rewards, and (unless `titles_known`) a warning for each one
+/// matched by title only. Only EventSub's redemption notifications carry a reward's title: over IRC, and
+/// over EventSub without `[twitch] eventsub_redemptions = true`, the bot sees the reward's id alone.
+pub fn check_lines(rewards: &[RewardConfig], titles_known: bool) -> Vec<String> {
     if rewards.is_empty() {
         return Vec::new();
     }
@@ -165,10 +166,11 @@ pub fn check_lines(rewards: &[RewardConfig]) -> Vec<String> {
             .collect::<Vec<_>>()
             .join(", ")
     )];
-    for r in rewards.iter().filter(|r| r.id.is_none()) {
+    for r in rewards.iter().filter(|r| r.id.is_none() && !titles_known) {
         lines.push(format!(
-            "warning: {} is matched by title, which only EventSub gives: over IRC it never matches (IRC \
-             knows only the reward's id; the bot logs the id of every unknown reward it sees, use `id = ...`)",
+            "warning: {} is matched by title, which only EventSub's redemption notifications give: over IRC \
+             (or EventSub without `[twitch] eventsub_redemptions = true`) it never matches, since the bot sees \
+             only the reward's id; the bot logs the id of every unknown reward it sees, use `id = ...`",
             r.label()
         ));
     }
@@ -202,7 +204,8 @@ mod tests {
         assert_eq!(c.rewards[1].title.as_deref(), Some("Hydrate"));
         let ec = c.engine_config("bot");
         assert!(ec.count_shared_chat && ec.rewards.len() == 2);
-        let lines = super::check_lines(&c.rewards);
+        let lines = super::check_lines(&c.rewards, false);
+        assert_eq!(super::check_lines(&c.rewards, true).len(), 1);
         assert!(
             lines[0].starts_with("rewards: 2 [reward id \"r-1\" -> vote move"),
             "{lines:?}"
@@ -212,7 +215,7 @@ mod tests {
         );
         let plain = load("").unwrap();
         assert!(!plain.count_shared_chat && plain.rewards.is_empty());
-        assert!(super::check_lines(&plain.rewards).is_empty());
+        assert!(super::check_lines(&plain.rewards, false).is_empty());
     }
 
     #[test]

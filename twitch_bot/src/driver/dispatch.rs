@@ -7,55 +7,28 @@ use tracing::{debug, info, warn};
 
 use super::Core;
 use super::link::Role;
-use super::timers::{tally_event, tally_of};
-use crate::chatplay::{self, Engine, Moderation};
-use crate::events::{Control, Event, Tally};
+use crate::chatplay::{Engine, Moderation};
+use crate::events::{Control, Event};
 use crate::lifecycle::{BotError, ConnectionState};
 use crate::session;
 
 impl Core {
     pub(super) fn handle_control(&mut self, c: Control, now: Instant) {
         if let Err(e) = self.control(c, now) {
-            self.outbox.emit(e);
+            self.chat.outbox.emit(e);
         }
     }
 
     /// Carries out a control op; a refusal comes back as the `error` event to report.
     pub(super) fn control(&mut self, c: Control, now: Instant) -> Result<(), Event> {
         match c {
-            Control::StartVote { vote } => self
-                .engine
-                .start_vote(&vote, now)
-                .map(|_| ())
-                .map_err(|e| Event::error("vote", format!("start_vote {vote:?}: {e}"))),
-            Control::StopVote { vote } => match self.engine.stop_vote(&vote, now) {
-                Ok(Some(_)) => Ok(()),
-                Ok(None) => Err(Event::error(
-                    "vote",
-                    format!(
-                        "stop_vote {vote:?}: no round is open (automatic rounds are stopped until start_vote)"
-                    ),
-                )),
-                Err(e) => Err(Event::error("vote", format!("stop_vote {vote:?}: {e}"))),
-            },
-            Control::Tally { vote } => match self.engine.tally(&vote, now) {
-                Some(live) => {
-                    self.outbox.emit(tally_event(live));
-                    Ok(())
-                }
-                // The same words as start_vote/stop_vote for an unknown vote.
-                None => Err(Event::error(
-                    "vote",
-                    format!(
-                        "tally {vote:?}: {}",
-                        chatplay::VoteError::UnknownVote(vote.clone())
-                    ),
-                )),
-            },
+            c @ (Control::StartVote { .. } | Control::StopVote { .. } | Control::Tally { .. }) => {
+                self.chat.control_votes(c, now)
+            }
             Control::Say { channel, text } => self.say(&channel, &text),
             Control::ChatStatus => {
                 let status = self.session.chat_status(now);
-                self.outbox.emit(Event::ChatStatus(status));
+                self.chat.outbox.emit(Event::ChatStatus(status));
                 Ok(())
             }
             // During a handover the new session follows, so that it wants the same channels at the switch.
@@ -87,13 +60,8 @@ impl Core {
 
     /// The state the local server's `snapshot` shows (see [`crate::server::snapshot`]).
     pub(super) fn snapshot(&self, now: Instant) -> crate::server::Snapshot {
-        crate::server::Snapshot {
-            after: self.outbox.sequence(),
-            state: *self.state.borrow(),
-            channels: self.joined.clone(),
-            votes: crate::server::snapshot::votes(&self.engine, now),
-            chat_queued: self.session.queued_messages() as u64,
-        }
+        self.chat
+            .snapshot(now, self.session.queued_messages() as u64)
     }
 
     fn say(&mut self, channel: &str, text: &str) -> Result<(), Event> {
@@ -107,7 +75,7 @@ impl Core {
             .session
             .say(channel, text)
             .map_err(|e| Event::error("send", format!("say in {channel:?}: {e}")))?;
-        self.outbox.emit(Event::ChatQueued {
+        self.chat.outbox.emit(Event::ChatQueued {
             channel: crate::rate_limit::normalize_channel(channel).unwrap_or_default(),
             parts,
             queued: self.session.queued_in(channel),
@@ -120,12 +88,12 @@ impl Core {
         if role == Role::Retiring {
             // Only the chat still arriving on a closing connection matters; the rest is about that socket.
             match ev {
-                session::Event::Chat(m) => self.engine.handle_chat(&(&m).into(), now),
+                session::Event::Chat(m) => self.chat.engine.handle_chat(&(&m).into(), now),
                 session::Event::ClearChat(c) => {
-                    feed_moderation(&mut self.engine, c.moderation(), now)
+                    feed_moderation(&mut self.chat.engine, c.moderation(), now)
                 }
                 session::Event::ClearMsg(c) => {
-                    feed_moderation(&mut self.engine, c.moderation(), now)
+                    feed_moderation(&mut self.chat.engine, c.moderation(), now)
                 }
                 other => debug!(?other, "replaced connection: event ignored"),
             }
@@ -147,24 +115,15 @@ impl Core {
                 if let Some(t) = &self.settings.tokens {
                     t.handle_logged_in();
                 }
-                self.outbox.emit(Event::Connected { server });
+                self.chat.outbox.emit(Event::Connected { server });
             }
             session::Event::CapabilitiesDenied { capabilities } => {
                 let message = format!(
                     "the server refused capabilities {capabilities:?}: user ids, badges and moderation events may be missing"
                 );
-                self.outbox.emit(Event::error("capabilities", message));
+                self.chat.outbox.emit(Event::error("capabilities", message));
             }
-            session::Event::Joined { channel } => {
-                if !self.joined.contains(&channel) {
-                    self.joined.push(channel.clone());
-                }
-                self.outbox.emit(Event::Joined { channel });
-                if !self.auto_started {
-                    self.auto_started = true;
-                    self.engine.start(now);
-                }
-            }
+            session::Event::Joined { channel } => self.chat.on_joined(channel, now),
             session::Event::JoinFailed { channel, reason } => {
                 warn!(%channel, %reason, ?role, "join failed");
                 if role == Role::Handover
@@ -172,7 +131,7 @@ impl Core {
                 {
                     h.failed.push(channel.clone());
                 }
-                self.outbox.emit(Event::error(
+                self.chat.outbox.emit(Event::error(
                     "join",
                     format!("cannot join {channel}: {reason}"),
                 ));
@@ -181,17 +140,19 @@ impl Core {
             session::Event::Parted { channel } if role == Role::Handover => {
                 debug!(%channel, "handover: parted on the new connection too")
             }
-            session::Event::Parted { channel } => {
-                self.joined.retain(|c| *c != channel);
-                self.outbox.emit(Event::Parted { channel });
+            session::Event::Parted { channel } => self.chat.on_parted(channel),
+            session::Event::Chat(m) => self.chat.engine.handle_chat(&(&m).into(), now),
+            session::Event::ClearChat(c) => {
+                feed_moderation(&mut self.chat.engine, c.moderation(), now)
             }
-            session::Event::Chat(m) => self.engine.handle_chat(&(&m).into(), now),
-            session::Event::ClearChat(c) => feed_moderation(&mut self.engine, c.moderation(), now),
-            session::Event::ClearMsg(c) => feed_moderation(&mut self.engine, c.moderation(), now),
+            session::Event::ClearMsg(c) => {
+                feed_moderation(&mut self.chat.engine, c.moderation(), now)
+            }
             session::Event::Notice(n) => {
                 info!(channel = ?n.channel, msg_id = ?n.msg_id, text = %n.text, "server notice");
                 let id = n.msg_id.as_deref().unwrap_or("notice");
-                self.outbox
+                self.chat
+                    .outbox
                     .emit(Event::error("notice", format!("{id}: {}", n.text)));
             }
             session::Event::InvalidLine { line, error } => {
@@ -200,7 +161,7 @@ impl Core {
             session::Event::RateLimited { channel, text } => {
                 warn!(?channel, %text, "rate limited by Twitch");
                 let message = format!("{text} (the message is sent again after a pause)");
-                self.outbox.emit(Event::error("rate_limited", message));
+                self.chat.outbox.emit(Event::error("rate_limited", message));
             }
             session::Event::ChatDropped {
                 channel,
@@ -208,7 +169,7 @@ impl Core {
                 reason,
             } => {
                 let text: String = text.chars().take(80).collect();
-                self.outbox.emit(Event::error(
+                self.chat.outbox.emit(Event::error(
                     "chat_dropped",
                     format!("message to #{channel} not delivered: {reason}: {text:?}"),
                 ));
@@ -273,77 +234,6 @@ impl Core {
                      or remove connection.nick to join anonymously"
                 )));
             }
-        }
-    }
-
-    pub(super) fn on_engine_event(&mut self, ev: chatplay::Event, now: Instant) {
-        match ev {
-            chatplay::Event::VoteOpened(o) => {
-                self.live_tally_round_opened(&o.vote, now);
-                info!(vote = %o.vote, round = o.round, window_ms = o.window.as_millis() as u64, "round opened");
-                self.outbox.emit(Event::VoteOpened {
-                    vote: o.vote,
-                    round: o.round,
-                    options: o.options,
-                    window_ms: o.window.as_millis() as u64,
-                });
-            }
-            chatplay::Event::VoteClosed(r) => {
-                self.live_tally_round_closed(&r.vote);
-                let tally = Tally(
-                    r.tally
-                        .iter()
-                        .map(|e| (e.choice.label(), e.count))
-                        .collect(),
-                );
-                info!(
-                    vote = %r.vote, round = r.round,
-                    winner = r.winner.as_ref().map(|w| w.label()).as_deref().unwrap_or("none"),
-                    voters = r.voters,
-                    tally = %tally.0.iter().map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>().join(" "),
-                    "round closed"
-                );
-                if r.announce && self.settings.config.connection.nick.is_some() {
-                    let text = r.announcement();
-                    for ch in self.joined.clone() {
-                        let _ = self.session.say(&ch, &text);
-                    }
-                }
-                self.outbox.emit(Event::VoteClosed {
-                    vote: r.vote,
-                    round: r.round,
-                    winner: r.winner.map(|w| w.label()),
-                    tally,
-                    voters: r.voters,
-                    refused_ballots: r.refused_ballots,
-                    weighted: r.weighted.as_deref().map(tally_of),
-                });
-            }
-            chatplay::Event::Input(i) => self.outbox.emit(Event::Input {
-                vote: i.vote,
-                input: i.choice.option,
-                repeat: u32::from(i.choice.repeat),
-                user: i.user,
-                user_id: i.user_id.unwrap_or_default(),
-            }),
-            chatplay::Event::Redemption(r) => {
-                self.outbox
-                    .emit(Event::Redemption(Box::new(crate::events::Redemption {
-                        channel: r.channel,
-                        user: r.user,
-                        user_id: r.user_id.unwrap_or_default(),
-                        reward: r.reward,
-                        reward_id: r.reward_id,
-                        input: r.input,
-                    })))
-            }
-            chatplay::Event::Command(c) => self.outbox.emit(Event::Command {
-                command: c.command,
-                channel: c.channel,
-                user: c.user,
-                user_id: c.user_id.unwrap_or_default(),
-                args: c.args,
-            }),
         }
     }
 }

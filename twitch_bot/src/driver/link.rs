@@ -146,13 +146,13 @@ impl Core {
         warn!(%reason, "disconnected");
         self.session.handle_disconnected(now);
         self.pump_session_only(now);
-        self.joined.clear();
-        self.outbox.emit(Event::Disconnected {
+        self.chat.joined.clear();
+        self.chat.outbox.emit(Event::Disconnected {
             reason: reason.clone(),
         });
         let (attempt, delay) = self.backoff.handle_disconnected(now, rand::random::<f64>());
         info!(attempt, delay_ms = delay.as_millis() as u64, "reconnecting");
-        self.outbox.emit(Event::Reconnecting {
+        self.chat.outbox.emit(Event::Reconnecting {
             attempt,
             delay_ms: delay.as_millis() as u64,
             reason,
@@ -185,7 +185,7 @@ impl Core {
                 self.settings.config.connection.server.clone(),
                 self.settings.config.connection.ca_file.clone(),
             ));
-            self.outbox.emit(Event::Reconnecting {
+            self.chat.outbox.emit(Event::Reconnecting {
                 attempt: 0,
                 delay_ms: 0,
                 reason,
@@ -257,9 +257,9 @@ impl Core {
                 busy = true;
                 self.on_session_event(ev, now, Role::Retiring);
             }
-            while let Some(ev) = self.engine.poll_event() {
-                busy = true;
-                self.on_engine_event(ev, now);
+            busy |= self.chat.pump_engine(now);
+            for (channel, text) in std::mem::take(&mut self.chat.announcements) {
+                let _ = self.session.say(&channel, &text);
             }
             if let Some(l) = link.as_deref_mut() {
                 while let Some(line) = self.session.poll_transmit(Instant::now()) {
@@ -319,7 +319,7 @@ impl Core {
         }
         *up = new_up.take();
         *connecting = new_connecting.take();
-        self.joined = self.session.joined_channels().map(str::to_owned).collect();
+        self.chat.joined = self.session.joined_channels().map(str::to_owned).collect();
         info!(
             open = up.is_some(),
             queued_chat = self.session.queued_messages(),

@@ -68,7 +68,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::backoff::Backoff;
-use crate::chatplay::{self, Engine};
+use crate::chatplay;
 use crate::config::{Config, Login, Token};
 use crate::events::Event;
 use crate::inbox::Incoming;
@@ -76,6 +76,7 @@ use crate::lifecycle::{BotError, ConnectionState, Request};
 use crate::outbox::Outbox;
 use crate::session::{self, Session};
 
+mod chat_core;
 mod dispatch;
 mod link;
 #[cfg(test)]
@@ -83,10 +84,10 @@ mod tests;
 mod timers;
 
 pub use crate::inbox::{INBOX_BYTES, MAX_FRAME};
+pub(crate) use chat_core::ChatCore;
 pub use link::HANDOVER_LIMIT;
 use link::{Handover, Links, Retiring, end_reason, spawn_connect};
 pub(crate) use timers::tally_event;
-use timers::{LiveTallyTimer, live_tally_timers};
 
 /// How long shutdown waits for a stalled event reader to take the last events.
 const DRAIN_WAIT: Duration = Duration::from_secs(10);
@@ -157,9 +158,8 @@ pub struct Settings {
 struct Core {
     settings: Settings,
     session: Session,
-    engine: Engine,
-    outbox: Outbox,
-    state: watch::Sender<ConnectionState>,
+    /// The engine side, shared with the EventSub driver.
+    chat: ChatCore,
     backoff: Backoff,
     /// Set when the server rejected the login: the run ends with this error.
     fatal: Option<BotError>,
@@ -171,12 +171,6 @@ struct Core {
     handover: Option<Handover>,
     /// The replaced session, while its socket closes.
     retiring: Option<Retiring>,
-    /// Channels confirmed joined (for the parts at shutdown).
-    joined: Vec<String>,
-    /// Whether auto-start votes were started (on the first join).
-    auto_started: bool,
-    /// The votes with `tally_interval_secs` set: their periodic `tally` events.
-    live_tallies: Vec<LiveTallyTimer>,
 }
 
 /// Runs the bot until a [`Request::Shutdown`] (or the request channel closing) or a fatal error.
@@ -188,29 +182,15 @@ pub async fn run(
     outbox: Outbox,
     state: watch::Sender<ConnectionState>,
 ) -> Result<(), BotError> {
-    let mut settings = settings;
-    let session = Session::new(session_config(&settings));
-    let engine = Engine::new(settings.config.engine_config(session.nick()))
-        .map_err(|e| BotError::Config(e.to_string()))?;
-    if let Some(to) = settings.keywords_to.take() {
-        let _ = to.send(engine.keywords().clone());
+    if settings.config.connection.transport == crate::config::Transport::EventSub {
+        return crate::eventsub::driver::run(settings, requests, outbox, state).await;
     }
-    let mut core = Core {
-        session,
-        engine,
-        outbox,
-        state,
-        backoff: Backoff::new(),
-        fatal: None,
-        drop_link: None,
-        handover_wanted: None,
-        handover: None,
-        retiring: None,
-        joined: Vec::new(),
-        auto_started: false,
-        live_tallies: live_tally_timers(&settings.config),
-        settings,
-    };
+    let mut settings = settings;
+    let keywords_to = settings.keywords_to.take();
+    let mut core = Core::new(settings, outbox, state)?;
+    if let Some(to) = keywords_to {
+        let _ = to.send(core.chat.engine.keywords().clone());
+    }
     let mut links = Links {
         retry_at: Some(Instant::now()),
         ..Links::default()
@@ -221,7 +201,7 @@ pub async fn run(
     loop {
         let now = Instant::now();
         let deadline = core.next_deadline(&links, now);
-        let room = !core.outbox.is_backlogged();
+        let room = !core.chat.outbox.is_backlogged();
         let Links {
             retry_at,
             connecting,
@@ -239,9 +219,9 @@ pub async fn run(
             r = requests.recv() => match r {
                 Some(Request::Shutdown) | None => break,
                 Some(Request::InputClosed) => debug!("control input closed"),
-                Some(Request::BadControl(e)) => core.outbox.emit(Event::error("bad_control", e.to_string())),
+                Some(Request::BadControl(e)) => core.chat.outbox.emit(Event::error("bad_control", e.to_string())),
                 Some(Request::Control(c)) => core.handle_control(c, Instant::now()),
-                Some(Request::Emit(e)) => core.outbox.emit(e),
+                Some(Request::Emit(e)) => core.chat.outbox.emit(e),
                 Some(Request::Op(c, reply)) => {
                     let result = core.control(c, Instant::now()).map_err(|e| match e {
                         Event::Error { message, .. } => message,
@@ -253,7 +233,7 @@ pub async fn run(
                     let _ = reply.send(core.snapshot(Instant::now()));
                 }
             },
-            () = core.outbox.room(), if core.outbox.is_pending() => core.outbox.flush(),
+            () = core.chat.outbox.room(), if core.chat.outbox.is_pending() => core.chat.outbox.flush(),
             Ok(()) = async { token_changes.as_mut().expect("guarded").changed().await }, if token_changes.is_some() => {
                 if let Some(why) = token_source.as_ref().and_then(|t| t.fatal()) {
                     core.fatal = Some(BotError::AuthFailed(why));
@@ -279,7 +259,7 @@ pub async fn run(
                 let now = Instant::now();
                 match inc {
                     Some(Incoming::Frame(f)) => {
-                        let engine = &mut core.engine;
+                        let engine = &mut core.chat.engine;
                         core.session.handle_frame_with(&f, now, &mut |c| dispatch::feed(engine, c, now));
                         if let Some(l) = up.as_mut() {
                             l.incoming.recycle(f);
@@ -308,7 +288,7 @@ pub async fn run(
                 if let Some(h) = core.handover.as_mut() {
                     match inc {
                         Some(Incoming::Frame(f)) => {
-                            let engine = &mut core.engine;
+                            let engine = &mut core.chat.engine;
                             h.session.handle_frame_with(&f, now, &mut |c| dispatch::feed(engine, c, now));
                             if let Some(l) = new_up.as_mut() {
                                 l.incoming.recycle(f);
@@ -323,7 +303,7 @@ pub async fn run(
                 match inc {
                     Some(Incoming::Frame(f)) => {
                         if let Some(r) = core.retiring.as_mut() {
-                            let engine = &mut core.engine;
+                            let engine = &mut core.chat.engine;
                             r.session.handle_frame_with(&f, now, &mut |c| dispatch::feed(engine, c, now));
                         }
                     }
@@ -350,7 +330,7 @@ pub async fn run(
                     core.retiring = None;
                     *old = None;
                 }
-                core.engine_timers(now);
+                core.chat.engine_timers(now);
                 if retry_at.is_some_and(|t| t <= now)
                     && token_source.as_ref().is_some_and(|t| t.refresh_pending(now))
                 {
@@ -419,12 +399,30 @@ fn session_config(settings: &Settings) -> session::SessionConfig {
 }
 
 impl Core {
+    /// The IRC driver's state for `settings`, not connected yet.
+    fn new(
+        settings: Settings,
+        outbox: Outbox,
+        state: watch::Sender<ConnectionState>,
+    ) -> Result<Core, BotError> {
+        let session = Session::new(session_config(&settings));
+        let can_say = settings.config.connection.nick.is_some();
+        let chat = ChatCore::new(&settings.config, session.nick(), can_say, outbox, state)?;
+        Ok(Core {
+            session,
+            chat,
+            backoff: Backoff::new(),
+            fatal: None,
+            drop_link: None,
+            handover_wanted: None,
+            handover: None,
+            retiring: None,
+            settings,
+        })
+    }
+
     fn set_state(&self, s: ConnectionState) {
-        self.state.send_if_modified(|old| {
-            let changed = *old != s;
-            *old = s;
-            changed
-        });
+        self.chat.set_state(s);
     }
 
     /// Graceful end: close open rounds (results out), part, close with 1000, deliver every event.
@@ -436,22 +434,15 @@ impl Core {
         let now = Instant::now();
         let fatal = self.fatal.take();
         if let Some(e) = &fatal {
-            self.outbox.emit(Event::error("auth_failed", e.to_string()));
+            self.chat
+                .outbox
+                .emit(Event::error("auth_failed", e.to_string()));
         }
         // Even after a fatal error: results of open rounds are never silently lost.
         {
             info!("shutting down: closing open rounds");
-            for v in self
-                .settings
-                .config
-                .votes
-                .iter()
-                .map(|v| v.name.clone())
-                .collect::<Vec<_>>()
-            {
-                let _ = self.engine.stop_vote(&v, now);
-            }
-            for ch in self.joined.clone() {
+            self.chat.close_rounds(&self.settings.config, now);
+            for ch in self.chat.joined.clone() {
                 let _ = self.session.part(&ch);
             }
         }
@@ -465,12 +456,12 @@ impl Core {
             task.abort();
         }
         self.set_state(ConnectionState::Stopped);
-        if tokio::time::timeout(DRAIN_WAIT, self.outbox.drain())
+        if tokio::time::timeout(DRAIN_WAIT, self.chat.outbox.drain())
             .await
             .is_err()
         {
             warn!(
-                undelivered = self.outbox.pending(),
+                undelivered = self.chat.outbox.pending(),
                 "the event reader did not take the last events within {DRAIN_WAIT:?}; stopping anyway"
             );
         }

@@ -12,25 +12,9 @@ fn core(config: &str) -> (Core, mpsc::Receiver<Event>) {
         keywords_to: None,
         tokens: None,
     };
-    let session = Session::new(session_config(&settings));
-    let engine = Engine::new(settings.config.engine_config(session.nick())).unwrap();
     let (outbox, events) = Outbox::channel();
-    let core = Core {
-        session,
-        engine,
-        outbox,
-        state: watch::channel(ConnectionState::Connecting).0,
-        backoff: Backoff::new(),
-        fatal: None,
-        drop_link: None,
-        handover_wanted: None,
-        handover: None,
-        retiring: None,
-        joined: Vec::new(),
-        auto_started: false,
-        live_tallies: live_tally_timers(&settings.config),
-        settings,
-    };
+    let state = watch::channel(ConnectionState::Connecting).0;
+    let core = Core::new(settings, outbox, state).expect("test core");
     (core, events)
 }
 
@@ -96,10 +80,10 @@ fn a_live_tally_due_with_the_round_end_never_precedes_the_next_rounds_vote_opene
          window_secs = 1.0\ntally_interval_secs = 0.5\n",
     );
     let t0 = Instant::now();
-    core.engine.start(t0);
+    core.chat.engine.start(t0);
     core.pump(None, None, t0);
     for at in [t0 + Duration::from_millis(500), t0 + Duration::from_secs(1)] {
-        core.engine_timers(at);
+        core.chat.engine_timers(at);
         core.pump(None, None, at);
     }
     assert_eq!(

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::Core;
+use super::chat_core::ChatCore;
 use super::link::Links;
 use crate::chatplay;
 use crate::config::Config;
@@ -15,7 +16,7 @@ use crate::events::{Event, Tally};
 /// empty start), disarmed when it closes (`vote_closed` carries the final count). A late timer (the driver was
 /// busy) fires once and re-arms from now, so a stall never turns into a burst of reports.
 #[derive(Debug)]
-pub(super) struct LiveTallyTimer {
+pub(crate) struct LiveTallyTimer {
     vote: String,
     every: Duration,
     /// When the next report is due; `None` while no round is open.
@@ -56,7 +57,7 @@ pub(crate) fn tally_event(live: chatplay::LiveTally) -> Event {
 
 /// A timer per vote with `tally_interval_secs` set (validated with the config, so out-of-range values
 /// cannot reach here; they would count as off).
-pub(super) fn live_tally_timers(config: &Config) -> Vec<LiveTallyTimer> {
+pub(crate) fn live_tally_timers(config: &Config) -> Vec<LiveTallyTimer> {
     config
         .votes
         .iter()
@@ -71,44 +72,35 @@ pub(super) fn live_tally_timers(config: &Config) -> Vec<LiveTallyTimer> {
         .collect()
 }
 
-impl Core {
+impl ChatCore {
     /// A round of `vote` opened: its first live tally is due one interval later (`vote_opened` already
     /// shows the empty start).
-    pub(super) fn live_tally_round_opened(&mut self, vote: &str, now: Instant) {
+    pub(crate) fn live_tally_round_opened(&mut self, vote: &str, now: Instant) {
         if let Some(t) = self.live_tallies.iter_mut().find(|t| t.vote == vote) {
             t.next = Some(now + t.every);
         }
     }
 
     /// A round of `vote` closed: no more live tallies for it (`vote_closed` carries the final count).
-    pub(super) fn live_tally_round_closed(&mut self, vote: &str) {
+    pub(crate) fn live_tally_round_closed(&mut self, vote: &str) {
         if let Some(t) = self.live_tallies.iter_mut().find(|t| t.vote == vote) {
             t.next = None;
         }
     }
 
-    /// When the loop must wake up at the latest: the sessions' timers (PING, login, joins, rate limits), the
-    /// engine's (round ends), the retry, the handover's limits and the periodic live tallies.
-    pub(super) fn next_deadline(&mut self, links: &Links, now: Instant) -> Instant {
+    /// When the engine side must wake up next: a round's end or a live tally.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         [
-            self.session.poll_timeout(),
             self.engine.poll_timeout(),
-            links.retry_at,
-            self.handover
-                .as_mut()
-                .and_then(|h| h.session.poll_timeout()),
-            self.handover.as_ref().map(|h| h.until),
-            self.retiring.as_ref().map(|r| r.until),
             self.live_tallies.iter().filter_map(|t| t.next).min(),
         ]
         .into_iter()
         .flatten()
         .min()
-        .unwrap_or(now + Duration::from_secs(3600))
     }
 
     /// The engine's due round ends, then the live tallies due.
-    pub(super) fn engine_timers(&mut self, now: Instant) {
+    pub(crate) fn engine_timers(&mut self, now: Instant) {
         // Only when due: the engine's first handle_timeout would open the auto rounds, which must wait
         // for the first join.
         if self.engine.poll_timeout().is_some_and(|t| t <= now) {
@@ -141,5 +133,26 @@ impl Core {
                 None => t.next = None,
             }
         }
+    }
+}
+
+impl Core {
+    /// When the loop must wake up at the latest: the sessions' timers (PING, login, joins, rate limits), the
+    /// engine's (round ends), the retry, the handover's limits and the periodic live tallies.
+    pub(super) fn next_deadline(&mut self, links: &Links, now: Instant) -> Instant {
+        [
+            self.session.poll_timeout(),
+            self.chat.poll_timeout(),
+            links.retry_at,
+            self.handover
+                .as_mut()
+                .and_then(|h| h.session.poll_timeout()),
+            self.handover.as_ref().map(|h| h.until),
+            self.retiring.as_ref().map(|r| r.until),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(now + Duration::from_secs(3600))
     }
 }

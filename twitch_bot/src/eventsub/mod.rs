@@ -7,11 +7,20 @@
 //!   redemption, cheer);
 //! - [`helix`]: the Helix calls around it (create subscription, users, send chat message) and their errors;
 //! - [`session`]: the sans-IO session (welcome window, keepalive, reconnect overlap, revocations,
-//!   de-duplication, subscription planning), tested on a fake clock.
+//!   de-duplication, subscription planning), tested on a fake clock;
+//! - [`map`]: notifications → the engine's transport-neutral chat message, moderation and redemption;
+//! - [`api`]: the thin HTTPS driver for those Helix calls (reqwest; a 401 refreshes the token once);
+//! - [`driver`]: the thin async driver that runs it all with `connection.transport = "eventsub"`;
+//! - [`check`]: what `--check` says about the EventSub settings.
 //!
-//! Like [`crate::session`] for IRC, nothing here touches a socket or a clock.
+//! Like [`crate::session`] for IRC, `wire`, `events`, `helix`, `session` and `map` touch no socket and no
+//! clock; `api` and `driver` are the I/O around them.
 
+pub mod api;
+pub mod check;
+pub mod driver;
 pub mod events;
 pub mod helix;
+pub mod map;
 pub mod session;
 pub mod wire;

@@ -69,15 +69,15 @@
 //! - Hostile input never panics: a frame that is not an EventSub message is [`Event::BadMessage`] (and still
 //!   proves the link alive); memory is bounded by the plan and the de-duplication window.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::backoff::Backoff;
 use crate::chatplay::MessageKey;
 use crate::chatplay::dedup::RecentIds;
 
-use super::events::{NotificationEvent, types};
-use super::helix::{CreateSubscription, CreateTransport, CreatedSubscription, SubscribeFailure};
+use super::events::NotificationEvent;
+use super::helix::{CreateSubscription, CreatedSubscription, SubscribeFailure};
 use super::wire::{
     Message, RevocationReason, SessionInfo, Subscription, WireError, parse_message,
     parse_rfc3339_ms,
@@ -92,190 +92,6 @@ pub const KEEPALIVE_RANGE: std::ops::RangeInclusive<u64> = 10..=600;
 
 /// A WebSocket connection the session asked for, numbered from 1.
 pub type LinkId = u64;
-
-/// One subscription of the plan: type, version and condition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubscriptionSpec {
-    /// The subscription type.
-    pub kind: String,
-    /// Its version.
-    pub version: String,
-    /// Its condition.
-    pub condition: BTreeMap<String, String>,
-}
-
-impl SubscriptionSpec {
-    /// A chat subscription (`channel.chat.*`): condition `broadcaster_user_id` and `user_id` (the reader).
-    pub fn chat(kind: &str, broadcaster_user_id: &str, user_id: &str) -> Self {
-        SubscriptionSpec {
-            kind: kind.to_string(),
-            version: "1".to_string(),
-            condition: [
-                (
-                    "broadcaster_user_id".to_string(),
-                    broadcaster_user_id.to_string(),
-                ),
-                ("user_id".to_string(), user_id.to_string()),
-            ]
-            .into(),
-        }
-    }
-
-    /// A broadcaster subscription (redemptions, cheers): condition `broadcaster_user_id` only.
-    pub fn broadcaster(kind: &str, broadcaster_user_id: &str) -> Self {
-        SubscriptionSpec {
-            kind: kind.to_string(),
-            version: "1".to_string(),
-            condition: [(
-                "broadcaster_user_id".to_string(),
-                broadcaster_user_id.to_string(),
-            )]
-            .into(),
-        }
-    }
-
-    /// Its cost against `max_total_cost` when authorized by `user_id`: 0 when the condition names that user
-    /// (as `user_id` or `broadcaster_user_id`), 1 otherwise.
-    pub fn cost_for(&self, user_id: &str) -> u64 {
-        let names_user = self.condition.get("user_id").map(String::as_str) == Some(user_id)
-            || self
-                .condition
-                .get("broadcaster_user_id")
-                .map(String::as_str)
-                == Some(user_id);
-        u64::from(!names_user)
-    }
-
-    fn request(&self, session_id: &str) -> CreateSubscription {
-        CreateSubscription {
-            kind: self.kind.clone(),
-            version: self.version.clone(),
-            condition: self.condition.clone(),
-            transport: CreateTransport {
-                method: "websocket".to_string(),
-                session_id: session_id.to_string(),
-            },
-        }
-    }
-
-    fn matches(&self, sub: &Subscription) -> bool {
-        self.kind == sub.kind && self.condition == sub.condition
-    }
-}
-
-/// A channel to read, with its user id (from `GET /users`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChannelIds {
-    /// The channel's login.
-    pub login: String,
-    /// The channel's user id.
-    pub user_id: String,
-}
-
-/// What the bot wants from EventSub.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlanRequest {
-    /// The logged-in user (the chat reader).
-    pub reader_user_id: String,
-    /// The channels to read.
-    pub channels: Vec<ChannelIds>,
-    /// Subscribe to channel-point redemptions (needs the broadcaster's own token).
-    pub redemptions: bool,
-    /// Subscribe to cheers (needs the broadcaster's own token).
-    pub cheers: bool,
-    /// The cost limit (`max_total_cost`; 10 for a user's WebSocket subscriptions unless Twitch said otherwise).
-    pub max_total_cost: u64,
-}
-
-/// Why a subscription plan cannot work.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PlanError {
-    /// More subscriptions than one session may hold.
-    #[error(
-        "{count} EventSub subscriptions are needed ({per_channel} per channel) but one session holds at most {max}: read fewer channels"
-    )]
-    TooManySubscriptions {
-        /// How many the plan needs.
-        count: usize,
-        /// How many per channel.
-        per_channel: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// The plan's cost is above the limit.
-    #[error(
-        "the EventSub subscriptions cost {cost} but the limit is {max}: redemptions and cheers only cost nothing on the broadcaster's own account"
-    )]
-    TooCostly {
-        /// The plan's cost.
-        cost: u64,
-        /// The limit.
-        max: u64,
-    },
-    /// No channel to read.
-    #[error("no channel to read")]
-    NoChannels,
-}
-
-/// The subscriptions for `request`: per channel the four chat types, plus redemptions and cheers when asked
-/// for; checked against [`MAX_SUBSCRIPTIONS_PER_SESSION`] and the cost limit.
-pub fn plan_subscriptions(request: &PlanRequest) -> Result<Vec<SubscriptionSpec>, PlanError> {
-    if request.channels.is_empty() {
-        return Err(PlanError::NoChannels);
-    }
-    let reader = &request.reader_user_id;
-    let mut specs = Vec::new();
-    for channel in &request.channels {
-        for kind in [
-            types::CHAT_MESSAGE,
-            types::MESSAGE_DELETE,
-            types::CLEAR_USER_MESSAGES,
-            types::CHAT_CLEAR,
-        ] {
-            specs.push(SubscriptionSpec::chat(kind, &channel.user_id, reader));
-        }
-        if request.redemptions {
-            specs.push(SubscriptionSpec::broadcaster(
-                types::REDEMPTION_ADD,
-                &channel.user_id,
-            ));
-        }
-        if request.cheers {
-            specs.push(SubscriptionSpec::broadcaster(
-                types::CHEER,
-                &channel.user_id,
-            ));
-        }
-    }
-    if specs.len() > MAX_SUBSCRIPTIONS_PER_SESSION {
-        return Err(PlanError::TooManySubscriptions {
-            count: specs.len(),
-            per_channel: specs.len() / request.channels.len(),
-            max: MAX_SUBSCRIPTIONS_PER_SESSION,
-        });
-    }
-    let cost: u64 = specs.iter().map(|s| s.cost_for(reader)).sum();
-    if cost > request.max_total_cost {
-        return Err(PlanError::TooCostly {
-            cost,
-            max: request.max_total_cost,
-        });
-    }
-    Ok(specs)
-}
-
-/// `base` with `keepalive_timeout_seconds` (clamped to 10..=600) added to its query.
-///
-/// ```
-/// use twitch_bot::eventsub::session::eventsub_url;
-/// assert_eq!(eventsub_url("wss://eventsub.wss.twitch.tv/ws", 30), "wss://eventsub.wss.twitch.tv/ws?keepalive_timeout_seconds=30");
-/// assert_eq!(eventsub_url("wss://h/ws?x=1", 5), "wss://h/ws?x=1&keepalive_timeout_seconds=10");
-/// ```
-pub fn eventsub_url(base: &str, keepalive_secs: u64) -> String {
-    let secs = keepalive_secs.clamp(*KEEPALIVE_RANGE.start(), *KEEPALIVE_RANGE.end());
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}keepalive_timeout_seconds={secs}")
-}
 
 /// How the session behaves. [`SessionConfig::new`] gives Twitch's values.
 #[derive(Debug, Clone)]
@@ -484,6 +300,8 @@ enum SubState {
     Revoked {
         final_: bool,
     },
+    /// Taken out of the plan (a `part`): never asked for again.
+    Removed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -562,6 +380,75 @@ impl Session {
             .map(|s| s.id)
             .chain(self.retiring)
             .collect()
+    }
+
+    /// Adds `specs` to the plan (a `join`): asked for at once on a live session, and on every fresh session
+    /// after. Specs already in the plan are skipped; returns how many were added.
+    ///
+    /// # Errors
+    /// [`PlanError::TooManySubscriptions`] when the plan would hold more than
+    /// [`MAX_SUBSCRIPTIONS_PER_SESSION`] (nothing is added).
+    pub fn add_subscriptions(&mut self, specs: Vec<SubscriptionSpec>) -> Result<usize, PlanError> {
+        let live = |s: &SubState| *s != SubState::Removed;
+        let new: Vec<SubscriptionSpec> = specs
+            .into_iter()
+            .filter(|spec| {
+                !self
+                    .config
+                    .subscriptions
+                    .iter()
+                    .zip(&self.subs)
+                    .any(|(have, state)| have == spec && live(state))
+            })
+            .collect();
+        let count = self.subs.iter().filter(|s| live(s)).count() + new.len();
+        if count > MAX_SUBSCRIPTIONS_PER_SESSION {
+            return Err(PlanError::TooManySubscriptions {
+                count,
+                per_channel: new.len(),
+                max: MAX_SUBSCRIPTIONS_PER_SESSION,
+            });
+        }
+        let mut requests = Vec::new();
+        for spec in &new {
+            let index = self.config.subscriptions.len();
+            self.config.subscriptions.push(spec.clone());
+            self.revoke_retried.push(false);
+            match &self.session_id {
+                Some(session_id) => {
+                    self.subs.push(SubState::Pending);
+                    requests.push((
+                        SubTicket {
+                            generation: self.generation,
+                            index,
+                        },
+                        spec.request(session_id),
+                    ));
+                }
+                None => self.subs.push(SubState::Idle),
+            }
+        }
+        if let (false, Some(session_id)) = (requests.is_empty(), self.session_id.clone()) {
+            self.events.push_back(Event::Subscribe {
+                session_id,
+                requests,
+            });
+        }
+        Ok(new.len())
+    }
+
+    /// Takes the subscriptions `remove` selects out of the plan (a `part`): never asked for again, and a
+    /// result still on its way is ignored. Deleting the ones Twitch already created is the driver's job
+    /// (`DELETE /eventsub/subscriptions`). Returns how many were removed.
+    pub fn remove_subscriptions(&mut self, remove: impl Fn(&SubscriptionSpec) -> bool) -> usize {
+        let mut n = 0;
+        for (spec, state) in self.config.subscriptions.iter().zip(self.subs.iter_mut()) {
+            if *state != SubState::Removed && remove(spec) {
+                *state = SubState::Removed;
+                n += 1;
+            }
+        }
+        n
     }
 
     /// How many subscriptions of the plan are created on the current session.
@@ -684,6 +571,9 @@ impl Session {
         let Some(state) = self.subs.get_mut(ticket.index) else {
             return;
         };
+        if *state == SubState::Removed {
+            return; // parted meanwhile
+        }
         match result {
             Ok(created) => {
                 *state = SubState::Active;
@@ -817,7 +707,9 @@ impl Session {
         for state in &mut self.subs {
             if !matches!(
                 state,
-                SubState::Failed { permanent: true } | SubState::Revoked { final_: true }
+                SubState::Failed { permanent: true }
+                    | SubState::Revoked { final_: true }
+                    | SubState::Removed
             ) {
                 *state = SubState::Idle;
             }
@@ -984,7 +876,8 @@ impl Session {
             .config
             .subscriptions
             .iter()
-            .position(|s| s.matches(&subscription));
+            .zip(&self.subs)
+            .position(|(s, state)| *state != SubState::Removed && s.matches(&subscription));
         let mut retrying = false;
         if let Some(index) = index {
             retrying = reason.retry_can_help() && !self.revoke_retried[index];
@@ -1029,5 +922,10 @@ fn failure_of(phase: Phase) -> LinkFailure {
     }
 }
 
+mod plan;
 #[cfg(test)]
 mod tests;
+
+pub use plan::{
+    ChannelIds, PlanError, PlanRequest, SubscriptionSpec, eventsub_url, plan_subscriptions,
+};

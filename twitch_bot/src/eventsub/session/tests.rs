@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use super::*;
+use crate::eventsub::events::types;
 use crate::eventsub::helix::classify_create_error;
 
 const SEC: Duration = Duration::from_secs(1);
@@ -795,4 +796,59 @@ mod hostile {
             }
         }
     }
+}
+
+#[test]
+fn join_adds_subscriptions_at_once_and_part_keeps_them_out_of_every_later_session() {
+    let mut h = Harness::new();
+    let requests = h.up();
+    h.accept_all(&requests);
+    let other = |kind: &str| SubscriptionSpec::chat(kind, "200", "900");
+    let join = vec![other(types::CHAT_MESSAGE), other(types::MESSAGE_DELETE)];
+    // Live session: asked for at once; a second join of the same specs adds nothing.
+    assert_eq!(h.s.add_subscriptions(join.clone()), Ok(2));
+    let added = subscribe_requests(&h.drain(), "S1");
+    assert_eq!(added.len(), 2);
+    assert_eq!(added[0].1.condition["broadcaster_user_id"], "200");
+    assert_eq!(h.s.add_subscriptions(join), Ok(0));
+    assert!(h.drain().is_empty());
+    // Part the first channel while the second's answers are on their way: the first's four never come
+    // back; the second's results still count.
+    assert_eq!(
+        h.s.remove_subscriptions(|s| s.condition["broadcaster_user_id"] == "100"),
+        4
+    );
+    h.accept_all(&added);
+    assert_eq!(h.s.active_subscriptions(), 2);
+    // A fresh session (after a lost link) asks only for what is still in the plan.
+    let _ = h.tick(16.0); // keepalive 10 s + margin 5 s: lost
+    let events = h.tick(100.0); // after the backoff: connect again
+    let Some(Event::Connect { link, .. }) = events
+        .iter()
+        .find(|e| matches!(e, Event::Connect { .. }))
+        .cloned()
+    else {
+        panic!("no reconnect in {events:?}")
+    };
+    h.s.handle_opened(link, h.at(100.0));
+    let events = h.text(link, &welcome("S2", 10), 100.0);
+    let again = subscribe_requests(&events, "S2");
+    let channels: Vec<&str> = again
+        .iter()
+        .map(|(_, r)| r.condition["broadcaster_user_id"].as_str())
+        .collect();
+    assert_eq!(channels, ["200", "200"]);
+}
+
+#[test]
+fn a_join_beyond_the_per_session_limit_is_refused_whole() {
+    let mut h = Harness::new();
+    let many: Vec<SubscriptionSpec> = (0..MAX_SUBSCRIPTIONS_PER_SESSION - 3)
+        .map(|i| SubscriptionSpec::chat(types::CHAT_MESSAGE, &format!("x{i}"), "900"))
+        .collect();
+    assert!(matches!(
+        h.s.add_subscriptions(many),
+        Err(PlanError::TooManySubscriptions { .. })
+    ));
+    assert!(h.drain().is_empty());
 }
